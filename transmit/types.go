@@ -177,3 +177,11 @@ type UserPhone struct {
 type CreateUserResponse struct {
 	Result User `json:"result"`
 }
+
+// Discovery is what token verification needs from Mosaic's OpenID configuration
+// ({BaseURL}/oidc/.well-known/openid-configuration). Mosaic's issuer (for example
+// https://userid.security) is not the discovery URL, so it is read from here, not derived.
+type Discovery struct {
+	Issuer  string `json:"issuer"`
+	JWKSURL string `json:"jwks_uri"`
+}
