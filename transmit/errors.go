@@ -1,12 +1,20 @@
 package transmit
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sentinel errors for decisions. Every error returned by a [Client] method that reached Mosaic
-// wraps an [*APIError]; errors.Is matches it against these sentinels.
+// wraps an [*APIError]; errors.Is matches it against these sentinels. The mapping from Mosaic's
+// answers to sentinels is listed in the package documentation.
 var (
 	// ErrInvalidCode: the magic-link code or passcode is wrong, used, or unknown.
 	ErrInvalidCode = errors.New("transmit: invalid code")
@@ -16,20 +24,226 @@ var (
 	ErrLocked = errors.New("transmit: locked after too many attempts")
 	// ErrUserNotFound: Mosaic does not know the user (or the user lacks the channel's address).
 	ErrUserNotFound = errors.New("transmit: user not found")
+	// ErrUserExists: createUser answered 409 (the identifier is taken).
+	ErrUserExists = errors.New("transmit: user already exists")
 	// ErrRateLimited: Mosaic answered 429.
 	ErrRateLimited = errors.New("transmit: rate limited")
 	// ErrUnauthorized: the client credentials or client access token were refused.
 	ErrUnauthorized = errors.New("transmit: unauthorized")
-	// ErrUnavailable: Mosaic could not be reached or failed (5xx, timeout, connection failure).
+	// ErrUnavailable: Mosaic could not be reached or failed (5xx, timeout, connection failure,
+	// malformed answer).
 	ErrUnavailable = errors.New("transmit: unavailable")
+	// ErrInvalidRequest: the request was refused as malformed, either client-side before any
+	// HTTP call (a required field is empty, a value is out of range) or by Mosaic (any other 400).
+	ErrInvalidRequest = errors.New("transmit: invalid request")
+	// ErrInvalidResponse: Mosaic answered success with a body that is not what the spec
+	// promises (not JSON, or a required field is missing). Such errors also match
+	// [ErrUnavailable], so callers that only check ErrUnavailable fail closed.
+	ErrInvalidResponse = errors.New("transmit: invalid response")
 )
+
+// maxMessageLen caps APIError.Message: Mosaic's messages are not secrets, but an upstream
+// body has no business flooding logs.
+const maxMessageLen = 200
+
+// opToken names the client-token request in an [APIError]; its status mapping differs.
+const opToken = "client token"
 
 // APIError is an error answer from Mosaic. Code holds error_code as Mosaic sent it (a number,
 // a numeric string or a symbolic string, always rendered as a string); Message holds the
-// first message when Mosaic sent an array. It never holds a secret.
+// first message when Mosaic sent an array. It never holds a secret and never the raw body:
+// a body that is not Mosaic's JSON error shape (an HTML page from a proxy) leaves Code and
+// Message empty.
 type APIError struct {
-	Status     int           // HTTP status
-	Code       string        // error_code, e.g. "400" or "auth_invalid_credentials"
-	Message    string        // message, e.g. "Invalid magic link code"
-	RetryAfter time.Duration // from the Retry-After header of a 429 or 503, if any
+	Status      int           // HTTP status
+	Code        string        // error_code, e.g. "400" or "auth_invalid_credentials"
+	Message     string        // message, e.g. "Invalid magic link code" (at most 200 bytes)
+	TSErrorCode string        // ts_error_code, sent by some endpoints (createUser 409)
+	RetryAfter  time.Duration // from the Retry-After header of a 429 or 503, if any
+
+	op string // opToken for the client-token endpoint; "" for business calls
+}
+
+// Error renders "transmit: <status> <code>: <message>".
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString("transmit: ")
+	if e.op != "" {
+		b.WriteString(e.op)
+		b.WriteString(": ")
+	}
+	b.WriteString(strconv.Itoa(e.Status))
+	if e.Code != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Code)
+	}
+	switch {
+	case e.Message != "":
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	case e.Code == "":
+		if t := http.StatusText(e.Status); t != "" {
+			b.WriteString(" ")
+			b.WriteString(t)
+		}
+	}
+	return b.String()
+}
+
+// Is reports whether target is the sentinel this answer maps to (see the package doc).
+func (e *APIError) Is(target error) bool {
+	if target == nil {
+		return false
+	}
+	s := e.sentinel()
+	if s == nil {
+		return false
+	}
+	return target == s
+}
+
+// sentinel returns the one sentinel the answer maps to, or nil.
+func (e *APIError) sentinel() error {
+	switch {
+	case e.Status == http.StatusTooManyRequests:
+		return ErrRateLimited
+	case e.Status >= 500 || e.Status == http.StatusRequestTimeout:
+		return ErrUnavailable
+	case e.op == opToken:
+		// The token endpoint answers 400/401 to bad client credentials.
+		if e.Status >= 400 {
+			return ErrUnauthorized
+		}
+		return ErrUnavailable
+	case e.Status == http.StatusUnauthorized:
+		return ErrUnauthorized
+	case e.Status == http.StatusConflict:
+		return ErrUserExists
+	}
+	code := strings.ToLower(e.Code)
+	msg := strings.ToLower(e.Message)
+	switch {
+	case code == "auth_otp_passcode_expired":
+		return ErrExpired
+	case code == "auth_locked":
+		return ErrLocked
+	case code == "auth_invalid_credentials", msg == "invalid magic link code":
+		return ErrInvalidCode
+	case code == "user_not_found", code == "user_email_address_missing",
+		code == "user_phone_number_missing":
+		return ErrUserNotFound
+	case msg == "user not found" && (e.Status == http.StatusNotFound || e.Status == http.StatusBadRequest):
+		return ErrUserNotFound
+	case e.Status == http.StatusBadRequest:
+		return ErrInvalidRequest
+	}
+	return nil
+}
+
+// errorBody is Mosaic's error JSON in all its documented shapes.
+type errorBody struct {
+	ErrorCode   json.RawMessage `json:"error_code"`
+	Message     json.RawMessage `json:"message"`
+	TSErrorCode json.RawMessage `json:"ts_error_code"`
+}
+
+// decodeAPIError builds an APIError from a non-2xx answer. It accepts error_code as a number,
+// a numeric string or a symbolic string, message as a string or an array of strings, an empty
+// body and a non-JSON body (which leaves Code and Message empty). It never panics.
+func decodeAPIError(status int, header http.Header, body []byte, now time.Time) *APIError {
+	e := &APIError{Status: status}
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		e.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
+	}
+	var eb errorBody
+	if len(bytes.TrimSpace(body)) == 0 || json.Unmarshal(body, &eb) != nil {
+		return e
+	}
+	e.Code = clean(scalarString(eb.ErrorCode))
+	e.TSErrorCode = clean(scalarString(eb.TSErrorCode))
+	e.Message = clean(messageString(eb.Message))
+	return e
+}
+
+// scalarString renders a JSON string or number as a string; anything else is "".
+func scalarString(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
+
+// messageString reads message as a string or an array (the strings joined with "; ").
+func messageString(raw json.RawMessage) string {
+	if s := scalarString(raw); s != "" {
+		return s
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(bytes.TrimSpace(raw), &list) != nil {
+		return ""
+	}
+	parts := make([]string, 0, len(list))
+	for _, item := range list {
+		if s := scalarString(item); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// clean drops control characters and caps the length at maxMessageLen bytes on a rune
+// boundary.
+func clean(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if len(s) <= maxMessageLen {
+		return s
+	}
+	cut := maxMessageLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// maxRetryAfter bounds a Retry-After value; anything larger is treated as this.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads Retry-After as delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+// Unparseable or past values give 0.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	if d < 0 {
+		return 0
+	}
+	return min(d, maxRetryAfter)
 }

@@ -1,0 +1,143 @@
+package transmit
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Base URLs of Mosaic's regions. Each ends in /cis: the One-Time Login, sessions and users
+// endpoints live under it, and so do the OIDC endpoints this package uses (token, discovery).
+const (
+	SandboxBaseURL = "https://api.sbx.transmitsecurity.io/cis"
+	USBaseURL      = "https://api.transmitsecurity.io/cis"
+	EUBaseURL      = "https://api.eu.transmitsecurity.io/cis"
+	CABaseURL      = "https://api.ca.transmitsecurity.io/cis"
+	AUBaseURL      = "https://api.au.transmitsecurity.io/cis"
+	JPBaseURL      = "https://api.gasne1-ts01.transmitsecurity.io/cis"
+)
+
+// Defaults applied by [New] to zero-valued [Config] fields.
+const (
+	DefaultTimeout          = 10 * time.Second
+	DefaultTokenExpiryDelta = 60 * time.Second
+)
+
+// redacted replaces the client secret wherever a Config or Client is printed or logged.
+const redacted = "REDACTED"
+
+// Config configures a [Client]. It is passed by value to [New]; the zero value of every
+// optional field means its documented default.
+type Config struct {
+	// BaseURL is Mosaic's API base including /cis, e.g. [SandboxBaseURL]. An absolute http or
+	// https URL without user info, query or fragment. Required.
+	BaseURL string
+	// ClientID is the application's OIDC client ID. Required.
+	ClientID string
+	// ClientSecret is the application's client secret. Required. It is sent only in the form
+	// body of the token request and is never printed: String, GoString and LogValue show
+	// "REDACTED".
+	ClientSecret string
+	// HTTPClient sends every request. The client is copied and redirects are not followed.
+	// Default: a new http.Client with no timeout of its own (Timeout bounds each call).
+	HTTPClient *http.Client
+	// Timeout bounds each method call as a whole (client-token fetch, the request and the one
+	// retry after a 401), even when the caller's context has no deadline. Default: 10s.
+	Timeout time.Duration
+	// TokenURL is the client-credentials token endpoint. Default: BaseURL + "/oidc/token"
+	// (Mosaic serves it under /cis as well as at the host root).
+	TokenURL string
+	// TokenExpiryDelta is how long before expires_in the cached client token is replaced.
+	// Default: 60s (halved lifetimes are used for tokens shorter than twice this).
+	TokenExpiryDelta time.Duration
+	// Now is the clock, a test seam. Default: time.Now.
+	Now func() time.Time
+}
+
+// String describes the Config without the client secret.
+func (c Config) String() string {
+	return fmt.Sprintf("transmit.Config{BaseURL:%q, ClientID:%q, ClientSecret:%s, TokenURL:%q, Timeout:%s}",
+		c.BaseURL, c.ClientID, c.secretMark(), c.TokenURL, c.Timeout)
+}
+
+// GoString is String: %#v must not show the secret either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue implements slog.LogValuer without the client secret.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("base_url", c.BaseURL),
+		slog.String("client_id", c.ClientID),
+		slog.String("client_secret", c.secretMark()),
+		slog.String("token_url", c.TokenURL),
+		slog.Duration("timeout", c.Timeout),
+	)
+}
+
+// secretMark is what is shown in place of the secret: REDACTED, or "" when unset so a
+// missing secret is visible in diagnostics.
+func (c Config) secretMark() string {
+	if c.ClientSecret == "" {
+		return `""`
+	}
+	return redacted
+}
+
+// withDefaults validates c and fills in the defaults.
+func (c Config) withDefaults() (Config, error) {
+	base, err := checkURL("BaseURL", c.BaseURL)
+	if err != nil {
+		return c, err
+	}
+	c.BaseURL = strings.TrimRight(base, "/")
+	if strings.TrimSpace(c.ClientID) == "" {
+		return c, errors.New("transmit: Config.ClientID is required")
+	}
+	if c.ClientSecret == "" {
+		return c, errors.New("transmit: Config.ClientSecret is required")
+	}
+	if c.TokenURL == "" {
+		c.TokenURL = c.BaseURL + "/oidc/token"
+	} else if c.TokenURL, err = checkURL("TokenURL", c.TokenURL); err != nil {
+		return c, err
+	}
+	if c.Timeout < 0 || c.TokenExpiryDelta < 0 {
+		return c, errors.New("transmit: Config.Timeout and Config.TokenExpiryDelta must not be negative")
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.TokenExpiryDelta == 0 {
+		c.TokenExpiryDelta = DefaultTokenExpiryDelta
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	hc := &http.Client{}
+	if c.HTTPClient != nil {
+		copied := *c.HTTPClient
+		hc = &copied
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.HTTPClient = hc
+	return c, nil
+}
+
+// checkURL accepts an absolute http(s) URL without user info, query or fragment.
+func checkURL(field, raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" {
+		return "", fmt.Errorf("transmit: Config.%s must be an absolute http or https URL", field)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("transmit: Config.%s must be an absolute http or https URL", field)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", fmt.Errorf("transmit: Config.%s must not carry user info, a query or a fragment", field)
+	}
+	return raw, nil
+}

@@ -1,0 +1,65 @@
+// Package transmit is a client for Transmit Security's Mosaic backend One-Time Login API:
+// email magic links, email and SMS one-time passcodes, backend session logout and token
+// refresh, user creation, and the OIDC discovery document needed to verify the returned
+// tokens. It knows nothing of the otlogin middleware built on it.
+//
+// # Client access token
+//
+// Every business call carries "Authorization: Bearer <client access token>". The token is
+// obtained with the OAuth 2.0 client-credentials grant (golang.org/x/oauth2/clientcredentials)
+// from {BaseURL}/oidc/token, with client_id and client_secret in the form body
+// (oauth2.AuthStyleInParams, never HTTP Basic). BaseURL includes /cis: Mosaic serves the token
+// endpoint under /cis as well as at the host root, so one base URL covers everything; set
+// [Config].TokenURL to use another endpoint.
+//
+// The token is cached until [Config].TokenExpiryDelta (60s) before its expires_in, measured
+// on [Config].Now. However many calls wait for a token, exactly one request is made; each
+// waiting call gives up when its own context ends without failing the others.
+//
+// # Deadlines and retries
+//
+// Each method runs under [Config].Timeout (10s) even when the caller's context has no
+// deadline; the deadline covers the token fetch, the request and the single retry below.
+//
+// Sends and authenticates are not idempotent (a repeat can send a second email or SMS or burn
+// a one-time code), so nothing is retried automatically, with one exception: a 401 answer to a
+// business call means Mosaic rejected the client token before acting, so the cached token is
+// dropped, a new one fetched, and the call repeated once. A second 401 is returned as
+// [ErrUnauthorized]. Timeouts, connection errors, 5xx and 429 answers are returned to the
+// caller as they are.
+//
+// # Errors
+//
+// Errors from Mosaic are [*APIError] values: HTTP status, error_code (Mosaic sends it as a
+// number, a numeric string or a symbolic string; it is always kept as a string), message (a
+// string, or an array joined with "; "; capped at 200 bytes), and Retry-After. Bodies that are
+// empty or not JSON (an HTML page from a proxy) give an APIError with only the status. No error
+// string ever contains the client secret, a token, a code, a passcode or a raw body.
+//
+// errors.Is maps answers to sentinels, first match wins:
+//
+//	429                                               ErrRateLimited (RetryAfter from seconds or an HTTP date)
+//	5xx, 408                                          ErrUnavailable
+//	token endpoint 400, 401, other 4xx                ErrUnauthorized (bad client credentials)
+//	401                                               ErrUnauthorized (after the one retry)
+//	409                                               ErrUserExists (createUser: identifier taken)
+//	error_code auth_otp_passcode_expired              ErrExpired
+//	error_code auth_locked (403)                      ErrLocked
+//	error_code auth_invalid_credentials,
+//	  message "Invalid magic link code" (400)         ErrInvalidCode
+//	error_code user_not_found, user_email_address_missing,
+//	  user_phone_number_missing; message "User not found"
+//	  with 404, or 400 (magic-link authenticate)      ErrUserNotFound
+//	any other 400                                     ErrInvalidRequest
+//	other answers (e.g. 403 "User is not active")     no sentinel; inspect the APIError
+//
+// Timeouts, connection failures and unreadable answers wrap [ErrUnavailable] together with
+// the underlying net or context error. A success answer that lacks a required field
+// (access_token, token_type, expires_in, and session_id for authenticate; user_id for
+// createUser; issuer and an absolute jwks_uri for discovery) or is not JSON wraps
+// [ErrInvalidResponse] and [ErrUnavailable]: the client fails closed. Requests that break the
+// spec (a required field empty, channel not email/sms/direct, device_id over 80 characters,
+// ...) are refused before any HTTP call with an error wrapping [ErrInvalidRequest].
+//
+// At most 1 MiB of any answer is read. Redirects are not followed.
+package transmit

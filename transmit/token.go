@@ -1,0 +1,143 @@
+package transmit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+	"golang.org/x/sync/singleflight"
+)
+
+// tokenCache holds the client access token. The request itself is made by
+// x/oauth2/clientcredentials (form-encoded, credentials in the body); the cache is ours
+// rather than oauth2.ReuseTokenSource because ReuseTokenSource (1) fetches with the context
+// captured when the source was built, not the caller's, (2) judges expiry with the real
+// clock, so the Now seam could not move it, and (3) cannot drop a token Mosaic rejected.
+//
+// Concurrency: one fetch at a time however many callers wait. Callers join the fetch in
+// flight (singleflight) and each stops waiting when its own context ends; the fetch runs
+// with the first caller's values but its own deadline, so one impatient caller cannot fail
+// the others.
+type tokenCache struct {
+	cc      clientcredentials.Config
+	ctxHTTP func(context.Context) context.Context // attaches the HTTP client for oauth2
+	now     func() time.Time
+	delta   time.Duration
+	timeout time.Duration
+
+	group singleflight.Group
+
+	mu     sync.Mutex
+	token  string
+	expiry time.Time
+}
+
+// defaultTokenLifetime is used when the token answer lacks expires_in (the spec's default).
+const defaultTokenLifetime = time.Hour
+
+// get returns a valid client access token, fetching one if needed.
+func (tc *tokenCache) get(ctx context.Context) (string, error) {
+	if tok, ok := tc.cached(); ok {
+		return tok, nil
+	}
+	ch := tc.group.DoChan("token", func() (any, error) {
+		// A caller that found the cache empty may arrive just after a fetch finished.
+		if tok, ok := tc.cached(); ok {
+			return tok, nil
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tc.timeout)
+		defer cancel()
+		return tc.fetch(fctx)
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return "", res.Err
+		}
+		tok, _ := res.Val.(string)
+		return tok, nil
+	case <-ctx.Done():
+		return "", fmt.Errorf("transmit: %s: %w: %w", opToken, ErrUnavailable, ctx.Err())
+	}
+}
+
+// cached returns the cached token if it is still fresh by the configured clock.
+func (tc *tokenCache) cached() (string, bool) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.token == "" || !tc.now().Before(tc.expiry) {
+		return "", false
+	}
+	return tc.token, true
+}
+
+// invalidate drops tok if it is still the cached token (a business call saw it rejected).
+// Comparing first means a burst of 401s for one token causes a single refetch.
+func (tc *tokenCache) invalidate(tok string) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.token == tok {
+		tc.token = ""
+		tc.expiry = time.Time{}
+	}
+}
+
+// fetch requests a new token and caches it.
+func (tc *tokenCache) fetch(ctx context.Context) (string, error) {
+	start := tc.now()
+	t, err := tc.cc.Token(tc.ctxHTTP(ctx))
+	if err != nil {
+		return "", tokenError(err, start)
+	}
+	lifetime := defaultTokenLifetime
+	if secs, ok := expiresIn(t); ok {
+		lifetime = time.Duration(secs * float64(time.Second))
+	}
+	if lifetime <= 0 {
+		return "", fmt.Errorf("transmit: %s: expires_in is not positive: %w: %w", opToken, ErrInvalidResponse, ErrUnavailable)
+	}
+	// Keep a margin: delta, or half the lifetime for very short-lived tokens.
+	keep := lifetime - tc.delta
+	if lifetime < 2*tc.delta {
+		keep = lifetime / 2
+	}
+	tc.mu.Lock()
+	tc.token = t.AccessToken
+	tc.expiry = start.Add(keep)
+	tc.mu.Unlock()
+	return t.AccessToken, nil
+}
+
+// expiresIn reads the raw expires_in (oauth2 turns it into an Expiry on the real clock).
+func expiresIn(t *oauth2.Token) (float64, bool) {
+	switch v := t.Extra("expires_in").(type) {
+	case float64:
+		return v, true
+	case string:
+		f, err := strconv.ParseFloat(v, 64)
+		return f, err == nil
+	}
+	if t.ExpiresIn != 0 {
+		return float64(t.ExpiresIn), true
+	}
+	return 0, false
+}
+
+// tokenError maps a failed token request. The oauth2 RetrieveError carries the raw body and
+// is not wrapped; only the decoded code and message survive, in an *APIError.
+func tokenError(err error, now time.Time) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		ae := decodeAPIError(re.Response.StatusCode, re.Response.Header, re.Body, now)
+		ae.op = opToken
+		return ae
+	}
+	// Transport failures (*url.Error: method, URL and cause; no body, no secret) and
+	// unparseable 200 answers from oauth2.
+	return fmt.Errorf("transmit: %s: %w: %w", opToken, ErrUnavailable, err)
+}
