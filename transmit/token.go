@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,7 +93,7 @@ func (tc *tokenCache) fetch(ctx context.Context) (string, error) {
 	start := tc.now()
 	t, err := tc.cc.Token(tc.ctxHTTP(ctx))
 	if err != nil {
-		return "", tokenError(err, start)
+		return "", tokenError(err, start, tc.cc.ClientSecret)
 	}
 	lifetime := defaultTokenLifetime
 	if secs, ok := expiresIn(t); ok {
@@ -129,12 +130,18 @@ func expiresIn(t *oauth2.Token) (float64, bool) {
 }
 
 // tokenError maps a failed token request. The oauth2 RetrieveError carries the raw body and
-// is not wrapped; only the decoded code and message survive, in an *APIError.
-func tokenError(err error, now time.Time) error {
+// is not wrapped; only the decoded code and message survive, in an *APIError, with any echo
+// of the client secret replaced.
+func tokenError(err error, now time.Time, secret string) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		ae := decodeAPIError(re.Response.StatusCode, re.Response.Header, re.Body, now)
 		ae.op = opToken
+		if secret != "" {
+			for _, f := range []*string{&ae.Code, &ae.Message, &ae.TSErrorCode} {
+				*f = strings.ReplaceAll(*f, secret, redacted)
+			}
+		}
 		return ae
 	}
 	// Transport failures (*url.Error: method, URL and cause; no body, no secret) and

@@ -1,0 +1,263 @@
+package transmit
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// sendOTP is a cheap authorized call used to drive the token cache.
+func sendOTP(ctx context.Context, c *Client) error {
+	_, err := c.SendOTP(ctx, SendOTPRequest{Channel: ChannelDirect, IdentifierType: IdentifierEmail, Identifier: "jane@example.com"})
+	return err
+}
+
+// burst runs n concurrent calls and returns their errors.
+func burst(c *Client, n int) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = sendOTP(context.Background(), c) })
+	}
+	wg.Wait()
+	return errs
+}
+
+func TestTokenSingleFetchUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	f.tokenGate = make(chan struct{})
+	clk := newClock()
+	c := newTestClient(t, f, func(cfg *Config) { cfg.Now = clk.Now })
+
+	done := make(chan []error)
+	go func() { done <- burst(c, 100) }()
+	// Hold the token answer until the first request arrived, then give the other callers a
+	// moment to pile up behind it before releasing.
+	require.Eventually(t, func() bool { return f.tokenCalls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	close(f.tokenGate)
+	for _, err := range <-done {
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 1, f.tokenCalls.Load(), "exactly one token request for 100 callers")
+	assert.Equal(t, 100, f.count(pathOTPSend))
+
+	// Still fresh just before expires_in - delta: no fetch.
+	clk.Advance(3600*time.Second - DefaultTokenExpiryDelta - time.Second)
+	require.NoError(t, sendOTP(context.Background(), c))
+	assert.EqualValues(t, 1, f.tokenCalls.Load())
+
+	// Past it: the next burst refetches exactly once.
+	clk.Advance(2 * time.Second)
+	for _, err := range burst(c, 100) {
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 2, f.tokenCalls.Load(), "exactly one refetch after expiry")
+}
+
+func TestTokenShortLifetime(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	f.expiresIn = 10 // shorter than twice the delta: kept for half its life
+	clk := newClock()
+	c := newTestClient(t, f, func(cfg *Config) { cfg.Now = clk.Now })
+	require.NoError(t, sendOTP(context.Background(), c))
+	clk.Advance(4 * time.Second)
+	require.NoError(t, sendOTP(context.Background(), c))
+	assert.EqualValues(t, 1, f.tokenCalls.Load())
+	clk.Advance(time.Second)
+	require.NoError(t, sendOTP(context.Background(), c))
+	assert.EqualValues(t, 2, f.tokenCalls.Load())
+}
+
+func TestTokenRequestShape(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	c := newTestClient(t, f, nil)
+	require.NoError(t, sendOTP(context.Background(), c))
+
+	f.mu.Lock()
+	require.Len(t, f.tokenReq, 1)
+	tr := f.tokenReq[0]
+	f.mu.Unlock()
+	assert.Equal(t, http.MethodPost, tr.method)
+	assert.Equal(t, "application/x-www-form-urlencoded", tr.header.Get("Content-Type"))
+	assert.Empty(t, tr.header.Get("Authorization"), "credentials go in the form body, not HTTP Basic")
+	form, err := url.ParseQuery(string(tr.body))
+	require.NoError(t, err)
+	assert.Equal(t, url.Values{
+		"grant_type":    {"client_credentials"},
+		"client_id":     {testClientID},
+		"client_secret": {testClientSecret},
+	}, form)
+
+	biz := f.last(pathOTPSend)
+	assert.Equal(t, "Bearer client-token-1", biz.header.Get("Authorization"))
+}
+
+func TestUnauthorizedRefetchesOnceAndRetriesOnce(t *testing.T) {
+	t.Parallel()
+	t.Run("second attempt succeeds", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t)
+		c := newTestClient(t, f, nil)
+		require.NoError(t, sendOTP(context.Background(), c))
+		f.revokeAll() // Mosaic now rejects the cached token
+		require.NoError(t, sendOTP(context.Background(), c))
+		assert.EqualValues(t, 2, f.tokenCalls.Load(), "one refetch")
+		assert.Equal(t, 3, f.count(pathOTPSend), "rejected call + one retry")
+		assert.Equal(t, "Bearer client-token-2", f.last(pathOTPSend).header.Get("Authorization"))
+	})
+	t.Run("second 401 is returned", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t)
+		f.handle(pathOTPSend, func(w http.ResponseWriter, _ *http.Request, _ int) {
+			writeJSON(w, http.StatusUnauthorized, `{"message":"Unauthorized","error_code":401}`)
+		})
+		c := newTestClient(t, f, nil)
+		err := sendOTP(context.Background(), c)
+		require.ErrorIs(t, err, ErrUnauthorized)
+		assert.Equal(t, 2, f.count(pathOTPSend), "exactly two business calls")
+		assert.EqualValues(t, 2, f.tokenCalls.Load())
+	})
+	t.Run("burst of 401s for one token refetches once", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t)
+		c := newTestClient(t, f, nil)
+		require.NoError(t, sendOTP(context.Background(), c))
+		f.revokeAll()
+		for _, err := range burst(c, 20) {
+			require.NoError(t, err)
+		}
+		assert.EqualValues(t, 2, f.tokenCalls.Load())
+	})
+}
+
+func TestTokenFetchFailures(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		handler  http.HandlerFunc
+		secret   string
+		timeout  time.Duration
+		sentinel error
+		status   int
+	}{
+		{"bad secret 400", nil, "wrong-secret", 0, ErrUnauthorized, 400},
+		{"401", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, 401, `{"message":"Unauthorized `+testClientSecret+`","error_code":401}`)
+		}, "", 0, ErrUnauthorized, 401},
+		{"500", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, 500, `{"message":"Something went wrong","error_code":500}`)
+		}, "", 0, ErrUnavailable, 500},
+		{"503 HTML", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(503)
+			_, _ = w.Write([]byte("<html>RAWBODY " + testClientSecret + "</html>"))
+		}, "", 0, ErrUnavailable, 503},
+		{"429", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Retry-After", "3")
+			writeJSON(w, 429, `{}`)
+		}, "", 0, ErrRateLimited, 429},
+		{"200 not JSON", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, 200, `<html>RAWBODY</html>`)
+		}, "", 0, ErrUnavailable, 0},
+		{"200 without access_token", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, 200, `{"token_type":"Bearer","expires_in":3600}`)
+		}, "", 0, ErrUnavailable, 0},
+		{"200 negative expires_in", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, 200, `{"access_token":"a","token_type":"Bearer","expires_in":-1}`)
+		}, "", 0, ErrUnavailable, 0},
+		{"timeout", func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+		}, "", 100 * time.Millisecond, ErrUnavailable, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake(t)
+			f.tokenHandler = tc.handler
+			c := newTestClient(t, f, func(cfg *Config) {
+				if tc.secret != "" {
+					cfg.ClientSecret = tc.secret
+				}
+				if tc.timeout != 0 {
+					cfg.Timeout = tc.timeout
+				}
+			})
+			err := sendOTP(context.Background(), c)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, tc.sentinel)
+			if tc.sentinel != ErrUnavailable {
+				assert.NotErrorIs(t, err, ErrUnavailable)
+			}
+			assert.NotErrorIs(t, err, ErrInvalidRequest)
+			var ae *APIError
+			if tc.status != 0 {
+				require.ErrorAs(t, err, &ae)
+				assert.Equal(t, tc.status, ae.Status)
+			}
+			assert.NotContains(t, err.Error(), testClientSecret)
+			assert.NotContains(t, err.Error(), "wrong-secret")
+			assert.NotContains(t, err.Error(), "RAWBODY")
+			assert.Contains(t, err.Error(), "client token")
+			assert.Equal(t, 0, f.count(pathOTPSend), "no business call without a token")
+			assert.EqualValues(t, 1, f.tokenCalls.Load(), "token fetch not retried")
+		})
+	}
+}
+
+func TestTokenWaiterHonoursOwnContext(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	f.tokenGate = make(chan struct{})
+	c := newTestClient(t, f, nil)
+
+	// An impatient caller gives up while the fetch is in flight...
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- sendOTP(ctx, c) }()
+	require.Eventually(t, func() bool { return f.tokenCalls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	cancel()
+	err := <-errc
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, ErrUnavailable)
+
+	// ...without failing the fetch for a patient one, which reuses it.
+	okc := make(chan error, 1)
+	go func() { okc <- sendOTP(context.Background(), c) }()
+	close(f.tokenGate)
+	require.NoError(t, <-okc)
+	assert.EqualValues(t, 1, f.tokenCalls.Load())
+}
+
+func TestInvalidateKeepsNewerToken(t *testing.T) {
+	t.Parallel()
+	tc := &tokenCache{now: time.Now}
+	tc.token, tc.expiry = "new", time.Now().Add(time.Hour)
+	tc.invalidate("old")
+	tok, ok := tc.cached()
+	assert.True(t, ok)
+	assert.Equal(t, "new", tok)
+	tc.invalidate("new")
+	_, ok = tc.cached()
+	assert.False(t, ok)
+}
+
+func TestTokenErrorIsNotRetrieveError(t *testing.T) {
+	t.Parallel()
+	err := tokenError(errors.New("dial tcp: refused"), time.Now(), testClientSecret)
+	assert.ErrorIs(t, err, ErrUnavailable)
+	assert.Contains(t, err.Error(), "transmit: client token")
+}
