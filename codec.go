@@ -1,0 +1,347 @@
+package otlogin
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// Codec is a compact binary [scs.Codec] for session data. [New] sets it on
+// the session manager it builds; apps that pass their own
+// *scs.SessionManager can set it too:
+//
+//	sessions := scs.New()
+//	sessions.Codec = otlogin.Codec{}
+//
+// Values of type string, []byte, int, int32, int64, bool, float64 and
+// time.Time (what scs's GetString, GetBytes, GetInt, ... read), and nil,
+// are written natively and come back with the same type. A value of any other
+// type is written with encoding/gob, on its own, so it needs the same
+// gob.Register call as with scs's default [scs.GobCodec].
+//
+// Decoding costs a handful of allocations whatever the size of the session:
+// the map, one private copy of the input that every []byte value points into
+// (each value capped to its own bytes, so appending to one never overwrites
+// another, and nothing aliases the store's buffer), and one per value for
+// strings and boxing. The keys otlogin itself writes are not allocated.
+//
+// Decode also reads data written by [scs.GobCodec], so switching an existing
+// manager to Codec keeps its current sessions. Decode checks every length
+// against the remaining input, so corrupt or hostile data yields an error,
+// never a panic or an outsized allocation.
+//
+// The format is: a zero byte (never the first byte of a gob stream), a
+// version byte (1), the deadline as varint Unix seconds and uvarint
+// nanoseconds, the number of values, then for each value its key (uvarint
+// length and bytes), a type tag and the payload.
+type Codec struct{}
+
+var _ scs.Codec = Codec{}
+
+// codecVersion is the current format version, written after the zero byte.
+const codecVersion = 1
+
+// Type tags of the format. Never renumber: stored sessions outlive releases.
+const (
+	tagNil     = 0
+	tagString  = 1  // uvarint length, bytes
+	tagBytes   = 2  // uvarint length, bytes
+	tagInt64   = 3  // varint
+	tagInt     = 4  // varint
+	tagInt32   = 5  // varint
+	tagFalse   = 6  // no payload
+	tagTrue    = 7  // no payload
+	tagFloat64 = 8  // 8 bytes, little-endian IEEE 754 bits
+	tagTime    = 9  // uvarint length, time.Time.MarshalBinary
+	tagGob     = 10 // uvarint length, gob stream of one interface value
+)
+
+// Errors of the codec. They wrap errCodec so tests can tell them apart
+// from other failures; none contains session data.
+var (
+	errCodec        = errors.New("otlogin: session codec")
+	errCodecShort   = fmt.Errorf("%w: truncated data", errCodec)
+	errCodecVersion = fmt.Errorf("%w: unknown format version", errCodec)
+)
+
+// Encode implements [scs.Codec].
+func (Codec) Encode(deadline time.Time, values map[string]interface{}) ([]byte, error) {
+	size := 2 + 2*binary.MaxVarintLen64 + binary.MaxVarintLen64
+	for k, v := range values {
+		size += binary.MaxVarintLen64 + len(k) + 1 + binary.MaxVarintLen64
+		switch v := v.(type) {
+		case string:
+			size += len(v)
+		case []byte:
+			size += len(v)
+		case time.Time:
+			size += 16
+		}
+	}
+	b := make([]byte, 2, size)
+	b[0], b[1] = 0, codecVersion
+	b = binary.AppendVarint(b, deadline.Unix())
+	b = binary.AppendUvarint(b, uint64(deadline.Nanosecond()))
+	b = binary.AppendUvarint(b, uint64(len(values)))
+	for k, v := range values {
+		b = appendBytes(b, k)
+		var err error
+		if b, err = appendValue(b, v); err != nil {
+			return nil, fmt.Errorf("otlogin: encode session value %q: %w", k, err)
+		}
+	}
+	return b, nil
+}
+
+// appendValue appends the type tag and payload of v.
+func appendValue(b []byte, v interface{}) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(b, tagNil), nil
+	case string:
+		return appendBytes(append(b, tagString), v), nil
+	case []byte:
+		return appendBytes(append(b, tagBytes), v), nil
+	case int64:
+		return binary.AppendVarint(append(b, tagInt64), v), nil
+	case int:
+		return binary.AppendVarint(append(b, tagInt), int64(v)), nil
+	case int32:
+		return binary.AppendVarint(append(b, tagInt32), int64(v)), nil
+	case bool:
+		if v {
+			return append(b, tagTrue), nil
+		}
+		return append(b, tagFalse), nil
+	case float64:
+		return binary.LittleEndian.AppendUint64(append(b, tagFloat64), math.Float64bits(v)), nil
+	case time.Time:
+		t, err := v.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		return appendBytes(append(b, tagTime), t), nil
+	default:
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(&v); err != nil {
+			return nil, err
+		}
+		return appendBytes(append(b, tagGob), buf.Bytes()), nil
+	}
+}
+
+// appendBytes appends the uvarint length of s, then s.
+func appendBytes[S string | []byte](b []byte, s S) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// Decode implements [scs.Codec].
+func (Codec) Decode(data []byte) (time.Time, map[string]interface{}, error) {
+	if len(data) == 0 {
+		return time.Time{}, nil, errCodecShort
+	}
+	if data[0] != 0 {
+		deadline, values, err := scs.GobCodec{}.Decode(data)
+		if err != nil {
+			return time.Time{}, nil, fmt.Errorf("%w: neither this format nor gob: %w", errCodec, err)
+		}
+		return deadline, values, nil
+	}
+	if len(data) < 2 {
+		return time.Time{}, nil, errCodecShort
+	}
+	if data[1] != codecVersion {
+		return time.Time{}, nil, errCodecVersion
+	}
+	d := decoder{in: data, pos: 2}
+	sec := d.varint()
+	nsec := d.uvarint()
+	count := d.uvarint()
+	if d.err != nil {
+		return time.Time{}, nil, d.err
+	}
+	if nsec >= uint64(time.Second) {
+		return time.Time{}, nil, fmt.Errorf("%w: bad deadline", errCodec)
+	}
+	// Each value takes at least two bytes (key length, tag).
+	if count > uint64(len(data)-d.pos)/2 {
+		return time.Time{}, nil, fmt.Errorf("%w: value count exceeds data", errCodec)
+	}
+	deadline := time.Unix(sec, int64(nsec)).UTC()
+	values := make(map[string]interface{}, count)
+	for i := uint64(0); i < count; i++ {
+		k := d.key()
+		v := d.value()
+		if d.err != nil {
+			return time.Time{}, nil, d.err
+		}
+		if _, dup := values[k]; dup {
+			return time.Time{}, nil, fmt.Errorf("%w: duplicate key", errCodec)
+		}
+		values[k] = v
+	}
+	if d.pos != len(data) {
+		return time.Time{}, nil, fmt.Errorf("%w: trailing data", errCodec)
+	}
+	return deadline, values, nil
+}
+
+// decoder reads the format from in. The first error sticks in err; later
+// reads then return zero values.
+type decoder struct {
+	in    []byte
+	pos   int
+	arena []byte // private copy of in, made on the first []byte value
+	err   error
+}
+
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.in[d.pos:])
+	if n <= 0 {
+		d.fail(errCodecShort)
+		return 0
+	}
+	d.pos += n
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.in[d.pos:])
+	if n <= 0 {
+		d.fail(errCodecShort)
+		return 0
+	}
+	d.pos += n
+	return v
+}
+
+// span reads a uvarint length and returns the bounds of that many following
+// bytes, checked against the remaining input.
+func (d *decoder) span() (start, end int) {
+	n := d.uvarint()
+	if d.err != nil {
+		return 0, 0
+	}
+	if n > uint64(len(d.in)-d.pos) {
+		d.fail(errCodecShort)
+		return 0, 0
+	}
+	start, end = d.pos, d.pos+int(n)
+	d.pos = end
+	return start, end
+}
+
+// key reads a key. The keys otlogin writes on every signed-in session come
+// back as string constants, so decoding them allocates nothing.
+func (d *decoder) key() string {
+	start, end := d.span()
+	switch k := d.in[start:end]; string(k) {
+	case "otlogin.auth":
+		return "otlogin.auth"
+	case "otlogin.seen":
+		return "otlogin.seen"
+	case "otlogin.flow":
+		return "otlogin.flow"
+	default:
+		return string(k)
+	}
+}
+
+func (d *decoder) value() interface{} {
+	if d.err != nil {
+		return nil
+	}
+	if d.pos >= len(d.in) {
+		d.fail(errCodecShort)
+		return nil
+	}
+	tag := d.in[d.pos]
+	d.pos++
+	switch tag {
+	case tagNil:
+		return nil
+	case tagString:
+		start, end := d.span()
+		return string(d.in[start:end])
+	case tagBytes:
+		start, end := d.span()
+		if d.err != nil {
+			return nil
+		}
+		if d.arena == nil {
+			d.arena = make([]byte, len(d.in))
+			copy(d.arena, d.in)
+		}
+		return d.arena[start:end:end]
+	case tagInt64:
+		return d.varint()
+	case tagInt:
+		v := d.varint()
+		if int64(int(v)) != v {
+			d.fail(fmt.Errorf("%w: int out of range", errCodec))
+			return nil
+		}
+		return int(v)
+	case tagInt32:
+		v := d.varint()
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			d.fail(fmt.Errorf("%w: int32 out of range", errCodec))
+			return nil
+		}
+		return int32(v)
+	case tagFalse:
+		return false
+	case tagTrue:
+		return true
+	case tagFloat64:
+		if len(d.in)-d.pos < 8 {
+			d.fail(errCodecShort)
+			return nil
+		}
+		v := math.Float64frombits(binary.LittleEndian.Uint64(d.in[d.pos:]))
+		d.pos += 8
+		return v
+	case tagTime:
+		start, end := d.span()
+		var t time.Time
+		if d.err == nil {
+			if err := t.UnmarshalBinary(d.in[start:end]); err != nil {
+				d.fail(fmt.Errorf("%w: bad time value: %w", errCodec, err))
+			}
+		}
+		return t
+	case tagGob:
+		start, end := d.span()
+		if d.err != nil {
+			return nil
+		}
+		var v interface{}
+		if err := gob.NewDecoder(bytes.NewReader(d.in[start:end])).Decode(&v); err != nil {
+			d.fail(fmt.Errorf("%w: gob value: %w", errCodec, err))
+			return nil
+		}
+		return v
+	default:
+		d.fail(fmt.Errorf("%w: unknown type tag %d", errCodec, tag))
+		return nil
+	}
+}

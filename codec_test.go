@@ -1,0 +1,401 @@
+package otlogin
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// codecTestStruct is a host-app type stored in the same session as
+// otlogin's values; it goes through the codec's gob fallback.
+type codecTestStruct struct {
+	Name  string
+	Items []int
+}
+
+// codecTestUnregistered is never passed to gob.Register.
+type codecTestUnregistered struct{ A int }
+
+func registerCodecTestTypes() {
+	gob.Register(codecTestStruct{})
+}
+
+// codecTestValues is a signed-in session as otlogin writes it, plus one of
+// every natively encoded type and a host-app struct.
+func codecTestValues(t testing.TB) map[string]interface{} {
+	t.Helper()
+	registerCodecTestTypes()
+	return map[string]interface{}{
+		"otlogin.auth": bytes.Repeat([]byte("a"), 1400),
+		"otlogin.seen": int64(1767225600),
+		"otlogin.flow": []byte{1, 2, 3},
+		"s":            "hello, 世界",
+		"empty":        "",
+		"b":            []byte{0, 255},
+		"i":            -42,
+		"i64":          int64(math.MinInt64),
+		"i32":          int32(math.MaxInt32),
+		"t":            true,
+		"f":            false,
+		"pi":           math.Pi,
+		"when":         time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("", 3600)),
+		"whenUTC":      time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC),
+		"nil":          nil,
+		"host":         codecTestStruct{Name: "cart", Items: []int{1, 2, 3}},
+		"":             "empty key",
+	}
+}
+
+func TestCodecRoundTrip(t *testing.T) {
+	t.Parallel()
+	deadline := time.Date(2026, 3, 4, 5, 6, 7, 123456789, time.UTC)
+	tests := []struct {
+		name     string
+		deadline time.Time
+		values   map[string]interface{}
+	}{
+		{"all types", deadline, codecTestValues(t)},
+		{"empty", deadline, map[string]interface{}{}},
+		{"zero deadline", time.Time{}, map[string]interface{}{"k": "v"}},
+		{"far deadline", time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), map[string]interface{}{}},
+		{"non-UTC deadline", time.Date(2026, 3, 4, 5, 6, 7, 0, time.FixedZone("X", -7200)), map[string]interface{}{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b, err := Codec{}.Encode(tt.deadline, tt.values)
+			require.NoError(t, err)
+			gotDeadline, got, err := Codec{}.Decode(b)
+			require.NoError(t, err)
+			assert.True(t, tt.deadline.Equal(gotDeadline), "deadline: want %v, got %v", tt.deadline, gotDeadline)
+			assert.Equal(t, time.UTC, gotDeadline.Location(), "deadline comes back in UTC, like scs sets it")
+			assert.Equal(t, tt.values, got, "values come back with the same types and contents")
+		})
+	}
+}
+
+func TestCodecMatchesGobSemantics(t *testing.T) {
+	t.Parallel()
+	// Whatever scs's default codec returns for a value, Codec returns the
+	// same, so apps can switch codecs without changing their Get calls.
+	values := codecTestValues(t)
+	// GobCodec needs gob.Register(time.Time{}) for these; Codec does not.
+	delete(values, "when")
+	delete(values, "whenUTC")
+	deadline := time.Now().Add(time.Hour).UTC()
+
+	gb, err := scs.GobCodec{}.Encode(deadline, values)
+	require.NoError(t, err)
+	_, fromGob, err := scs.GobCodec{}.Decode(gb)
+	require.NoError(t, err)
+
+	cb, err := Codec{}.Encode(deadline, values)
+	require.NoError(t, err)
+	_, fromCodec, err := Codec{}.Decode(cb)
+	require.NoError(t, err)
+
+	require.Equal(t, len(fromGob), len(fromCodec))
+	for k, want := range fromGob {
+		got := fromCodec[k]
+		if wt, ok := want.(time.Time); ok {
+			gt, ok := got.(time.Time)
+			require.True(t, ok, "key %q: want time.Time, got %T", k, got)
+			assert.True(t, wt.Equal(gt), "key %q", k)
+			_, wo := wt.Zone()
+			_, gto := gt.Zone()
+			assert.Equal(t, wo, gto, "key %q: zone offset", k)
+			continue
+		}
+		assert.Equal(t, want, got, "key %q", k)
+	}
+	assert.Less(t, len(cb), len(gb), "compact encoding is smaller than gob")
+}
+
+func TestCodecReadsGobSessions(t *testing.T) {
+	t.Parallel()
+	values := codecTestValues(t)
+	delete(values, "when") // GobCodec needs gob.Register(time.Time{}) for these
+	delete(values, "whenUTC")
+	deadline := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	b, err := scs.GobCodec{}.Encode(deadline, values)
+	require.NoError(t, err)
+
+	gotDeadline, got, err := Codec{}.Decode(b)
+	require.NoError(t, err, "data written by scs.GobCodec stays readable")
+	assert.True(t, deadline.Equal(gotDeadline))
+	assert.Equal(t, values, got)
+}
+
+func TestCodecEncodeErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		value interface{}
+	}{
+		{"unregistered type", codecTestUnregistered{A: 1}},
+		{"func", func() {}},
+		{"channel", make(chan int)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Codec{}.Encode(time.Now(), map[string]interface{}{"k": tt.value})
+			require.Error(t, err)
+			assert.True(t, strings.HasPrefix(err.Error(), "otlogin: "), "error %q names the package", err)
+		})
+	}
+}
+
+// codecAppendHeader writes a version-1 header with the given value count.
+func codecAppendHeader(count byte) []byte {
+	return []byte{0, codecVersion, 0, 0, count}
+}
+
+func TestCodecDecodeCorrupt(t *testing.T) {
+	t.Parallel()
+	valid, err := Codec{}.Encode(time.Now(), codecTestValues(t))
+	require.NoError(t, err)
+
+	tests := []struct {
+		name string
+		in   []byte
+	}{
+		{"nil", nil},
+		{"magic only", []byte{0}},
+		{"unknown version", []byte{0, 2, 0, 0, 0}},
+		{"no deadline", []byte{0, codecVersion}},
+		{"bad nanoseconds", []byte{0, codecVersion, 0, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0}},
+		{"count exceeds data", append(codecAppendHeader(100), 1, 'k', tagTrue)},
+		{"huge count", append([]byte{0, codecVersion, 0, 0}, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)},
+		{"key length exceeds data", append(codecAppendHeader(1), 0x7f, 'k')},
+		{"huge key length", append(codecAppendHeader(1), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)},
+		{"missing tag", append(codecAppendHeader(1), 1, 'k')},
+		{"unknown tag", append(codecAppendHeader(1), 1, 'k', 99)},
+		{"string length exceeds data", append(codecAppendHeader(1), 1, 'k', tagString, 5, 'a')},
+		{"bytes length exceeds data", append(codecAppendHeader(1), 1, 'k', tagBytes, 5, 'a')},
+		{"truncated varint", append(codecAppendHeader(1), 1, 'k', tagInt64, 0x80)},
+		{"int32 out of range", append(codecAppendHeader(1), 1, 'k', tagInt32, 0x80, 0x80, 0x80, 0x80, 0x20)},
+		{"truncated float", append(codecAppendHeader(1), 1, 'k', tagFloat64, 1, 2, 3)},
+		{"bad time", append(codecAppendHeader(1), 1, 'k', tagTime, 2, 9, 9)},
+		{"bad gob", append(codecAppendHeader(1), 1, 'k', tagGob, 2, 9, 9)},
+		{"duplicate key", append(codecAppendHeader(2), 1, 'k', tagTrue, 1, 'k', tagFalse)},
+		{"trailing data", append(codecAppendHeader(1), 1, 'k', tagTrue, 0)},
+		{"not gob either", []byte{0x05, 1, 2, 3}},
+	}
+	for i := 1; i < len(valid); i += 97 {
+		tests = append(tests, struct {
+			name string
+			in   []byte
+		}{"truncated valid data", valid[:i]})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var err error
+			require.NotPanics(t, func() { _, _, err = Codec{}.Decode(tt.in) })
+			require.Error(t, err)
+			assert.ErrorIs(t, err, errCodec)
+			assert.True(t, strings.HasPrefix(err.Error(), "otlogin: "), "error %q names the package", err)
+		})
+	}
+}
+
+func TestCodecDecodedBytesArePrivate(t *testing.T) {
+	t.Parallel()
+	in, err := Codec{}.Encode(time.Now(), map[string]interface{}{
+		"a": []byte("aaaa"),
+		"b": []byte("bbbb"),
+	})
+	require.NoError(t, err)
+	stored := bytes.Clone(in)
+
+	_, got, err := Codec{}.Decode(in)
+	require.NoError(t, err)
+	a := got["a"].([]byte)
+	a[0] = 'X'
+	_ = append(a, "YYYY"...) // must not spill into "b"
+
+	assert.Equal(t, stored, in, "the store's buffer is never written to")
+	assert.Equal(t, []byte("bbbb"), got["b"], "values do not overlap")
+}
+
+func TestCodecSharedStore(t *testing.T) {
+	t.Parallel()
+	registerCodecTestTypes()
+	// Two instances of an app (two managers) share one store: a session
+	// written by one is read by the other.
+	store := memstore.NewWithCleanupInterval(0)
+	newManager := func() *scs.SessionManager {
+		m := scs.New()
+		m.Store = store
+		m.Codec = Codec{}
+		return m
+	}
+	writer, reader := newManager(), newManager()
+
+	ctx, err := writer.Load(context.Background(), "")
+	require.NoError(t, err)
+	want := codecTestValues(t)
+	for k, v := range want {
+		writer.Put(ctx, k, v)
+	}
+	token, _, err := writer.Commit(ctx)
+	require.NoError(t, err)
+
+	ctx2, err := reader.Load(context.Background(), token)
+	require.NoError(t, err)
+	for k, v := range want {
+		assert.Equal(t, v, reader.Get(ctx2, k), "key %q", k)
+	}
+	assert.Equal(t, want["otlogin.auth"], reader.GetBytes(ctx2, "otlogin.auth"))
+	assert.Equal(t, want["otlogin.seen"], reader.GetInt64(ctx2, "otlogin.seen"))
+	assert.Equal(t, want["s"], reader.GetString(ctx2, "s"))
+	assert.Equal(t, want["i"], reader.GetInt(ctx2, "i"))
+	assert.Equal(t, want["t"], reader.GetBool(ctx2, "t"))
+	assert.Equal(t, want["pi"], reader.GetFloat(ctx2, "pi"))
+}
+
+func TestCodecDecodeAllocations(t *testing.T) {
+	// Not parallel: AllocsPerRun measures the whole process.
+	b, err := Codec{}.Encode(time.Now(), map[string]interface{}{
+		"otlogin.auth": bytes.Repeat([]byte("a"), 1400),
+		"otlogin.seen": int64(1767225600),
+	})
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100, func() {
+		_, _, err := Codec{}.Decode(b)
+		if err != nil {
+			panic(err)
+		}
+	})
+	// map, input copy, boxed []byte, boxed int64; no key strings.
+	assert.LessOrEqual(t, allocs, 6.0, "decode of a signed-in session stays allocation-lean")
+}
+
+func FuzzCodecDecode(f *testing.F) {
+	registerCodecTestTypes()
+	valid, err := Codec{}.Encode(time.Now(), codecTestValues(f))
+	require.NoError(f, err)
+	f.Add(valid)
+	fromGob, err := scs.GobCodec{}.Encode(time.Now(), map[string]interface{}{"k": "v"})
+	require.NoError(f, err)
+	f.Add(fromGob)
+	f.Add([]byte{0, codecVersion, 0, 0, 1, 1, 'k', tagTrue})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		deadline, values, err := Codec{}.Decode(in)
+		if err != nil {
+			return
+		}
+		// Whatever decodes re-encodes to the same values.
+		b, err := Codec{}.Encode(deadline, values)
+		require.NoError(t, err)
+		deadline2, values2, err := Codec{}.Decode(b)
+		require.NoError(t, err)
+		require.True(t, deadline.Equal(deadline2))
+		require.Equal(t, len(values), len(values2))
+		for k, v := range values {
+			if f, ok := v.(float64); ok { // NaN != NaN
+				require.Equal(t, math.Float64bits(f), math.Float64bits(values2[k].(float64)))
+				continue
+			}
+			if tm, ok := v.(time.Time); ok {
+				require.True(t, tm.Equal(values2[k].(time.Time)))
+				continue
+			}
+			require.Equal(t, v, values2[k], "key %q", k)
+		}
+	})
+}
+
+func FuzzCodecRoundTrip(f *testing.F) {
+	f.Add(int64(1767225600), int64(5), "otlogin.auth", []byte("token"), "s", int64(-1), true, 1.5)
+	f.Add(int64(-62135596800), int64(0), "", []byte{}, "", int64(math.MaxInt64), false, math.Inf(-1))
+	f.Fuzz(func(t *testing.T, sec, nsec int64, k1 string, b []byte, s string, n int64, flag bool, fl float64) {
+		if nsec < 0 || nsec >= int64(time.Second) {
+			return
+		}
+		deadline := time.Unix(sec, nsec).UTC()
+		values := map[string]interface{}{
+			k1:         b,
+			k1 + "/s":  s,
+			k1 + "/n":  n,
+			k1 + "/i":  int(n),
+			k1 + "/b":  flag,
+			k1 + "/fl": fl,
+		}
+		enc, err := Codec{}.Encode(deadline, values)
+		require.NoError(t, err)
+		gotDeadline, got, err := Codec{}.Decode(enc)
+		require.NoError(t, err)
+		require.True(t, deadline.Equal(gotDeadline))
+		require.Equal(t, math.Float64bits(fl), math.Float64bits(got[k1+"/fl"].(float64)))
+		delete(values, k1+"/fl")
+		delete(got, k1+"/fl")
+		if len(b) == 0 {
+			require.Empty(t, got[k1])
+			delete(values, k1)
+			delete(got, k1)
+		}
+		require.Equal(t, values, got)
+	})
+}
+
+// BenchmarkCodec compares Codec with scs's default GobCodec on a signed-in
+// session (otlogin's values only) and on a session that also holds a
+// host-app struct.
+func BenchmarkCodec(b *testing.B) {
+	registerCodecTestTypes()
+	deadline := time.Now().Add(24 * time.Hour).UTC()
+	sessions := map[string]map[string]interface{}{
+		"signed-in": {
+			"otlogin.auth": bytes.Repeat([]byte("a"), 1400),
+			"otlogin.seen": int64(1767225600),
+		},
+		"with-host-struct": {
+			"otlogin.auth": bytes.Repeat([]byte("a"), 1400),
+			"otlogin.seen": int64(1767225600),
+			"cart":         codecTestStruct{Name: "cart", Items: []int{1, 2, 3}},
+		},
+	}
+	codecs := []struct {
+		name  string
+		codec scs.Codec
+	}{
+		{"otlogin", Codec{}},
+		{"gob", scs.GobCodec{}},
+	}
+	for _, sname := range []string{"signed-in", "with-host-struct"} {
+		values := sessions[sname]
+		for _, c := range codecs {
+			enc, err := c.codec.Encode(deadline, values)
+			require.NoError(b, err)
+			b.Run(sname+"/"+c.name+"/decode", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, _, err := c.codec.Decode(enc); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(len(enc)), "stored-bytes")
+			})
+			b.Run(sname+"/"+c.name+"/encode", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := c.codec.Encode(deadline, values); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
