@@ -1,0 +1,644 @@
+package otlogin
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestVerifyGoodToken(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+	clock := newVerifierTestClock()
+	v := newVerifierForTest(t, p, clock, nil)
+
+	now := clock.Now()
+	raw := verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(now), nil)
+	c, err := v.verify(context.Background(), raw)
+	require.NoError(t, err)
+	assert.Equal(t, "user-1", c.Subject)
+	assert.Equal(t, "alice@example.com", c.Email)
+	assert.True(t, c.EmailVerified)
+	assert.Equal(t, "+15555550100", c.PhoneNumber)
+	assert.False(t, c.PhoneNumberVerified)
+	assert.Equal(t, []string{"eml"}, c.AMR)
+	assert.True(t, c.AuthTime.Equal(now))
+	assert.True(t, c.IssuedAt.Equal(now))
+	assert.True(t, c.Expiry.Equal(now.Add(time.Hour)))
+	assert.Equal(t, verifierTestIssuer, c.Issuer)
+	assert.Equal(t, []string{verifierTestClientID}, c.Audience)
+	var raws map[string]any
+	require.NoError(t, json.Unmarshal(c.Raw, &raws))
+	assert.Equal(t, "user-1", raws["sub"])
+
+	// Second verification uses the cached discovery and keys.
+	_, err = v.verify(context.Background(), raw)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), p.discoveryFetches.Load(), "discovery is cached")
+	assert.Equal(t, int64(1), p.jwksFetches.Load(), "JWKS is cached")
+}
+
+func TestVerifyRejectsAndAccepts(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+	clock := newVerifierTestClock()
+	v := newVerifierForTest(t, p, clock, nil) // default leeway 1m
+	now := clock.Now()
+
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	pubDER, err := x509.MarshalPKIXPublicKey(&keys[0].PublicKey)
+	require.NoError(t, err)
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+
+	rs := func(edit func(map[string]any)) string {
+		c := verifierTestClaims(now)
+		if edit != nil {
+			edit(c)
+		}
+		return verifierTestMint(t, jose.RS256, keys[0], "k1", c, nil)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	claimsJSON, err := json.Marshal(verifierTestClaims(now))
+	require.NoError(t, err)
+
+	tests := []struct {
+		name   string
+		token  string
+		accept bool
+	}{
+		{"good", rs(nil), true},
+		{"wrong issuer eu vs us", rs(func(c map[string]any) { c["iss"] = "https://eu.userid.security" }), false},
+		{"issuer trailing slash", rs(func(c map[string]any) { c["iss"] = verifierTestIssuer + "/" }), false},
+		{"issuer missing", rs(func(c map[string]any) { delete(c, "iss") }), false},
+		{"aud mismatch", rs(func(c map[string]any) { c["aud"] = "other-client" }), false},
+		{"access token aud", rs(func(c map[string]any) { c["aud"] = "userid-api" }), false},
+		{"multiple aud containing ours", rs(func(c map[string]any) { c["aud"] = []string{"other", verifierTestClientID} }), true},
+		{"multiple aud without ours", rs(func(c map[string]any) { c["aud"] = []string{"other", "third"} }), false},
+		{"azp not ours", rs(func(c map[string]any) { c["azp"] = "other" }), false},
+		{"no sub", rs(func(c map[string]any) { delete(c, "sub") }), false},
+		{"no exp", rs(func(c map[string]any) { delete(c, "exp") }), false},
+		{"exp huge", rs(func(c map[string]any) { c["exp"] = 1e300 }), false},
+		{"exp string", rs(func(c map[string]any) { c["exp"] = "tomorrow" }), false},
+		{"exp negative", rs(func(c map[string]any) { c["exp"] = -5 }), false},
+		{"expired beyond leeway (now-1m-1s)", rs(func(c map[string]any) { c["exp"] = now.Add(-time.Minute - time.Second).Unix() }), false},
+		{"expired within leeway (now-59s)", rs(func(c map[string]any) { c["exp"] = now.Add(-59 * time.Second).Unix() }), true},
+		{"expired exactly leeway ago", rs(func(c map[string]any) { c["exp"] = now.Add(-time.Minute).Unix() }), true},
+		{"exp as float", rs(func(c map[string]any) { c["exp"] = float64(now.Add(time.Hour).Unix()) + 0.5 }), true},
+		{"nbf beyond leeway (now+1m+1s)", rs(func(c map[string]any) { c["nbf"] = now.Add(time.Minute + time.Second).Unix() }), false},
+		{"nbf 4m in future (go-oidc would accept)", rs(func(c map[string]any) { c["nbf"] = now.Add(4 * time.Minute).Unix() }), false},
+		{"nbf within leeway (now+59s)", rs(func(c map[string]any) { c["nbf"] = now.Add(59 * time.Second).Unix() }), true},
+		{"nbf in past", rs(func(c map[string]any) { c["nbf"] = now.Add(-time.Hour).Unix() }), true},
+		{"iat beyond leeway", rs(func(c map[string]any) { c["iat"] = now.Add(2 * time.Minute).Unix() }), false},
+		{"iat within leeway", rs(func(c map[string]any) { c["iat"] = now.Add(30 * time.Second).Unix() }), true},
+		{"email not a string", rs(func(c map[string]any) { c["email"] = 42 }), false},
+		{"email_verified as string", rs(func(c map[string]any) { c["email_verified"] = "true" }), true},
+		{"alg none", enc([]byte(`{"alg":"none","kid":"k1"}`)) + "." + enc(claimsJSON) + ".", false},
+		{"HS256 with public key bytes", verifierTestMint(t, jose.HS256, pubPEM, "k1", verifierTestClaims(now), nil), false},
+		{"HS256 with public key DER", verifierTestMint(t, jose.HS256, pubDER, "k1", verifierTestClaims(now), nil), false},
+		{"ES256", verifierTestMint(t, jose.ES256, ecKey, "k1", verifierTestClaims(now), nil), false},
+		{"RS256 wrong key same kid", verifierTestMint(t, jose.RS256, keys[1], "k1", verifierTestClaims(now), nil), false},
+		{"PS256", verifierTestMint(t, jose.PS256, keys[0], "k1", verifierTestClaims(now), nil), false},
+		{"RS512", verifierTestMint(t, jose.RS512, keys[0], "k1", verifierTestClaims(now), nil), false},
+		{"tampered payload", func() string {
+			parts := strings.Split(rs(nil), ".")
+			c := verifierTestClaims(now)
+			c["sub"] = "admin"
+			b, _ := json.Marshal(c)
+			return parts[0] + "." + enc(b) + "." + parts[2]
+		}(), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := v.verify(context.Background(), tt.token)
+			if tt.accept {
+				require.NoError(t, err)
+				assert.Equal(t, "user-1", c.Subject)
+				return
+			}
+			require.Error(t, err)
+			assert.Nil(t, c)
+			assert.True(t, strings.HasPrefix(err.Error(), "otlogin:"), "error %q starts with otlogin:", err)
+			assert.NotContains(t, err.Error(), tt.token, "error must not contain the token")
+			for _, part := range strings.Split(tt.token, ".") {
+				if len(part) > 16 {
+					assert.NotContains(t, err.Error(), part, "error must not contain a token part")
+				}
+			}
+		})
+	}
+	assert.Equal(t, int64(1), p.jwksFetches.Load(), "no case with the cached kid refetches the JWKS")
+}
+
+func TestVerifyLeewayConfigured(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+	clock := newVerifierTestClock()
+	v := newVerifierForTest(t, p, clock, func(c *verifierConfig) { c.Leeway = 5 * time.Second })
+	now := clock.Now()
+	tests := []struct {
+		name   string
+		claim  string
+		at     time.Time
+		accept bool
+	}{
+		{"exp now-6s", "exp", now.Add(-6 * time.Second), false},
+		{"exp now-4s", "exp", now.Add(-4 * time.Second), true},
+		{"nbf now+6s", "nbf", now.Add(6 * time.Second), false},
+		{"nbf now+4s", "nbf", now.Add(4 * time.Second), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := verifierTestClaims(now)
+			c[tt.claim] = tt.at.Unix()
+			_, err := v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", c, nil))
+			if tt.accept {
+				require.NoError(t, err)
+			} else {
+				require.Error(t, err)
+			}
+		})
+	}
+}
+
+func TestVerifyIssuerSource(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	tests := []struct {
+		name         string
+		discoveryIss string
+		configIss    string
+		tokenIss     string
+		accept       bool
+	}{
+		{"discovery issuer used", "https://eu.userid.security", "", "https://eu.userid.security", true},
+		{"discovery issuer enforced", "https://eu.userid.security", "", "https://userid.security", false},
+		{"config issuer overrides discovery", "https://userid.security", "https://acme.app.transmitsecurity.io", "https://acme.app.transmitsecurity.io", true},
+		{"config issuer enforced over discovery", "https://userid.security", "https://acme.app.transmitsecurity.io", "https://userid.security", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+			p.set(func(p *verifierTestIdP) { p.issuer = tt.discoveryIss })
+			clock := newVerifierTestClock()
+			v := newVerifierForTest(t, p, clock, func(c *verifierConfig) { c.Issuer = tt.configIss })
+			c := verifierTestClaims(clock.Now())
+			c["iss"] = tt.tokenIss
+			got, err := v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", c, nil))
+			if tt.accept {
+				require.NoError(t, err)
+				assert.Equal(t, tt.tokenIss, got.Issuer)
+			} else {
+				require.Error(t, err)
+			}
+		})
+	}
+}
+
+func TestVerifyDiscoveryRetriedAfterFailure(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+	clock := newVerifierTestClock()
+	var calls atomic.Int64
+	v := newVerifierForTest(t, p, clock, func(c *verifierConfig) {
+		c.Discover = func(ctx context.Context) (string, string, error) {
+			if calls.Add(1) == 1 {
+				return "", "", errors.New("discovery down")
+			}
+			return p.discover(ctx)
+		}
+	})
+	raw := verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil)
+	_, err := v.verify(context.Background(), raw)
+	require.ErrorIs(t, err, errVerifierUnavailable)
+	_, err = v.verify(context.Background(), raw)
+	require.NoError(t, err, "discovery is retried after a failure")
+	_, err = v.verify(context.Background(), raw)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), calls.Load(), "a successful discovery is cached")
+}
+
+func TestVerifyMisconfigured(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+	clock := newVerifierTestClock()
+	raw := verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil)
+	tests := []struct {
+		name string
+		edit func(*verifierConfig)
+	}{
+		{"no client id", func(c *verifierConfig) { c.ClientID = "" }},
+		{"no discover", func(c *verifierConfig) { c.Discover = nil }},
+		{"empty issuer", func(c *verifierConfig) {
+			c.Discover = func(context.Context) (string, string, error) { return "", p.srv.URL + "/jwks", nil }
+		}},
+		{"bad jwks url", func(c *verifierConfig) {
+			c.Discover = func(context.Context) (string, string, error) { return verifierTestIssuer, "file:///etc/passwd", nil }
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := newVerifierForTest(t, p, clock, tt.edit)
+			_, err := v.verify(context.Background(), raw)
+			require.Error(t, err)
+		})
+	}
+}
+
+// TestVerifyIgnoresHeaderKeys: keys named in jku, x5u, jwk or x5c headers are never used or
+// fetched.
+func TestVerifyIgnoresHeaderKeys(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	attacker := keys[3]
+	var attackerHits atomic.Int64
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attackerHits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{verifierTestJWK(attacker, "k1")}})
+	}))
+	t.Cleanup(evil.Close)
+
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "evil"},
+		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(4e9, 0)}
+	certDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &attacker.PublicKey, attacker)
+	require.NoError(t, err)
+	attackerJWK, err := json.Marshal(verifierTestJWK(attacker, "k1"))
+	require.NoError(t, err)
+
+	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+	clock := newVerifierTestClock()
+	v := newVerifierForTest(t, p, clock, nil)
+	claims := verifierTestClaims(clock.Now())
+	headers := map[string]map[jose.HeaderKey]any{
+		"jku": {"jku": evil.URL + "/jwks"},
+		"x5u": {"x5u": evil.URL + "/cert.pem"},
+		"jwk": {"jwk": json.RawMessage(attackerJWK)},
+		"x5c": {"x5c": []string{base64.StdEncoding.EncodeToString(certDER)}},
+	}
+	for name, h := range headers {
+		for _, kid := range []string{"k1", "attacker-kid", ""} {
+			t.Run(name+"/kid="+kid, func(t *testing.T) {
+				raw := verifierTestMint(t, jose.RS256, attacker, kid, claims, h)
+				_, err := v.verify(context.Background(), raw)
+				require.Error(t, err)
+			})
+		}
+	}
+	assert.Equal(t, int64(0), attackerHits.Load(), "the attacker's server is never contacted")
+	// The genuine key still works.
+	_, err = v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", claims, nil))
+	require.NoError(t, err)
+}
+
+// TestVerifyKeyRotation: a new kid causes exactly one refetch and is accepted at once. A cached
+// kid keeps verifying until a later successful fetch no longer lists its key.
+func TestVerifyKeyRotation(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+	clock := newVerifierTestClock()
+	v := newVerifierForTest(t, p, clock, nil)
+	ctx := context.Background()
+	mint := func(k int, kid string) string {
+		return verifierTestMint(t, jose.RS256, keys[k], kid, verifierTestClaims(clock.Now()), nil)
+	}
+
+	_, err := v.verify(ctx, mint(0, "k1"))
+	require.NoError(t, err)
+	require.Equal(t, int64(1), p.jwksFetches.Load())
+
+	// Rotation: the IdP adds k2 and signs with it, a few seconds after warm-up.
+	p.set(func(p *verifierTestIdP) {
+		p.keys = []jose.JSONWebKey{verifierTestJWK(keys[0], "k1"), verifierTestJWK(keys[1], "k2")}
+	})
+	clock.Advance(5 * time.Second)
+	_, err = v.verify(ctx, mint(1, "k2"))
+	require.NoError(t, err, "first token with the new kid is accepted at once")
+	assert.Equal(t, int64(2), p.jwksFetches.Load(), "exactly one refetch")
+	_, err = v.verify(ctx, mint(1, "k2"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), p.jwksFetches.Load(), "new key is cached")
+
+	// The IdP removes k1. Cached k1 still verifies: nothing triggers a fetch.
+	p.set(func(p *verifierTestIdP) {
+		p.keys = []jose.JSONWebKey{verifierTestJWK(keys[1], "k2"), verifierTestJWK(keys[2], "k3")}
+	})
+	_, err = v.verify(ctx, mint(0, "k1"))
+	require.NoError(t, err, "a cached kid keeps verifying until a later fetch drops it")
+
+	// After the cooldown, an unknown kid (k3) triggers a refetch that drops k1.
+	clock.Advance(31 * time.Second)
+	_, err = v.verify(ctx, mint(2, "k3"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), p.jwksFetches.Load())
+	_, err = v.verify(ctx, mint(0, "k1"))
+	require.Error(t, err, "k1 tokens are rejected once a fetch no longer lists k1")
+}
+
+func TestVerifyKeyFiltering(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	k := func(i int, kid, use, alg string) jose.JSONWebKey {
+		return jose.JSONWebKey{Key: &keys[i].PublicKey, KeyID: kid, Use: use, Algorithm: alg}
+	}
+	p := newVerifierTestIdP(t,
+		k(0, "sig", "sig", "RS256"),
+		k(1, "nouse", "", ""),
+		k(2, "enc", "enc", ""),
+		k(3, "ps256", "sig", "PS256"),
+		jose.JSONWebKey{Key: &ecKey.PublicKey, KeyID: "ec", Use: "sig", Algorithm: "ES256"},
+	)
+	clock := newVerifierTestClock()
+	v := newVerifierForTest(t, p, clock, nil)
+	tests := []struct {
+		kid    string
+		key    int
+		accept bool
+	}{
+		{"sig", 0, true},
+		{"nouse", 1, true},
+		{"enc", 2, false},
+		{"ps256", 3, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kid, func(t *testing.T) {
+			_, err := v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[tt.key], tt.kid, verifierTestClaims(clock.Now()), nil))
+			if tt.accept {
+				require.NoError(t, err)
+			} else {
+				require.Error(t, err)
+			}
+		})
+	}
+}
+
+// TestVerifyRefreshStorm: 1000 tokens with random kids cause at most 2 JWKS fetches within one
+// cooldown; after the cooldown a fetch is allowed again.
+func TestVerifyRefreshStorm(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	for _, concurrent := range []bool{false, true} {
+		name := "sequential"
+		if concurrent {
+			name = "concurrent"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+			clock := newVerifierTestClock()
+			v := newVerifierForTest(t, p, clock, nil)
+			claims := verifierTestClaims(clock.Now())
+			forged := make([]string, 1000)
+			for i := range forged {
+				forged[i] = verifierTestForge(t, map[string]any{"alg": "RS256", "kid": rand.Text()}, claims)
+			}
+			var accepted atomic.Int64
+			check := func(raw string) {
+				if _, err := v.verify(context.Background(), raw); err == nil {
+					accepted.Add(1)
+				}
+			}
+			if concurrent {
+				var wg sync.WaitGroup
+				for w := range 20 {
+					wg.Go(func() {
+						for i := w; i < len(forged); i += 20 {
+							check(forged[i])
+						}
+					})
+				}
+				wg.Wait()
+			} else {
+				for _, raw := range forged {
+					check(raw)
+				}
+			}
+			assert.Equal(t, int64(0), accepted.Load())
+			assert.LessOrEqual(t, p.jwksFetches.Load(), int64(2), "fetches within one cooldown")
+
+			// A genuine rotation inside the cooldown window is refused (documented trade-off)...
+			p.set(func(p *verifierTestIdP) { p.keys = append(p.keys, verifierTestJWK(keys[1], "k2")) })
+			good := verifierTestMint(t, jose.RS256, keys[1], "k2", claims, nil)
+			before := p.jwksFetches.Load()
+			_, err := v.verify(context.Background(), good)
+			require.Error(t, err)
+			assert.Equal(t, before, p.jwksFetches.Load(), "no fetch during the cooldown")
+
+			// ...and accepted once the cooldown has passed.
+			clock.Advance(30 * time.Second)
+			_, err = v.verify(context.Background(), good)
+			require.NoError(t, err)
+			assert.Equal(t, before+1, p.jwksFetches.Load())
+		})
+	}
+}
+
+func TestVerifyConcurrentUnknownKidCoalesces(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+	clock := newVerifierTestClock()
+	v := newVerifierForTest(t, p, clock, nil)
+	claims := verifierTestClaims(clock.Now())
+	_, err := v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", claims, nil))
+	require.NoError(t, err)
+	require.Equal(t, int64(1), p.jwksFetches.Load())
+
+	gate := make(chan struct{})
+	p.set(func(p *verifierTestIdP) {
+		p.keys = append(p.keys, verifierTestJWK(keys[1], "k2"))
+		p.gate = gate
+	})
+	raw := verifierTestMint(t, jose.RS256, keys[1], "k2", claims, nil)
+	var wg sync.WaitGroup
+	var ok atomic.Int64
+	for range 100 {
+		wg.Go(func() {
+			if _, err := v.verify(context.Background(), raw); err == nil {
+				ok.Add(1)
+			}
+		})
+	}
+	<-p.hit // drain warm-up signal
+	<-p.hit // the refetch has reached the server; let it answer
+	close(gate)
+	wg.Wait()
+	assert.Equal(t, int64(100), ok.Load())
+	assert.Equal(t, int64(2), p.jwksFetches.Load(), "100 concurrent unknown-kid verifies cause one fetch")
+}
+
+// TestVerifyJWKSDown: after warm-up, a broken JWKS endpoint never replaces the cached keys.
+func TestVerifyJWKSDown(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	for _, mode := range []string{"closed", "500", "html", "empty", "enc-only"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+			clock := newVerifierTestClock()
+			v := newVerifierForTest(t, p, clock, nil)
+			cached := verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil)
+			unknown := verifierTestMint(t, jose.RS256, keys[1], "k2", verifierTestClaims(clock.Now()), nil)
+			_, err := v.verify(context.Background(), cached)
+			require.NoError(t, err)
+
+			if mode == "closed" {
+				p.srv.Close()
+			} else {
+				p.set(func(p *verifierTestIdP) { p.mode = mode })
+			}
+			_, err = v.verify(context.Background(), unknown)
+			require.ErrorIs(t, err, errVerifierUnavailable, "unknown kid with the JWKS down fails")
+			_, err = v.verify(context.Background(), cached)
+			require.NoError(t, err, "cached kid still verifies after a failed fetch")
+			_, err = v.verify(context.Background(), unknown)
+			require.Error(t, err, "unknown kid inside the cooldown fails without a fetch")
+			clock.Advance(time.Minute)
+			_, err = v.verify(context.Background(), unknown)
+			require.Error(t, err)
+			_, err = v.verify(context.Background(), cached)
+			require.NoError(t, err)
+			if mode != "closed" {
+				assert.Equal(t, int64(3), p.jwksFetches.Load(), "warm-up + one refetch per cooldown")
+			}
+		})
+	}
+}
+
+// TestVerifyHangs: a hanging discovery or JWKS endpoint makes verify fail after Timeout.
+func TestVerifyHangs(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	tests := []struct {
+		name string
+		edit func(p *verifierTestIdP, c *verifierConfig)
+	}{
+		{"discovery", func(_ *verifierTestIdP, c *verifierConfig) {
+			c.Discover = func(ctx context.Context) (string, string, error) {
+				<-ctx.Done()
+				return "", "", ctx.Err()
+			}
+		}},
+		{"discovery ignoring its context", func(_ *verifierTestIdP, c *verifierConfig) {
+			c.Discover = func(ctx context.Context) (string, string, error) {
+				time.Sleep(time.Second)
+				return "", "", errors.New("late")
+			}
+		}},
+		{"jwks", func(p *verifierTestIdP, _ *verifierConfig) { p.set(func(p *verifierTestIdP) { p.mode = "hang" }) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+			clock := newVerifierTestClock()
+			v := newVerifierForTest(t, p, clock, func(c *verifierConfig) {
+				c.Timeout = 50 * time.Millisecond
+				tt.edit(p, c)
+			})
+			_, err := v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil))
+			require.ErrorIs(t, err, errVerifierUnavailable)
+		})
+	}
+}
+
+// TestVerifyCallerCancelled: a caller that gives up returns promptly; the shared fetch goes on
+// and its result serves later verifications.
+func TestVerifyCallerCancelled(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+	gate := make(chan struct{})
+	p.set(func(p *verifierTestIdP) { p.gate = gate })
+	clock := newVerifierTestClock()
+	v := newVerifierForTest(t, p, clock, nil)
+	raw := verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := v.verify(ctx, raw)
+		errc <- err
+	}()
+	<-p.hit // the JWKS fetch is in progress
+	cancel()
+	err := <-errc
+	require.ErrorIs(t, err, context.Canceled)
+
+	close(gate)
+	_, err = v.verify(context.Background(), raw)
+	require.NoError(t, err, "a later verify works")
+	assert.Equal(t, int64(1), p.jwksFetches.Load(), "the detached fetch was reused, not repeated")
+}
+
+func TestVerifyHostileTokens(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+	clock := newVerifierTestClock()
+	v := newVerifierForTest(t, p, clock, nil)
+	good := verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil)
+	parts := strings.Split(good, ".")
+	tests := []struct {
+		name     string
+		token    string
+		precheck bool // rejected before discovery or parsing
+	}{
+		{"empty", "", true},
+		{"1 MiB", strings.Repeat("a", 1<<20), true},
+		{"just over cap", strings.Repeat("a", verifierMaxTokenBytes-2) + ".a.a", true},
+		{"100k dots", strings.Repeat(".", 100_000), true},
+		{"20 dots", strings.Repeat("a.", 20) + "a", true},
+		{"JWE shape (4 dots)", "a.b.c.d.e", true},
+		{"one dot", "a.b", true},
+		{"bad base64 header", "!!!." + parts[1] + "." + parts[2], false},
+		{"bad base64 payload", parts[0] + ".%%%." + parts[2], false},
+		{"bad base64 signature", parts[0] + "." + parts[1] + ".***", false},
+		{"non-UTF-8", parts[0] + "." + parts[1] + ".\xff\xfe", false},
+		{"JSON serialization", `{"payload":"` + parts[1] + `","signatures":[]}` + "..", false},
+		{"deeply nested header", base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat("[", 5000))) + "." + parts[1] + "." + parts[2], false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.verify(context.Background(), tt.token)
+			require.Error(t, err)
+			if tt.precheck {
+				require.Error(t, idTokenPrecheck(tt.token))
+				assert.Equal(t, int64(0), p.discoveryFetches.Load(), "rejected before any network call")
+			}
+			if len(tt.token) > 8 {
+				assert.NotContains(t, err.Error(), tt.token)
+			}
+		})
+	}
+	_, err := v.verify(context.Background(), good)
+	require.NoError(t, err)
+}
