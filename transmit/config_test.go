@@ -1,0 +1,137 @@
+package transmit
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func validConfig() Config {
+	return Config{BaseURL: SandboxBaseURL, ClientID: testClientID, ClientSecret: testClientSecret}
+}
+
+func TestNewValidates(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		mod  func(*Config)
+		want string // substring of the error; "" = valid
+	}{
+		{"valid", func(*Config) {}, ""},
+		{"http base", func(c *Config) { c.BaseURL = "http://127.0.0.1:8080/cis" }, ""},
+		{"empty base", func(c *Config) { c.BaseURL = "" }, "BaseURL"},
+		{"relative base", func(c *Config) { c.BaseURL = "/cis" }, "BaseURL"},
+		{"ftp base", func(c *Config) { c.BaseURL = "ftp://api.example.com/cis" }, "BaseURL"},
+		{"no host", func(c *Config) { c.BaseURL = "https:///cis" }, "BaseURL"},
+		{"user info", func(c *Config) { c.BaseURL = "https://user:pw@api.example.com/cis" }, "BaseURL"},
+		{"query", func(c *Config) { c.BaseURL = "https://api.example.com/cis?x=1" }, "BaseURL"},
+		{"bad url", func(c *Config) { c.BaseURL = "https://%zz" }, "BaseURL"},
+		{"empty client id", func(c *Config) { c.ClientID = " " }, "ClientID"},
+		{"empty secret", func(c *Config) { c.ClientSecret = "" }, "ClientSecret"},
+		{"bad token url", func(c *Config) { c.TokenURL = "token" }, "TokenURL"},
+		{"negative timeout", func(c *Config) { c.Timeout = -time.Second }, "Timeout"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := validConfig()
+			tc.mod(&cfg)
+			c, err := New(cfg)
+			if tc.want == "" {
+				require.NoError(t, err)
+				require.NotNil(t, c)
+				return
+			}
+			require.Error(t, err)
+			assert.Nil(t, c)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "transmit: "))
+			assert.NotContains(t, err.Error(), "pw")
+		})
+	}
+}
+
+func TestNewDefaults(t *testing.T) {
+	t.Parallel()
+	hc := &http.Client{Timeout: time.Minute}
+	cfg := validConfig()
+	cfg.BaseURL = USBaseURL + "/"
+	cfg.HTTPClient = hc
+	c, err := New(cfg)
+	require.NoError(t, err)
+	assert.Equal(t, USBaseURL, c.BaseURL())
+	assert.Equal(t, testClientID, c.ClientID())
+	assert.Equal(t, USBaseURL+"/oidc/token", c.cfg.TokenURL, "token endpoint under /cis")
+	assert.Equal(t, DefaultTimeout, c.cfg.Timeout)
+	assert.Equal(t, DefaultTokenExpiryDelta, c.cfg.TokenExpiryDelta)
+	assert.NotNil(t, c.cfg.Now)
+	assert.NotSame(t, hc, c.cfg.HTTPClient, "the caller's client is copied")
+	assert.Nil(t, hc.CheckRedirect, "the caller's client is not modified")
+	assert.Equal(t, time.Minute, c.cfg.HTTPClient.Timeout)
+
+	cfg.TokenURL = "https://api.transmitsecurity.io/oidc/token"
+	c, err = New(cfg)
+	require.NoError(t, err)
+	assert.Equal(t, "https://api.transmitsecurity.io/oidc/token", c.cfg.TokenURL)
+}
+
+func TestBaseURLConstants(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{SandboxBaseURL, USBaseURL, EUBaseURL, CABaseURL, AUBaseURL, JPBaseURL} {
+		assert.True(t, strings.HasPrefix(u, "https://"), u)
+		assert.True(t, strings.HasSuffix(u, "/cis"), u)
+		_, err := New(Config{BaseURL: u, ClientID: "id", ClientSecret: "s"})
+		assert.NoError(t, err, u)
+	}
+}
+
+func TestSecretNeverPrinted(t *testing.T) {
+	t.Parallel()
+	cfg := validConfig()
+	c, err := New(cfg)
+	require.NoError(t, err)
+	type wrapper struct {
+		Transmit Config
+		Ptr      *Config
+	}
+	values := map[string]any{
+		"Config":        cfg,
+		"*Config":       &cfg,
+		"Client":        c,
+		"wrapped value": wrapper{Transmit: cfg, Ptr: &cfg},
+	}
+	for name, v := range values {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+			t.Run(name+"/"+verb, func(t *testing.T) {
+				t.Parallel()
+				out := fmt.Sprintf(verb, v)
+				assert.NotContains(t, out, testClientSecret)
+				assert.Contains(t, out, "REDACTED")
+			})
+		}
+	}
+	for name, v := range map[string]any{"Config": cfg, "Client": c} {
+		for hname, mk := range map[string]func(*bytes.Buffer) slog.Handler{
+			"json": func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+			"text": func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+		} {
+			t.Run(name+"/slog "+hname, func(t *testing.T) {
+				t.Parallel()
+				var buf bytes.Buffer
+				slog.New(mk(&buf)).Info("config", "transmit", v)
+				assert.NotContains(t, buf.String(), testClientSecret)
+				assert.Contains(t, buf.String(), "REDACTED")
+				assert.Contains(t, buf.String(), testClientID)
+			})
+		}
+	}
+	var empty Config
+	assert.NotContains(t, empty.String(), "REDACTED", "an unset secret shows as empty")
+}
