@@ -1,0 +1,100 @@
+package transmittest
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Default values used by [New] for zero [Options] fields.
+const (
+	DefaultClientID     = "otlogin-test-client"
+	DefaultClientSecret = "otlogin-test-secret-3f9b1c"
+	DefaultIssuer       = "https://userid.security"
+	DefaultTenantID     = "emulator-tenant"
+)
+
+// Options configures an [Emulator]. The zero value is usable; each field documents its default.
+type Options struct {
+	// ClientID and ClientSecret are the only client credentials /oidc/token accepts.
+	// Default: [DefaultClientID], [DefaultClientSecret].
+	ClientID     string
+	ClientSecret string
+	// Issuer is the iss of every token and of the discovery document. It is deliberately not
+	// the server's URL, as with Mosaic. Default: "https://userid.security".
+	Issuer string
+	// TenantID is the tid claim. Default: "emulator-tenant".
+	TenantID string
+	// BaseURL is the emulator's own URL without /cis (used for jwks_uri and token_endpoint in
+	// discovery). Default: derived from each request's Host (fine for an emulator).
+	BaseURL string
+	// AllowedRedirectURIs lists the redirect_uri values magic-link send accepts (exact match).
+	// Default: empty, meaning any.
+	AllowedRedirectURIs []string
+	// OTPLength is the number of digits of a passcode. Default: 6.
+	OTPLength int
+	// OTPTTL is how long a passcode lives when the request has no expires_in. Default: 5m.
+	OTPTTL time.Duration
+	// MaxFailures is the number of wrong passcodes after which the code is invalidated and the
+	// identifier locked. Default: 3.
+	MaxFailures int
+	// LockoutDuration is how long an identifier stays locked. Default: 15m.
+	LockoutDuration time.Duration
+	// LinkTTL is how long a magic link lives when the request has no email_expiration.
+	// Default: 15m.
+	LinkTTL time.Duration
+	// TokenTTL is the lifetime of client, access and ID tokens. Default: 1h.
+	TokenTTL time.Duration
+	// RefreshTTL is the lifetime of a refresh token. Default: 336h (14 days).
+	RefreshTTL time.Duration
+	// OldKeyGrace is how long a rotated-out signing key stays in the JWKS. Default: 24h.
+	OldKeyGrace time.Duration
+	// Logger receives one Info line per "sent" link or code (the link or code included: this is
+	// a development tool). Default: nil, silent.
+	Logger *slog.Logger
+	// Now is the emulator's clock; [Emulator.Advance] and [Emulator.SetNow] shift it.
+	// Default: time.Now.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.ClientID == "" {
+		o.ClientID = DefaultClientID
+	}
+	if o.ClientSecret == "" {
+		o.ClientSecret = DefaultClientSecret
+	}
+	if o.Issuer == "" {
+		o.Issuer = DefaultIssuer
+	}
+	if o.TenantID == "" {
+		o.TenantID = DefaultTenantID
+	}
+	if o.OTPLength <= 0 {
+		o.OTPLength = 6
+	}
+	if o.OTPTTL <= 0 {
+		o.OTPTTL = 5 * time.Minute
+	}
+	if o.MaxFailures <= 0 {
+		o.MaxFailures = 3
+	}
+	if o.LockoutDuration <= 0 {
+		o.LockoutDuration = 15 * time.Minute
+	}
+	if o.LinkTTL <= 0 {
+		o.LinkTTL = 15 * time.Minute
+	}
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = time.Hour
+	}
+	if o.RefreshTTL <= 0 {
+		o.RefreshTTL = 14 * 24 * time.Hour
+	}
+	if o.OldKeyGrace <= 0 {
+		o.OldKeyGrace = 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}

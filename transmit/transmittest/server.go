@@ -1,0 +1,102 @@
+package transmittest
+
+import (
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+)
+
+// ContractStats counts the OpenAPI checks an emulator ran; see [Emulator.ContractStats].
+type ContractStats struct {
+	Enabled           bool // false when the spec directory was not found
+	Requests          int  // requests validated
+	Responses         int  // responses validated
+	Violations        int  // requests or responses that broke the contract
+	OutOfSpecByDesign int  // undocumented answers produced on purpose (Force, the 401 token rule, …)
+}
+
+// ContractStats returns the contract-check counters.
+func (e *Emulator) ContractStats() ContractStats {
+	if e.checker == nil {
+		return ContractStats{}
+	}
+	s := e.checker.Stats()
+	return ContractStats{Enabled: true, Requests: s.Requests, Responses: s.Responses, Violations: s.Violations, OutOfSpecByDesign: s.OutOfSpecByDesign}
+}
+
+// ContractViolations returns a description of every contract violation seen, oldest first.
+func (e *Emulator) ContractViolations() []string {
+	if e.checker == nil {
+		return nil
+	}
+	return e.checker.Violations()
+}
+
+// Server is an [Emulator] listening on a local httptest server.
+type Server struct {
+	*Emulator
+	// URL is the server's root, e.g. "http://127.0.0.1:41234" (the token endpoint is
+	// URL+"/oidc/token"; everything else is under [Server.BaseURL]).
+	URL string
+	// ClientID and ClientSecret are the credentials the emulator accepts.
+	ClientID     string
+	ClientSecret string
+
+	srv *httptest.Server
+}
+
+// NewServer starts an emulator on 127.0.0.1. Call Close when done.
+func NewServer(opts Options) *Server {
+	e := New(opts)
+	ts := httptest.NewServer(e)
+	if e.opts.BaseURL == "" {
+		e.opts.BaseURL = ts.URL
+	}
+	return &Server{Emulator: e, URL: ts.URL, ClientID: e.opts.ClientID, ClientSecret: e.opts.ClientSecret, srv: ts}
+}
+
+// BaseURL returns the API base, URL+"/cis" (what the transmit client takes as its base).
+func (s *Server) BaseURL() string { return s.URL + "/cis" }
+
+// TokenURL returns URL+"/oidc/token".
+func (s *Server) TokenURL() string { return s.URL + "/oidc/token" }
+
+// Close shuts the server down.
+func (s *Server) Close() { s.srv.Close() }
+
+// EnvRequireServices is the environment variable that turns "not available" skips into
+// failures (CI sets it to 1).
+const EnvRequireServices = "OTLOGIN_REQUIRE_SERVICES"
+
+// NewTestServer starts an emulator for one test and closes it on t.Cleanup. It checks every
+// exchange against the OpenAPI documents: at cleanup the test fails listing any violation,
+// and a summary line is appended to $OTLOGIN_CONTRACT_REPORT when that is set. Without the
+// documents the checks are skipped with a log line, or the test fails when
+// $OTLOGIN_REQUIRE_SERVICES=1.
+func NewTestServer(t testing.TB, opts Options) *Server {
+	t.Helper()
+	s := NewServer(opts)
+	if s.checker == nil {
+		if os.Getenv(EnvRequireServices) == "1" {
+			s.Close()
+			t.Fatalf("transmittest: contract checks required but unavailable: %v", s.contractErr)
+		}
+		t.Log("contract checks skipped: spec not found; set OTLOGIN_SPEC_DIR")
+	}
+	t.Cleanup(func() {
+		s.Close()
+		if s.checker == nil {
+			return
+		}
+		if v := s.checker.Violations(); len(v) > 0 {
+			t.Errorf("transmittest: %d OpenAPI contract violation(s):\n  %s", len(v), strings.Join(v, "\n  "))
+		}
+		if path := os.Getenv("OTLOGIN_CONTRACT_REPORT"); path != "" {
+			if err := s.checker.AppendReport(path, t.Name()); err != nil {
+				t.Errorf("transmittest: %v", err)
+			}
+		}
+	})
+	return s
+}
