@@ -1,0 +1,316 @@
+// Command loadtest measures, over loopback, how many requests per second an otlogin app
+// serves for a signed-in GET /api/me compared with GET /healthz (which skips the session
+// layer), on the same server.
+//
+// It builds the app the way examples/nethttp does (embedded Mosaic emulator, memory session
+// store, /healthz outside Middleware, /api/me behind RequireAuth), listens on 127.0.0.1:0,
+// signs in once with an email passcode read from the emulator's outbox, then drives both
+// routes with -conns keep-alive clients, alternating between them in rounds of at most one
+// second, for -duration per route. It stops by itself and touches nothing but loopback.
+//
+//	go run ./bench/loadtest -duration 5s -conns 8
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/transmit"
+	"github.com/otlogin/otlogin/transmit/transmittest"
+)
+
+// options are the command-line settings.
+type options struct {
+	Duration time.Duration // load time per route
+	Conns    int           // concurrent keep-alive clients
+}
+
+// result is the outcome of one run.
+type result struct {
+	Healthz  rate
+	Me       rate
+	Ratio    float64 // Me.PerSecond / Healthz.PerSecond
+	Conns    int
+	Duration time.Duration
+}
+
+// rate is what one route served.
+type rate struct {
+	Requests  int64
+	Errors    int64
+	Elapsed   time.Duration
+	PerSecond float64
+}
+
+func main() {
+	var o options
+	flag.DurationVar(&o.Duration, "duration", 5*time.Second, "load time per route (at most 10m)")
+	flag.IntVar(&o.Conns, "conns", 8, "concurrent keep-alive clients (1-256)")
+	flag.Parse()
+	res, err := run(context.Background(), o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+	report(os.Stdout, res)
+}
+
+// report prints res as a small table.
+func report(w io.Writer, res result) {
+	fmt.Fprintf(w, "loadtest: %d keep-alive conns over loopback, %s per route, GOMAXPROCS=%d, %s\n",
+		res.Conns, res.Duration, runtime.GOMAXPROCS(0), runtime.Version())
+	for _, r := range []struct {
+		name string
+		rate rate
+	}{{"GET /healthz", res.Healthz}, {"GET /api/me (signed in)", res.Me}} {
+		fmt.Fprintf(w, "%-26s %9d req %6d errors %10.0f req/s\n", r.name, r.rate.Requests, r.rate.Errors, r.rate.PerSecond)
+	}
+	fmt.Fprintf(w, "ratio /api/me : /healthz = %.2f\n", res.Ratio)
+}
+
+// run starts the app and the emulator, signs in, measures both routes and shuts down.
+func run(ctx context.Context, o options) (result, error) {
+	if o.Duration <= 0 || o.Duration > 10*time.Minute {
+		return result{}, errors.New("-duration must be in (0, 10m]")
+	}
+	if o.Conns < 1 || o.Conns > 256 {
+		return result{}, errors.New("-conns must be in [1, 256]")
+	}
+	emu := transmittest.NewServer(transmittest.Options{})
+	defer emu.Close()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return result{}, err
+	}
+	base := "http://" + ln.Addr().String()
+	app, err := newApp(emu, base)
+	if err != nil {
+		ln.Close()
+		return result{}, err
+	}
+	srv := &http.Server{Handler: app, ReadHeaderTimeout: 5 * time.Second}
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- srv.Serve(ln) }()
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+		<-serveDone
+	}()
+
+	cookie, err := signIn(ctx, emu, base)
+	if err != nil {
+		return result{}, fmt.Errorf("sign in: %w", err)
+	}
+
+	tr := &http.Transport{
+		MaxIdleConns:        o.Conns,
+		MaxIdleConnsPerHost: o.Conns,
+		MaxConnsPerHost:     o.Conns,
+		DisableCompression:  true,
+		IdleConnTimeout:     time.Minute,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+
+	res := result{Conns: o.Conns, Duration: o.Duration}
+	targets := []struct {
+		url    string
+		cookie string
+		into   *rate
+	}{
+		{base + "/healthz", "", &res.Healthz},
+		{base + "/api/me", cookie, &res.Me},
+	}
+	// Warm up both routes (connections, caches), then alternate in rounds so drift in the
+	// machine's load affects both alike.
+	warm := min(o.Duration/10, 500*time.Millisecond)
+	for _, t := range targets {
+		if _, err := drive(ctx, client, t.url, t.cookie, o.Conns, warm); err != nil {
+			return result{}, err
+		}
+	}
+	rounds := max(1, int((o.Duration+time.Second-1)/time.Second))
+	per := o.Duration / time.Duration(rounds)
+	for range rounds {
+		for _, t := range targets {
+			r, err := drive(ctx, client, t.url, t.cookie, o.Conns, per)
+			if err != nil {
+				return result{}, err
+			}
+			t.into.Requests += r.Requests
+			t.into.Errors += r.Errors
+			t.into.Elapsed += r.Elapsed
+		}
+	}
+	for _, r := range []*rate{&res.Healthz, &res.Me} {
+		if r.Elapsed > 0 {
+			r.PerSecond = float64(r.Requests) / r.Elapsed.Seconds()
+		}
+	}
+	if res.Healthz.PerSecond > 0 {
+		res.Ratio = res.Me.PerSecond / res.Healthz.PerSecond
+	}
+	return res, nil
+}
+
+// newApp builds the example app's routes around an otlogin.Auth using emu.
+func newApp(emu *transmittest.Server, base string) (http.Handler, error) {
+	client, err := transmit.New(transmit.Config{
+		BaseURL:      emu.BaseURL(),
+		ClientID:     emu.ClientID,
+		ClientSecret: emu.ClientSecret,
+	})
+	if err != nil {
+		return nil, err
+	}
+	auth, err := otlogin.New(otlogin.Config{
+		Client:      client,
+		PublicURL:   base,
+		CreateUsers: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	app := http.NewServeMux()
+	app.Handle("/auth/", auth.Handler())
+	app.Handle("GET /api/me", auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := otlogin.UserFromContext(r.Context())
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{
+			"subject":      u.Subject,
+			"email":        u.Email,
+			"phone_number": u.PhoneNumber,
+			"method":       u.Method,
+		})
+	})))
+	root := http.NewServeMux()
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	root.Handle("/", auth.Middleware(app))
+	return root, nil
+}
+
+// signIn signs in with an email passcode and returns the session cookie as a Cookie
+// header value.
+func signIn(ctx context.Context, emu *transmittest.Server, base string) (string, error) {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return "", err
+	}
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	const email = "loadtest@example.com"
+	post := func(path string, body any, want int) error {
+		b, _ := json.Marshal(body)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(b))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != want {
+			return fmt.Errorf("POST %s: status %d, want %d", path, resp.StatusCode, want)
+		}
+		return nil
+	}
+	if err := post("/auth/otp/send", map[string]string{"channel": "email", "identifier": email}, http.StatusAccepted); err != nil {
+		return "", err
+	}
+	code, ok := emu.LastCode(email)
+	if !ok {
+		return "", errors.New("no passcode in the emulator outbox")
+	}
+	if err := post("/auth/otp/authenticate", map[string]string{"passcode": code}, http.StatusOK); err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/me", nil)
+	if err != nil {
+		return "", err
+	}
+	for _, ck := range jar.Cookies(req.URL) {
+		req.AddCookie(ck)
+	}
+	header := req.Header.Get("Cookie")
+	resp, err := http.DefaultClient.Do(req) // no jar: the header alone must sign in
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK || header == "" {
+		return "", fmt.Errorf("GET /api/me with the session cookie: status %d", resp.StatusCode)
+	}
+	return header, nil
+}
+
+// drive sends GET url from conns goroutines for d and counts the 200 answers.
+func drive(ctx context.Context, client *http.Client, url, cookie string, conns int, d time.Duration) (rate, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var ok, bad atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				if cookie != "" {
+					req.Header.Set("Cookie", cookie)
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						bad.Add(1)
+					}
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					ok.Add(1)
+				} else {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return rate{}, firstErr
+	}
+	if n := bad.Load(); n > 0 && ok.Load() == 0 {
+		return rate{}, fmt.Errorf("GET %s: %d failed requests, none succeeded", url, n)
+	}
+	return rate{Requests: ok.Load(), Errors: bad.Load(), Elapsed: elapsed}, nil
+}
