@@ -2,6 +2,8 @@ package otlogin
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"time"
 )
 
@@ -20,4 +22,94 @@ type Limiter interface {
 // limiter when Config.Limiter is nil.
 type LimiterProvider interface {
 	Limiter() Limiter
+}
+
+// memoryLimiterSweepEvery is how often, at most, [MemoryLimiter] walks all its windows to drop
+// expired ones; it also sweeps whenever the number of windows has doubled since the last sweep.
+const memoryLimiterSweepEvery = time.Minute
+
+// memoryLimiterMinSweepSize is the map size below which only the time-based sweep runs.
+const memoryLimiterMinSweepSize = 1024
+
+// MemoryLimiter is a [Limiter] that keeps fixed windows in process memory. It suits an app
+// running on one machine; apps on several machines need a shared limiter (package store).
+// Expired windows are dropped lazily by amortised sweeps; it starts no goroutine. The zero
+// value is ready to use, like the result of [NewMemoryLimiter].
+type MemoryLimiter struct {
+	// Now returns the current time. Tests may set it before the first call to Allow.
+	// Default: time.Now.
+	Now func() time.Time
+
+	mu        sync.Mutex
+	windows   map[string]memoryLimiterWindow
+	nextSweep time.Time
+	sweepSize int // sweep when len(windows) reaches this
+}
+
+type memoryLimiterWindow struct {
+	start, reset time.Time
+	count        int
+}
+
+// NewMemoryLimiter returns an empty in-memory limiter.
+func NewMemoryLimiter() *MemoryLimiter {
+	return &MemoryLimiter{Now: time.Now, windows: make(map[string]memoryLimiterWindow)}
+}
+
+// Allow implements [Limiter]. A limit of zero or less means no limit. Each key has a fixed
+// window that starts with its first event; when the window is full, retryAfter is the time
+// until it resets, at least one second. Denied events are not counted. As with any fixed
+// window, up to 2×limit events can pass around a window boundary.
+func (l *MemoryLimiter) Allow(_ context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	if limit <= 0 {
+		return true, 0, nil
+	}
+	if window <= 0 {
+		return false, 0, errors.New("otlogin: rate limit window must be positive")
+	}
+	now := time.Now()
+	if l.Now != nil {
+		now = l.Now()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.windows == nil {
+		l.windows = make(map[string]memoryLimiterWindow)
+	}
+	l.memoryLimiterMaybeSweep(now)
+	w, ok := l.windows[key]
+	if !ok || !now.Before(w.reset) || now.Before(w.start) {
+		w = memoryLimiterWindow{start: now, reset: now.Add(window)}
+	}
+	if w.count >= limit {
+		return false, max(w.reset.Sub(now), time.Second), nil
+	}
+	w.count++
+	l.windows[key] = w
+	return true, 0, nil
+}
+
+// memoryLimiterMaybeSweep drops expired windows once a minute, or sooner when the map has
+// doubled since the last sweep, so the cost stays amortised O(1) per call and memory follows
+// the number of live windows.
+func (l *MemoryLimiter) memoryLimiterMaybeSweep(now time.Time) {
+	if now.Before(l.nextSweep) && len(l.windows) < max(l.sweepSize, memoryLimiterMinSweepSize) {
+		return
+	}
+	before := len(l.windows)
+	for k, w := range l.windows {
+		if !now.Before(w.reset) || now.Before(w.start) {
+			delete(l.windows, k)
+		}
+	}
+	if len(l.windows) < before/4 {
+		// A Go map keeps its peak capacity; copy into a fresh one to give memory back.
+		fresh := make(map[string]memoryLimiterWindow, len(l.windows))
+		for k, w := range l.windows {
+			fresh[k] = w
+		}
+		l.windows = fresh
+	}
+	l.nextSweep = now.Add(memoryLimiterSweepEvery)
+	l.sweepSize = max(2*len(l.windows), memoryLimiterMinSweepSize)
 }

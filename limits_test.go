@@ -1,0 +1,204 @@
+package otlogin
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var _ Limiter = (*MemoryLimiter)(nil)
+
+func newMemoryLimiterForTest() (*MemoryLimiter, *verifierTestClock) {
+	clock := newVerifierTestClock()
+	l := NewMemoryLimiter()
+	l.Now = clock.Now
+	return l, clock
+}
+
+func TestMemoryLimiterConcurrentExactlyLimit(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		callers int
+		limit   int
+	}{
+		{"200 callers limit 5", 200, 5},
+		{"500 callers limit 50", 500, 50},
+		{"10 callers limit 100", 10, 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l, _ := newMemoryLimiterForTest()
+			var allowed atomic.Int64
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for range tt.callers {
+				wg.Go(func() {
+					<-start
+					ok, _, err := l.Allow(context.Background(), "k", tt.limit, time.Minute)
+					assert.NoError(t, err)
+					if ok {
+						allowed.Add(1)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			assert.Equal(t, int64(min(tt.callers, tt.limit)), allowed.Load())
+		})
+	}
+}
+
+func TestMemoryLimiterWindowResetAndRetryAfter(t *testing.T) {
+	t.Parallel()
+	l, clock := newMemoryLimiterForTest()
+	ctx := context.Background()
+	allow := func() (bool, time.Duration) {
+		t.Helper()
+		ok, retry, err := l.Allow(ctx, "id", 3, 15*time.Minute)
+		require.NoError(t, err)
+		return ok, retry
+	}
+	for i := range 3 {
+		ok, retry := allow()
+		require.True(t, ok, "event %d is within the limit", i+1)
+		assert.Zero(t, retry)
+		clock.Advance(time.Minute)
+	}
+	ok, retry := allow()
+	require.False(t, ok)
+	assert.Equal(t, 12*time.Minute, retry, "window started 3m ago, resets 15m after its start")
+
+	clock.Advance(12*time.Minute - 500*time.Millisecond)
+	ok, retry = allow()
+	require.False(t, ok)
+	assert.Equal(t, time.Second, retry, "retryAfter is at least 1s")
+
+	clock.Advance(500 * time.Millisecond)
+	ok, _ = allow()
+	require.True(t, ok, "window reset")
+	ok, _ = allow()
+	require.True(t, ok)
+	ok, _ = allow()
+	require.True(t, ok)
+	ok, retry = allow()
+	require.False(t, ok)
+	assert.Equal(t, 15*time.Minute, retry)
+}
+
+func TestMemoryLimiterNoLimitAndBadWindow(t *testing.T) {
+	t.Parallel()
+	l, _ := newMemoryLimiterForTest()
+	for _, limit := range []int{0, -1} {
+		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
+			for range 100 {
+				ok, retry, err := l.Allow(context.Background(), "k", limit, time.Minute)
+				require.NoError(t, err)
+				require.True(t, ok)
+				require.Zero(t, retry)
+			}
+		})
+	}
+	t.Run("zero window", func(t *testing.T) {
+		ok, _, err := l.Allow(context.Background(), "k", 1, 0)
+		require.Error(t, err)
+		assert.False(t, ok)
+	})
+	t.Run("zero value limiter", func(t *testing.T) {
+		var z MemoryLimiter
+		ok, _, err := z.Allow(context.Background(), "k", 1, time.Minute)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		ok, _, err = z.Allow(context.Background(), "k", 1, time.Minute)
+		require.NoError(t, err)
+		assert.False(t, ok)
+	})
+}
+
+func TestMemoryLimiterKeysIndependent(t *testing.T) {
+	t.Parallel()
+	l, _ := newMemoryLimiterForTest()
+	ctx := context.Background()
+	for _, key := range []string{"send:email:a", "send:email:b", "send:ip:1.2.3.4"} {
+		ok, _, err := l.Allow(ctx, key, 1, time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok, key)
+	}
+	for _, key := range []string{"send:email:a", "send:email:b", "send:ip:1.2.3.4"} {
+		ok, _, err := l.Allow(ctx, key, 1, time.Minute)
+		require.NoError(t, err)
+		require.False(t, ok, key)
+	}
+}
+
+func TestMemoryLimiterClockGoesBack(t *testing.T) {
+	t.Parallel()
+	l, clock := newMemoryLimiterForTest()
+	ctx := context.Background()
+	ok, _, err := l.Allow(ctx, "k", 1, time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	clock.Advance(-time.Hour)
+	ok, retry, err := l.Allow(ctx, "k", 1, time.Minute)
+	require.NoError(t, err)
+	assert.True(t, ok, "a window that starts in the future is replaced")
+	assert.Zero(t, retry)
+	ok, retry, err = l.Allow(ctx, "k", 1, time.Minute)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	assert.Equal(t, time.Minute, retry, "retryAfter never exceeds the window")
+}
+
+// TestMemoryLimiterPrunesExpiredWindows: many distinct keys do not grow memory once their
+// windows have expired.
+func TestMemoryLimiterPrunesExpiredWindows(t *testing.T) {
+	t.Parallel()
+	l, clock := newMemoryLimiterForTest()
+	ctx := context.Background()
+	for round := range 5 {
+		for i := range 20_000 {
+			_, _, err := l.Allow(ctx, "r"+strconv.Itoa(round)+":"+strconv.Itoa(i), 5, time.Minute)
+			require.NoError(t, err)
+		}
+		clock.Advance(2 * time.Minute)
+	}
+	l.mu.Lock()
+	peak := len(l.windows)
+	l.mu.Unlock()
+	assert.LessOrEqual(t, peak, 2*20_000+memoryLimiterMinSweepSize, "only the last round's windows (and the doubling slack) are held")
+
+	_, _, err := l.Allow(ctx, "after", 5, time.Minute)
+	require.NoError(t, err)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	assert.Len(t, l.windows, 1, "every expired window is dropped by the next sweep")
+}
+
+// BenchmarkMemoryLimiter measures Allow under parallel load over 1024 keys.
+func BenchmarkMemoryLimiter(b *testing.B) {
+	l := NewMemoryLimiter()
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = "send:email:" + strconv.Itoa(i)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, _, err := l.Allow(ctx, keys[i&1023], 5, 15*time.Minute); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
