@@ -1,0 +1,238 @@
+package otlogin
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/otlogin/otlogin/transmit"
+)
+
+// errNoIDToken: Mosaic's answer had no ID token, so nobody can be signed in.
+var errNoIDToken = errors.New("otlogin: authenticate answer has no id_token")
+
+// handleLinkCallback is where Mosaic's magic link lands. It redeems the code only for the
+// browser whose pending link flow matches state; any other visitor (another browser, a
+// mail scanner, a HEAD request) gets a page and spends nothing.
+func (a *Auth) handleLinkCallback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	code, state := q.Get("code"), q.Get("state")
+	if e := checkLinkParams(code, state); e != nil {
+		a.fail(w, r, e)
+		return
+	}
+	st := stateFrom(ctx)
+	if st.unavailable {
+		a.fail(w, r, errUnavailable(nil))
+		return
+	}
+	if r.Method == http.MethodGet {
+		if f := a.loadFlow(ctx); f != nil && f.Kind == flowLink && f.matchesState(state) && !f.expired(a.cfg.Now()) {
+			a.redeemLink(w, r, f, code)
+			return
+		}
+	}
+	a.log(ctx, "callback", MethodMagicLink, "no_matching_flow", "")
+	if a.cfg.AllowCrossDevice {
+		a.render(w, r, http.StatusOK, tmplConfirm, pageData{Title: "Confirm sign-in", Code: code, State: state})
+		return
+	}
+	a.render(w, r, http.StatusOK, tmplWrongBrowser, pageData{Title: "Open the link in the right browser", Next: "/"})
+}
+
+// handleLinkAuthenticate redeems a magic-link code posted by a form or a JSON client. It
+// needs this browser's link flow with a matching state, unless AllowCrossDevice is on.
+func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	in, e := parseInput(w, r, a.cfg.MaxBodyBytes)
+	if e != nil {
+		a.fail(w, r, e)
+		return
+	}
+	code, state := strings.TrimSpace(in.get("code")), strings.TrimSpace(in.get("state"))
+	if e := checkLinkParams(code, state); e != nil {
+		a.fail(w, r, e)
+		return
+	}
+	if stateFrom(ctx).unavailable {
+		a.fail(w, r, errUnavailable(nil))
+		return
+	}
+	f := a.loadFlow(ctx)
+	if f != nil && f.Kind == flowLink && f.matchesState(state) {
+		if f.expired(a.cfg.Now()) {
+			a.sm.Remove(ctx, keyFlow)
+			a.log(ctx, "authenticate", MethodMagicLink, "flow_expired", f.Identifier)
+			a.fail(w, r, errInvalidCode(nil))
+			return
+		}
+		a.redeemLink(w, r, f, code)
+		return
+	}
+	if !a.cfg.AllowCrossDevice {
+		a.log(ctx, "authenticate", MethodMagicLink, "no_matching_flow", "")
+		a.fail(w, r, errNoFlow())
+		return
+	}
+	a.redeemLink(w, r, &flow{Kind: flowLink, Channel: channelEmail, Next: "/"}, code)
+}
+
+// redeemLink exchanges the code once; the flow ends whatever the outcome.
+func (a *Auth) redeemLink(w http.ResponseWriter, r *http.Request, f *flow, code string) {
+	ctx := r.Context()
+	a.sm.Remove(ctx, keyFlow)
+	cctx, cancel := a.callCtx(ctx)
+	tok, err := a.client.AuthenticateMagicLink(cctx, transmit.AuthenticateMagicLinkRequest{
+		Code: code, ClientAttributes: a.clientAttrs(r)})
+	cancel()
+	if err != nil {
+		a.log(ctx, "authenticate", MethodMagicLink, "failed", f.Identifier, "error", errKind(err))
+		a.fail(w, r, authenticateError(err))
+		return
+	}
+	a.completeLogin(w, r, f, tok)
+}
+
+// handleOTPAuthenticate checks a passcode against this browser's OTP flow.
+func (a *Auth) handleOTPAuthenticate(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	in, e := parseInput(w, r, a.cfg.MaxBodyBytes)
+	if e != nil {
+		a.fail(w, r, e)
+		return
+	}
+	passcode, e := checkPasscode(in.get("passcode"))
+	if e != nil {
+		a.fail(w, r, e)
+		return
+	}
+	if stateFrom(ctx).unavailable {
+		a.fail(w, r, errUnavailable(nil))
+		return
+	}
+	f := a.loadFlow(ctx)
+	if f == nil || f.Kind != flowOTP {
+		a.log(ctx, "authenticate", "", "no_flow", "")
+		a.fail(w, r, errNoFlow())
+		return
+	}
+	if ch, id := in.get("channel"), in.get("identifier"); ch != "" || id != "" {
+		if ch == "" {
+			ch = f.Channel
+		}
+		gotCh, gotID, _, e := a.parseIdentifier(ch, id)
+		if e != nil || gotCh != f.Channel || gotID != f.Identifier {
+			a.log(ctx, "authenticate", f.method(), "flow_mismatch", f.Identifier)
+			a.fail(w, r, newError(http.StatusBadRequest, "flow_mismatch",
+				"That code was requested for a different address. Start again from the sign-in page."))
+			return
+		}
+	}
+	if f.expired(a.cfg.Now()) {
+		a.sm.Remove(ctx, keyFlow)
+		a.log(ctx, "authenticate", f.method(), "flow_expired", f.Identifier)
+		a.fail(w, r, errInvalidCode(nil))
+		return
+	}
+	if e := a.allow(ctx, "attempt:id:"+a.hashID(f.Identifier), a.cfg.Limits.AttemptsPerIdentifier); e != nil {
+		a.log(ctx, "authenticate", f.method(), "refused", f.Identifier, "error", errKind(e))
+		a.fail(w, r, e)
+		return
+	}
+	cctx, cancel := a.callCtx(ctx)
+	tok, err := a.client.AuthenticateOTP(cctx, transmit.AuthenticateOTPRequest{
+		Passcode: passcode, IdentifierType: f.IdentifierType, Identifier: f.Identifier,
+		ClientAttributes: a.clientAttrs(r)})
+	cancel()
+	if err != nil {
+		if errors.Is(err, transmit.ErrLocked) || errors.Is(err, transmit.ErrExpired) {
+			a.sm.Remove(ctx, keyFlow)
+		}
+		a.log(ctx, "authenticate", f.method(), "failed", f.Identifier, "error", errKind(err))
+		a.fail(w, r, authenticateError(err))
+		return
+	}
+	a.completeLogin(w, r, f, tok)
+}
+
+// completeLogin verifies the ID token, runs OnLogin, renews the session token and stores
+// the signed-in state, then answers 303 to next (HTML) or 200 with the user (JSON).
+func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, tok *transmit.TokenResponse) {
+	ctx := r.Context()
+	method := f.method()
+	if tok == nil || tok.IDToken == "" {
+		a.log(ctx, "authenticate", method, "failed", f.Identifier, "error", errKind(errNoIDToken))
+		a.revoke(r, tok)
+		a.fail(w, r, errInvalidCode(errNoIDToken))
+		return
+	}
+	claims, err := a.verifier.verify(ctx, tok.IDToken)
+	if err != nil {
+		a.log(ctx, "authenticate", method, "failed", f.Identifier, "error", "id_token_rejected")
+		a.revoke(r, tok)
+		a.fail(w, r, errInvalidCode(err))
+		return
+	}
+	now := a.cfg.Now()
+	u := &User{
+		Subject:     claims.Subject,
+		Email:       claims.Email,
+		PhoneNumber: claims.PhoneNumber,
+		Method:      method,
+		AMR:         claims.AMR,
+		AuthTime:    claims.AuthTime,
+		ExpiresAt:   now.Add(a.cfg.SessionLifetime).Truncate(time.Second),
+		claims:      claims.Raw,
+	}
+	if u.AMR == nil {
+		u.AMR = []string{}
+	}
+	if u.AuthTime.IsZero() {
+		u.AuthTime = now
+	}
+	u.AuthTime = u.AuthTime.Truncate(time.Second)
+	if u.Email == "" && f.IdentifierType == transmit.IdentifierEmail {
+		u.Email = f.Identifier
+	}
+	if u.PhoneNumber == "" && f.IdentifierType == transmit.IdentifierPhoneNumber {
+		u.PhoneNumber = f.Identifier
+	}
+	if a.cfg.OnLogin != nil {
+		if err := a.cfg.OnLogin(ctx, u); err != nil {
+			a.log(ctx, "authenticate", method, "refused_by_app", f.Identifier)
+			a.revoke(r, tok)
+			a.fail(w, r, &Error{Status: http.StatusForbidden, Code: "access_denied",
+				Message: "This account can't sign in here.", Err: err})
+			return
+		}
+	}
+	if err := a.sm.RenewToken(ctx); err != nil {
+		a.log(ctx, "authenticate", method, "unavailable", f.Identifier, "error", "session_store")
+		a.fail(w, r, errUnavailable(err))
+		return
+	}
+	s := &authState{user: *u, accessToken: tok.AccessToken, refreshToken: tok.RefreshToken,
+		sessionID: tok.SessionID, accessExpiry: now.Add(time.Duration(tok.ExpiresIn * float64(time.Second)))}
+	a.sm.Put(ctx, keyAuth, encodeAuth(s))
+	a.sm.Put(ctx, keySeen, now.Unix())
+	a.sm.Remove(ctx, keyFlow)
+	stateFrom(ctx).user = u
+	a.log(ctx, "authenticate", method, "ok", f.Identifier)
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, u)
+		return
+	}
+	http.Redirect(w, r, f.Next, http.StatusSeeOther)
+}
+
+// revoke ends the Mosaic session of tokens that will not be used (best effort).
+func (a *Auth) revoke(r *http.Request, tok *transmit.TokenResponse) {
+	if tok == nil || tok.SessionID == "" {
+		return
+	}
+	cctx, cancel := a.callCtx(r.Context())
+	defer cancel()
+	_ = a.client.Logout(cctx, tok.SessionID)
+}

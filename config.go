@@ -1,0 +1,322 @@
+package otlogin
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/otlogin/otlogin/transmit"
+)
+
+// MosaicClient is the part of [transmit.Client] that otlogin uses. Tests and wrappers can
+// supply anything with these methods.
+type MosaicClient interface {
+	SendMagicLink(ctx context.Context, req transmit.SendMagicLinkRequest) (*transmit.SendMagicLinkResponse, error)
+	AuthenticateMagicLink(ctx context.Context, req transmit.AuthenticateMagicLinkRequest) (*transmit.TokenResponse, error)
+	SendOTP(ctx context.Context, req transmit.SendOTPRequest) (*transmit.SendOTPResponse, error)
+	AuthenticateOTP(ctx context.Context, req transmit.AuthenticateOTPRequest) (*transmit.TokenResponse, error)
+	CreateUser(ctx context.Context, req transmit.CreateUserRequest) (*transmit.User, error)
+	Logout(ctx context.Context, sessionID string) error
+	RefreshToken(ctx context.Context, refreshToken string) (*transmit.TokenResponse, error)
+	Discover(ctx context.Context) (*transmit.Discovery, error)
+	ClientID() string
+}
+
+// Rate is a budget of N events per period Per.
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+// Limits are the rate limits otlogin enforces before calling Mosaic. A zero field means its
+// default; a negative N turns that limit off.
+type Limits struct {
+	// SendsPerIdentifier caps link and code sends to one email address or phone number.
+	// Default: 5 per 15m.
+	SendsPerIdentifier Rate
+	// SendsPerIP caps link and code sends from one client IP address. Default: 30 per 15m.
+	SendsPerIP Rate
+	// AttemptsPerIdentifier caps passcode attempts for one identifier. Default: 5 per 15m.
+	AttemptsPerIdentifier Rate
+	// SMSPerHour caps SMS sends for the whole application. Default: 500.
+	SMSPerHour int
+}
+
+// Defaults applied by [New] to zero-valued [Config] fields.
+const (
+	DefaultPrefix          = "/auth"
+	DefaultIdleTimeout     = 30 * time.Minute
+	DefaultSessionLifetime = 12 * time.Hour
+	DefaultLeeway          = time.Minute
+	DefaultJWKSCooldown    = 30 * time.Second
+	DefaultTimeout         = 10 * time.Second
+	DefaultLinkTTL         = 10 * time.Minute
+	DefaultOTPTTL          = 5 * time.Minute
+	DefaultMaxBodyBytes    = 16 << 10
+	// MaxCodeTTL is the longest LinkTTL or OTPTTL that New accepts (ASVS 2.7.2).
+	MaxCodeTTL = 10 * time.Minute
+)
+
+// Config configures an [Auth]. It is passed by value to [New]; the zero value of every
+// optional field is its safe default.
+type Config struct {
+	// Client calls Mosaic, normally a *transmit.Client. Required.
+	Client MosaicClient
+	// PublicURL is the application's external origin, e.g. "https://app.example.com". It
+	// builds the magic-link redirect_uri and the trusted origin for CSRF checks; the Host
+	// header is never used. http is allowed only for loopback hosts unless InsecureCookies
+	// is set. Required.
+	PublicURL string
+	// Prefix is where [Auth.Handler] is mounted. Default: "/auth".
+	Prefix string
+	// Sessions is the session manager. When nil, New builds one: Store = SessionStore,
+	// cookie "__Host-otlogin" (Secure) when PublicURL is https, else "otlogin"; HttpOnly,
+	// SameSite=Lax, Path "/", persistent; Lifetime = SessionLifetime. Default: nil.
+	Sessions *scs.SessionManager
+	// SessionStore is the store of the session manager New builds (ignored when Sessions
+	// is set). Default: an in-memory store.
+	SessionStore scs.Store
+	// IdleTimeout signs a user out after this long without a request. Default: 30m.
+	IdleTimeout time.Duration
+	// SessionLifetime is the absolute lifetime of a signed-in session. Default: 12h.
+	SessionLifetime time.Duration
+	// AllowCrossDevice lets a magic link opened in another browser sign that browser in,
+	// after the user confirms with a button. Default: false.
+	AllowCrossDevice bool
+	// CreateUsers creates users Mosaic does not know (POST /v1/users) before sending them
+	// a link or code. Default: false.
+	CreateUsers bool
+	// InsecureCookies allows an http PublicURL on a non-loopback host (cookies without
+	// Secure). For development only. Default: false.
+	InsecureCookies bool
+	// Issuer is the expected iss of ID tokens. Default: the issuer of Mosaic's discovery
+	// document.
+	Issuer string
+	// Leeway is the clock skew allowed when checking token times. Default: 1m.
+	Leeway time.Duration
+	// JWKSCooldown is the minimum time between JWKS refetches caused by unknown key IDs.
+	// Default: 30s.
+	JWKSCooldown time.Duration
+	// Timeout bounds each Mosaic call. Default: 10s.
+	Timeout time.Duration
+	// LinkTTL is the lifetime of a magic link; at most 10m. Default: 10m.
+	LinkTTL time.Duration
+	// OTPTTL is the lifetime of a passcode; at most 10m. Default: 5m.
+	OTPTTL time.Duration
+	// EmailContent customises the emails Mosaic sends. Default: nil (Mosaic's template).
+	EmailContent *transmit.EmailContent
+	// SMSInput customises the SMS text. Default: nil (Mosaic's text).
+	SMSInput *transmit.SMSInput
+	// Limiter counts rate limits. Default: the session store's limiter when it implements
+	// [LimiterProvider], else [NewMemoryLimiter].
+	Limiter Limiter
+	// Limits are the rate limits. Default: see [Limits].
+	Limits Limits
+	// SMSCountryCodes lists the calling codes (e.g. "1", "44") that may receive SMS.
+	// Default: empty, meaning all.
+	SMSCountryCodes []string
+	// TrustedProxies are the proxies whose X-Forwarded-For header names the client IP.
+	// Default: none (the connection's address is the client IP).
+	TrustedProxies []netip.Prefix
+	// OnLogin runs after Mosaic authenticated a user and before the session is created;
+	// an error refuses the sign-in. Default: nil.
+	OnLogin func(ctx context.Context, u *User) error
+	// ErrorHandler renders errors of the auth routes. The error is an [*Error]. Default: a
+	// JSON answer or the error page.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// Logger receives one event per sign-in attempt, without secrets. Default: nil (silent).
+	Logger *slog.Logger
+	// Templates replaces the embedded pages; it must define the same template names
+	// (see [TemplateNames]). Default: the embedded templates.
+	Templates *template.Template
+	// MaxBodyBytes caps request bodies of the auth routes (413 above). Default: 16 KiB.
+	MaxBodyBytes int64
+	// Now is the clock, a test seam. Default: time.Now.
+	Now func() time.Time
+}
+
+// Auth is the configured login service. Create it with [New]; it is safe for concurrent use.
+type Auth struct {
+	cfg         Config
+	client      MosaicClient
+	sm          *scs.SessionManager
+	limiter     Limiter
+	verifier    *verifier
+	tmpl        *template.Template
+	logKey      []byte
+	prefix      string
+	callbackURL string
+	origin      string
+	idleStep    time.Duration
+	smsCodes    []string
+	handler     http.Handler
+	refreshes   singleflight.Group
+	recent      recentRefreshes
+}
+
+// New validates cfg, applies defaults and returns an Auth. It makes no network call and
+// starts no goroutine.
+func New(cfg Config) (*Auth, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("otlogin: Config.Client is required")
+	}
+	u, err := checkPublicURL(cfg.PublicURL, cfg.InsecureCookies)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.applyDefaults(); err != nil {
+		return nil, err
+	}
+	a := &Auth{
+		cfg:         cfg,
+		client:      cfg.Client,
+		prefix:      cfg.Prefix,
+		origin:      u.Scheme + "://" + u.Host,
+		callbackURL: strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/") + cfg.Prefix + "/link/email/callback",
+		logKey:      make([]byte, 32),
+	}
+	if _, err := rand.Read(a.logKey); err != nil {
+		return nil, fmt.Errorf("otlogin: random key: %w", err)
+	}
+	a.idleStep = min(cfg.IdleTimeout/10, time.Minute)
+	for _, c := range cfg.SMSCountryCodes {
+		d := strings.TrimPrefix(strings.TrimSpace(c), "+")
+		if d == "" || strings.Trim(d, "0123456789") != "" || len(d) > 4 {
+			return nil, fmt.Errorf("otlogin: Config.SMSCountryCodes: %q is not a calling code", c)
+		}
+		a.smsCodes = append(a.smsCodes, d)
+	}
+	a.sm = cfg.Sessions
+	if a.sm == nil {
+		a.sm = newSessionManager(cfg, u.Scheme == "https")
+	}
+	a.limiter = cfg.Limiter
+	if a.limiter == nil {
+		if lp, ok := a.sm.Store.(LimiterProvider); ok {
+			a.limiter = lp.Limiter()
+		}
+	}
+	if a.limiter == nil {
+		a.limiter = NewMemoryLimiter()
+	}
+	if a.tmpl, err = loadTemplates(cfg.Templates); err != nil {
+		return nil, err
+	}
+	client := cfg.Client
+	a.verifier = newVerifier(verifierConfig{
+		ClientID: client.ClientID(),
+		Issuer:   cfg.Issuer,
+		Discover: func(ctx context.Context) (string, string, error) {
+			d, err := client.Discover(ctx)
+			if err != nil {
+				return "", "", err
+			}
+			return d.Issuer, d.JWKSURL, nil
+		},
+		Timeout:  cfg.Timeout,
+		Leeway:   cfg.Leeway,
+		Cooldown: cfg.JWKSCooldown,
+		Now:      cfg.Now,
+	})
+	a.handler = a.buildHandler()
+	return a, nil
+}
+
+// applyDefaults fills zero fields and refuses invalid ones.
+func (c *Config) applyDefaults() error {
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	c.Prefix = "/" + strings.Trim(c.Prefix, "/")
+	if c.Prefix == "/" || strings.ContainsAny(c.Prefix, " {}?#\\") {
+		return errors.New("otlogin: Config.Prefix must be a path like /auth")
+	}
+	durations := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"IdleTimeout", &c.IdleTimeout, DefaultIdleTimeout},
+		{"SessionLifetime", &c.SessionLifetime, DefaultSessionLifetime},
+		{"Leeway", &c.Leeway, DefaultLeeway},
+		{"JWKSCooldown", &c.JWKSCooldown, DefaultJWKSCooldown},
+		{"Timeout", &c.Timeout, DefaultTimeout},
+		{"LinkTTL", &c.LinkTTL, DefaultLinkTTL},
+		{"OTPTTL", &c.OTPTTL, DefaultOTPTTL},
+	}
+	for _, d := range durations {
+		if *d.v < 0 {
+			return fmt.Errorf("otlogin: Config.%s must not be negative", d.name)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if c.LinkTTL > MaxCodeTTL || c.OTPTTL > MaxCodeTTL {
+		return errors.New("otlogin: Config.LinkTTL and Config.OTPTTL must be at most 10m")
+	}
+	if c.LinkTTL < time.Minute || c.OTPTTL < time.Minute {
+		return errors.New("otlogin: Config.LinkTTL and Config.OTPTTL must be at least 1m")
+	}
+	if c.MaxBodyBytes < 0 {
+		return errors.New("otlogin: Config.MaxBodyBytes must not be negative")
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	defRate := func(r *Rate, n int, per time.Duration) {
+		if r.N == 0 {
+			r.N = n
+		}
+		if r.Per <= 0 {
+			r.Per = per
+		}
+	}
+	defRate(&c.Limits.SendsPerIdentifier, 5, 15*time.Minute)
+	defRate(&c.Limits.SendsPerIP, 30, 15*time.Minute)
+	defRate(&c.Limits.AttemptsPerIdentifier, 5, 15*time.Minute)
+	if c.Limits.SMSPerHour == 0 {
+		c.Limits.SMSPerHour = 500
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// checkPublicURL accepts an absolute http(s) URL without query, fragment or user info;
+// plain http only for loopback hosts unless insecure.
+func checkPublicURL(raw string, insecure bool) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, errors.New("otlogin: Config.PublicURL must be an absolute http or https URL")
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return nil, errors.New("otlogin: Config.PublicURL must not carry user info, a query or a fragment")
+	}
+	if u.Scheme == "http" && !insecure && !isLoopback(u.Hostname()) {
+		return nil, errors.New("otlogin: Config.PublicURL must be https (http is allowed for loopback hosts, or with InsecureCookies)")
+	}
+	return u, nil
+}
+
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,113 @@
+package otlogin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/otlogin/otlogin/transmit"
+)
+
+// ErrNotSignedIn is returned by [Auth.AccessToken] when the request has no signed-in user.
+var ErrNotSignedIn = errors.New("otlogin: not signed in")
+
+// Error is what the auth routes answer when a request fails. [Config].ErrorHandler receives
+// it; Message is safe to show to the user and Err (which may describe the cause) is not.
+type Error struct {
+	Status     int           // HTTP status
+	Code       string        // machine-readable code, e.g. "invalid_code"
+	Message    string        // human text, safe to show
+	RetryAfter time.Duration // for 429 and some 503 answers
+	Err        error         // the cause, for logs; never shown
+}
+
+// Error renders "otlogin: <code>: <message>".
+func (e *Error) Error() string {
+	return "otlogin: " + e.Code + ": " + e.Message
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+func newError(status int, code, msg string) *Error {
+	return &Error{Status: status, Code: code, Message: msg}
+}
+
+// Generic messages.
+const (
+	msgInvalidCode = "That code is invalid or has expired. Request a new one."
+	msgUnavailable = "Sign-in is temporarily unavailable. Try again in a few minutes."
+	msgRateLimited = "Too many attempts. Wait a few minutes and try again."
+	msgNoFlow      = "There is no sign-in waiting in this browser. Start again from the sign-in page."
+)
+
+func errInvalidCode(cause error) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "invalid_code", Message: msgInvalidCode, Err: cause}
+}
+
+func errUnavailable(cause error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: msgUnavailable, Err: cause}
+}
+
+func errRateLimited(retry time.Duration) *Error {
+	if retry < time.Second {
+		retry = time.Minute
+	}
+	return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: msgRateLimited, RetryAfter: retry}
+}
+
+func errNoFlow() *Error {
+	return newError(http.StatusBadRequest, "no_pending_login", msgNoFlow)
+}
+
+// mosaicError maps a failed Mosaic send or refresh to an answer: 429 for Mosaic's rate
+// limit, 503 for everything else.
+func mosaicError(err error) *Error {
+	if errors.Is(err, transmit.ErrRateLimited) {
+		e := errRateLimited(retryAfterOf(err))
+		e.Err = err
+		return e
+	}
+	return errUnavailable(err)
+}
+
+// authenticateError maps a failed authenticate: every refusal collapses to the generic
+// message; 429 and outages keep their status.
+func authenticateError(err error) *Error {
+	switch {
+	case errors.Is(err, transmit.ErrRateLimited):
+		return mosaicError(err)
+	case errors.Is(err, transmit.ErrUnavailable), errors.Is(err, transmit.ErrUnauthorized),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return errUnavailable(err)
+	default:
+		return errInvalidCode(err)
+	}
+}
+
+func retryAfterOf(err error) time.Duration {
+	var ae *transmit.APIError
+	if errors.As(err, &ae) {
+		return ae.RetryAfter
+	}
+	return 0
+}
+
+// fail answers e in the format the request asked for, through Config.ErrorHandler if set.
+func (a *Auth) fail(w http.ResponseWriter, r *http.Request, e *Error) {
+	if e.RetryAfter > 0 {
+		secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+	if a.cfg.ErrorHandler != nil {
+		a.cfg.ErrorHandler(w, r, e)
+		return
+	}
+	if wantsJSON(r) {
+		writeJSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})
+		return
+	}
+	a.render(w, r, e.Status, tmplError, pageData{Title: "Sign-in problem", Error: e.Message, Status: e.Status})
+}

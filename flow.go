@@ -1,0 +1,111 @@
+package otlogin
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+)
+
+// Kinds of pending flow.
+const (
+	flowLink = "link"
+	flowOTP  = "otp"
+)
+
+// flow is a pending login kept in the (pre-login) session between a send and the matching
+// authenticate. A new send replaces it; success or expiry ends it.
+type flow struct {
+	Kind           string `json:"kind"`
+	State          string `json:"state"`
+	Channel        string `json:"channel"`
+	Identifier     string `json:"identifier"`
+	IdentifierType string `json:"identifier_type"`
+	Next           string `json:"next"`
+	Created        int64  `json:"created"`
+	Expires        int64  `json:"expires"`
+}
+
+// newState returns 32 random bytes, base64url-encoded.
+func newState() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// expired reports whether the flow's code lifetime has passed.
+func (f *flow) expired(now time.Time) bool {
+	return now.Unix() >= f.Expires
+}
+
+// matchesState compares state with the flow's in constant time.
+func (f *flow) matchesState(state string) bool {
+	return f.State != "" && subtle.ConstantTimeCompare([]byte(f.State), []byte(state)) == 1
+}
+
+// method is the User.Method a successful flow yields.
+func (f *flow) method() string {
+	switch {
+	case f.Kind == flowLink:
+		return MethodMagicLink
+	case f.Channel == channelSMS:
+		return MethodSMSOTP
+	default:
+		return MethodEmailOTP
+	}
+}
+
+// maxNextLen bounds the next parameter.
+const maxNextLen = 2048
+
+// sanitizeNext returns raw when it is a same-origin path (with an optional query), else "/".
+// It refuses schemes, hosts, protocol-relative forms ("//x", "/\x"), control characters,
+// backslashes and their percent-encoded forms, and removes dot segments so the browser
+// cannot turn the result into "//host". The fragment is dropped.
+func sanitizeNext(raw string) string {
+	if raw == "" || len(raw) > maxNextLen || raw[0] != '/' {
+		return "/"
+	}
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c < 0x21 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	if strings.HasPrefix(raw, "//") {
+		return "/"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "/"
+	}
+	p := u.Path
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c < 0x21 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return "/"
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	out := (&url.URL{Path: clean}).EscapedPath()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") || strings.HasPrefix(out, "/\\") {
+		return "/"
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			return "/"
+		}
+		out += "?" + q.Encode()
+	}
+	return out
+}

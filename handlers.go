@@ -1,0 +1,132 @@
+package otlogin
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Handler returns the auth routes, to be mounted at Prefix (e.g. mux.Handle("/auth/",
+// auth.Handler())). Every answer carries the security headers; state-changing routes are
+// POST-only and protected by http.CrossOriginProtection. It loads the session itself when
+// [Auth.Middleware] did not run.
+func (a *Auth) Handler() http.Handler { return a.handler }
+
+// route is one auth route: its method, path under Prefix and handler.
+type route struct {
+	method string
+	path   string
+	h      http.HandlerFunc
+}
+
+func (a *Auth) routes() []route {
+	return []route{
+		{http.MethodGet, "/login", a.handleLogin},
+		{http.MethodPost, "/link/email/send", a.handleLinkSend},
+		{http.MethodGet, "/link/email/callback", a.handleLinkCallback},
+		{http.MethodPost, "/link/email/authenticate", a.handleLinkAuthenticate},
+		{http.MethodPost, "/otp/send", a.handleOTPSend},
+		{http.MethodPost, "/otp/authenticate", a.handleOTPAuthenticate},
+		{http.MethodPost, "/logout", a.handleLogout},
+		{http.MethodGet, "/me", a.handleMe},
+	}
+}
+
+// buildHandler assembles the routes once, in New.
+func (a *Auth) buildHandler() http.Handler {
+	table := make(map[string]route)
+	for _, rt := range a.routes() {
+		table[a.prefix+rt.path] = rt
+	}
+	cop := http.NewCrossOriginProtection()
+	_ = cop.AddTrustedOrigin(a.origin) // checked by New: scheme://host
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.log(r.Context(), "csrf", "", "refused", "")
+		a.fail(w, r, newError(http.StatusForbidden, "cross_origin",
+			"This request came from another site and was refused. Go back to the sign-in page and try again."))
+	}))
+	dispatch := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt, ok := table[strings.TrimSuffix(r.URL.Path, "/")]
+		if !ok || r.URL.Path == a.prefix+"/" {
+			a.fail(w, r, newError(http.StatusNotFound, "not_found", "There is no such page."))
+			return
+		}
+		allowed := r.Method == rt.method || (rt.method == http.MethodGet && r.Method == http.MethodHead)
+		if !allowed {
+			allow := rt.method
+			if rt.method == http.MethodGet {
+				allow = "GET, HEAD"
+			}
+			w.Header().Set("Allow", allow)
+			a.fail(w, r, newError(http.StatusMethodNotAllowed, "method_not_allowed", "This address does not accept "+r.Method+" requests."))
+			return
+		}
+		rt.h(w, r)
+	})
+	protected := cop.Handler(dispatch)
+	return a.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setSecurityHeaders(w.Header())
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				a.log(r.Context(), "panic", "", "error", "")
+				a.fail(w, r, newError(http.StatusInternalServerError, "internal", "Something went wrong. Try again."))
+			}
+		}()
+		protected.ServeHTTP(w, r)
+	}))
+}
+
+// handleLogin renders the sign-in page.
+func (a *Auth) handleLogin(w http.ResponseWriter, r *http.Request) {
+	next := sanitizeNext(r.URL.Query().Get("next"))
+	a.render(w, r, http.StatusOK, tmplLogin, pageData{Title: "Sign in", Next: next})
+}
+
+// handleMe answers the signed-in user as JSON, or 401.
+func (a *Auth) handleMe(w http.ResponseWriter, r *http.Request) {
+	st := stateFrom(r.Context())
+	if st.unavailable {
+		a.fail(w, r, errUnavailable(nil))
+		return
+	}
+	if st.user == nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthenticated", "message": "Sign in to continue."})
+		return
+	}
+	writeJSON(w, http.StatusOK, st.user)
+}
+
+// handleLogout revokes the Mosaic session (best effort) and destroys the local one.
+func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	st := stateFrom(ctx)
+	w.Header().Set("Clear-Site-Data", `"cookies"`)
+	if st.unavailable {
+		a.fail(w, r, errUnavailable(nil))
+		return
+	}
+	if b := a.sm.GetBytes(ctx, keyAuth); b != nil {
+		if s, err := decodeAuth(b); err == nil && s.sessionID != "" {
+			cctx, cancel := a.callCtx(ctx)
+			err := a.client.Logout(cctx, s.sessionID)
+			cancel()
+			outcome := "ok"
+			if err != nil {
+				outcome = "mosaic_logout_failed"
+			}
+			a.log(ctx, "logout", s.user.Method, outcome, s.user.Subject, "error", errKind(err))
+		}
+	}
+	if err := a.sm.Destroy(ctx); err != nil {
+		a.fail(w, r, errUnavailable(err))
+		return
+	}
+	st.user = nil
+	if wantsJSON(r) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}

@@ -1,0 +1,306 @@
+package otlogin
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin/transmit"
+	"github.com/otlogin/otlogin/transmit/transmittest"
+)
+
+// testClock is a settable clock for the Now seam.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock() *testClock { return &testClock{t: time.Now()} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// countingStore wraps a memstore, counts writes and can be made to fail.
+type countingStore struct {
+	inner   *memstore.MemStore
+	commits atomic.Int64
+	deletes atomic.Int64
+	finds   atomic.Int64
+	broken  atomic.Bool
+}
+
+var errStoreDown = errors.New("test: store down")
+
+func newCountingStore() *countingStore {
+	return &countingStore{inner: memstore.NewWithCleanupInterval(0)}
+}
+
+func (s *countingStore) Find(token string) ([]byte, bool, error) {
+	s.finds.Add(1)
+	if s.broken.Load() {
+		return nil, false, errStoreDown
+	}
+	return s.inner.Find(token)
+}
+
+func (s *countingStore) Commit(token string, b []byte, expiry time.Time) error {
+	s.commits.Add(1)
+	if s.broken.Load() {
+		return errStoreDown
+	}
+	return s.inner.Commit(token, b, expiry)
+}
+
+func (s *countingStore) Delete(token string) error {
+	s.deletes.Add(1)
+	if s.broken.Load() {
+		return errStoreDown
+	}
+	return s.inner.Delete(token)
+}
+
+func (s *countingStore) writes() int64 { return s.commits.Load() + s.deletes.Load() }
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// harness is an app (like examples/nethttp) in front of the emulator.
+type harness struct {
+	t     *testing.T
+	emu   *transmittest.Server
+	auth  *Auth
+	srv   *httptest.Server
+	store *countingStore
+	clock *testClock
+	logs  *syncBuffer
+	// slow, when set, blocks GET /slow until closed (logout race).
+	slowStarted chan struct{}
+	slowRelease chan struct{}
+}
+
+// newHarness starts the emulator and the app; mod adjusts the Config.
+func newHarness(t *testing.T, mod ...func(*Config)) *harness {
+	t.Helper()
+	h := &harness{t: t, store: newCountingStore(), clock: newTestClock(), logs: &syncBuffer{},
+		slowStarted: make(chan struct{}, 1), slowRelease: make(chan struct{})}
+	h.emu = transmittest.NewTestServer(t, transmittest.Options{})
+	client, err := transmit.New(transmit.Config{BaseURL: h.emu.BaseURL(), ClientID: h.emu.ClientID, ClientSecret: h.emu.ClientSecret})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cfg := Config{
+		Client:       client,
+		PublicURL:    "http://" + ln.Addr().String(),
+		SessionStore: h.store,
+		Logger:       slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:          h.clock.Now,
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	h.auth, err = New(cfg)
+	require.NoError(t, err)
+	h.srv = httptest.NewUnstartedServer(h.app())
+	require.NoError(t, h.srv.Listener.Close())
+	h.srv.Listener = ln
+	h.srv.Start()
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// app is the test application: public home, protected page and API, the auth routes.
+func (h *harness) app() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/auth/", h.auth.Handler())
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "home")
+	})
+	mux.Handle("GET /dashboard", h.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := UserFromContext(r.Context())
+		fmt.Fprintf(w, "dashboard of %s%s", u.Email, u.PhoneNumber)
+	})))
+	mux.Handle("GET /api/me", h.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := UserFromContext(r.Context())
+		writeJSON(w, http.StatusOK, map[string]string{"subject": u.Subject, "email": u.Email,
+			"phone_number": u.PhoneNumber, "method": u.Method})
+	})))
+	mux.Handle("GET /token", h.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := h.auth.AccessToken(r.Context())
+		if err != nil {
+			http.Error(w, "no token", http.StatusBadGateway)
+			return
+		}
+		_, _ = io.WriteString(w, tok)
+	})))
+	mux.Handle("GET /slow", h.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.slowStarted <- struct{}{}
+		<-h.slowRelease
+		h.auth.sm.Put(r.Context(), "app.note", "written late")
+		_, _ = io.WriteString(w, "slow done")
+	})))
+	return h.auth.Middleware(mux)
+}
+
+// newClient returns a cookie-jar client that does not follow redirects.
+func (h *harness) newClient() *http.Client {
+	jar, err := cookiejar.New(nil)
+	require.NoError(h.t, err)
+	return &http.Client{Jar: jar, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// response is a read answer.
+type response struct {
+	*http.Response
+	body string
+}
+
+func (h *harness) do(c *http.Client, req *http.Request) response {
+	h.t.Helper()
+	resp, err := c.Do(req)
+	require.NoError(h.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(h.t, err)
+	return response{Response: resp, body: string(b)}
+}
+
+func (h *harness) url(path string) string {
+	if strings.HasPrefix(path, "http") {
+		return path
+	}
+	return h.srv.URL + path
+}
+
+func (h *harness) get(c *http.Client, path string, header ...string) response {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, h.url(path), nil)
+	require.NoError(h.t, err)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return h.do(c, req)
+}
+
+func (h *harness) postForm(c *http.Client, path string, vals url.Values, header ...string) response {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.url(path), strings.NewReader(vals.Encode()))
+	require.NoError(h.t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return h.do(c, req)
+}
+
+func (h *harness) postJSON(c *http.Client, path string, v any, header ...string) response {
+	h.t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(h.t, err)
+	req, err := http.NewRequest(http.MethodPost, h.url(path), bytes.NewReader(b))
+	require.NoError(h.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return h.do(c, req)
+}
+
+// sessionCookie returns the client's session cookie value ("" if none).
+func (h *harness) sessionCookie(c *http.Client) string {
+	u, _ := url.Parse(h.srv.URL)
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == h.auth.sm.Cookie.Name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// clientWithCookie returns a fresh client holding only the given session cookie.
+func (h *harness) clientWithCookie(token string) *http.Client {
+	c := h.newClient()
+	u, _ := url.Parse(h.srv.URL)
+	c.Jar.SetCookies(u, []*http.Cookie{{Name: h.auth.sm.Cookie.Name, Value: token, Path: "/"}})
+	return c
+}
+
+// lastLink returns the newest magic link sent to email.
+func (h *harness) lastLink(email string) string {
+	h.t.Helper()
+	link, ok := h.emu.LastLink(email)
+	require.True(h.t, ok, "a magic link was sent to %s", email)
+	return link
+}
+
+// lastCode returns the newest passcode sent to identifier.
+func (h *harness) lastCode(identifier string) string {
+	h.t.Helper()
+	code, ok := h.emu.LastCode(identifier)
+	require.True(h.t, ok, "a code was sent to %s", identifier)
+	return code
+}
+
+// linkParams splits a magic link into its code and state.
+func linkParams(t *testing.T, link string) (code, state string) {
+	t.Helper()
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+	return u.Query().Get("code"), u.Query().Get("state")
+}
+
+// signInLink signs c in with a magic link (HTML) and returns the final response.
+func (h *harness) signInLink(c *http.Client, email, next string) response {
+	h.t.Helper()
+	r := h.postForm(c, "/auth/link/email/send", url.Values{"email": {email}, "next": {next}})
+	require.Equal(h.t, http.StatusOK, r.StatusCode, r.body)
+	return h.get(c, h.lastLink(email))
+}
+
+// signInOTP signs c in with an email or SMS code (HTML).
+func (h *harness) signInOTP(c *http.Client, channel, identifier string) response {
+	h.t.Helper()
+	r := h.postForm(c, "/auth/otp/send", url.Values{"channel": {channel}, "identifier": {identifier}, "next": {"/dashboard"}})
+	require.Equal(h.t, http.StatusOK, r.StatusCode, r.body)
+	return h.postForm(c, "/auth/otp/authenticate", url.Values{"passcode": {h.lastCode(identifier)}})
+}

@@ -1,0 +1,267 @@
+package otlogin
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// reqState is the per-request state, the one context value otlogin adds.
+type reqState struct {
+	auth        *Auth  // nil for a state made by WithUser
+	user        *User  // signed-in user, nil when anonymous
+	unavailable bool   // the session store failed on load: nothing is known, nothing is saved
+	loadedToken string // token found in the store at load ("" for a new session)
+	late        bool   // the session changed after the response was committed
+}
+
+func stateFrom(ctx context.Context) *reqState {
+	st, _ := ctx.Value(ctxKey{}).(*reqState)
+	return st
+}
+
+// Middleware loads the session of each request, attaches the signed-in user (see
+// [UserFromContext]) and saves the session before the first byte of the answer is written.
+// If the session store fails, the request continues anonymous: [Auth.RequireAuth] answers
+// 503 and login routes refuse to start, while public routes keep working.
+func (a *Auth) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st := stateFrom(r.Context()); st != nil && st.auth == a {
+			next.ServeHTTP(w, r)
+			return
+		}
+		r, sw := a.begin(w, r)
+		defer sw.finish()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// maxTokenLen bounds the session cookie value accepted for a store lookup (scs tokens are
+// 43 characters).
+const maxTokenLen = 128
+
+// begin loads the session and returns the request carrying it and the committing writer.
+func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *sessionWriter) {
+	w.Header().Add("Vary", "Cookie")
+	st := &reqState{auth: a}
+	token := ""
+	if c, err := r.Cookie(a.sm.Cookie.Name); err == nil && len(c.Value) <= maxTokenLen && isToken(c.Value) {
+		token = c.Value
+	}
+	ctx, err := a.sm.Load(r.Context(), token)
+	if err != nil {
+		st.unavailable = true
+		a.log(r.Context(), "session", "", "unavailable", "")
+		ctx, _ = a.sm.Load(r.Context(), "") // an empty session: no store call
+	}
+	st.loadedToken = a.sm.Token(ctx)
+	if !st.unavailable {
+		a.attachUser(ctx, st)
+	}
+	r = r.WithContext(context.WithValue(ctx, ctxKey{}, st))
+	return r, &sessionWriter{ResponseWriter: w, a: a, r: r, st: st}
+}
+
+// attachUser decodes the signed-in user and enforces the idle and absolute timeouts.
+// Activity is recorded only when the last record is older than idleStep, so most
+// signed-in reads write nothing to the store.
+func (a *Auth) attachUser(ctx context.Context, st *reqState) {
+	b := a.sm.GetBytes(ctx, keyAuth)
+	if b == nil {
+		return
+	}
+	now := a.cfg.Now()
+	u, _, err := decodeUser(b)
+	seen := a.sm.GetInt64(ctx, keySeen)
+	idle := now.Sub(time.Unix(seen, 0))
+	if err != nil || !now.Before(u.ExpiresAt) || idle > a.cfg.IdleTimeout {
+		outcome := "expired"
+		if err != nil {
+			outcome = "invalid"
+		}
+		a.log(ctx, "session", "", outcome, "")
+		if err := a.sm.Destroy(ctx); err != nil {
+			st.unavailable = true
+		}
+		return
+	}
+	if idle >= a.idleStep {
+		a.sm.Put(ctx, keySeen, now.Unix())
+	}
+	st.user = u
+}
+
+// withSession runs h inside a loaded session, loading it when Middleware did not.
+func (a *Auth) withSession(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st := stateFrom(r.Context()); st != nil && st.auth == a {
+			h.ServeHTTP(w, r)
+			return
+		}
+		r, sw := a.begin(w, r)
+		defer sw.finish()
+		h.ServeHTTP(sw, r)
+	})
+}
+
+// RequireAuth lets signed-in requests through to next. Others get a 303 to the login page
+// (with next set to the requested path) or, when the request asks for JSON, a 401 JSON
+// answer. If the session store is unavailable the answer is 503: never "signed in".
+// It makes no Mosaic call.
+func (a *Auth) RequireAuth(next http.Handler) http.Handler {
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := stateFrom(r.Context())
+		if st.unavailable {
+			setSecurityHeaders(w.Header())
+			a.fail(w, r, errUnavailable(nil))
+			return
+		}
+		if st.user == nil {
+			setSecurityHeaders(w.Header())
+			if wantsJSON(r) {
+				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthenticated", "message": "Sign in to continue."})
+				return
+			}
+			target := a.prefix + "/login?next=" + url.QueryEscape(sanitizeNext(r.URL.RequestURI()))
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+	withSession := a.withSession(inner)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st := stateFrom(r.Context()); st != nil && st.auth == nil && st.user != nil {
+			next.ServeHTTP(w, r) // WithUser
+			return
+		}
+		withSession.ServeHTTP(w, r)
+	})
+}
+
+// sessionWriter commits the session and writes its cookie before the first byte of the
+// answer, and at the end when nothing was written.
+type sessionWriter struct {
+	http.ResponseWriter
+	a      *Auth
+	r      *http.Request
+	st     *reqState
+	done   bool // commit attempted
+	failed bool // commit failed: a 503 was written and the handler's output is dropped
+}
+
+func (w *sessionWriter) WriteHeader(code int) {
+	if !w.done {
+		w.commit()
+	}
+	if w.failed {
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *sessionWriter) Write(b []byte) (int, error) {
+	if !w.done {
+		w.commit()
+	}
+	if w.failed {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush commits the session, then flushes the underlying writer if it can.
+func (w *sessionWriter) Flush() {
+	if !w.done {
+		w.commit()
+	}
+	if w.failed {
+		return
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *sessionWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// finish commits when the handler wrote nothing, and saves late changes otherwise.
+func (w *sessionWriter) finish() {
+	if !w.done {
+		w.commit()
+		return
+	}
+	if w.st.late && !w.failed && !w.st.unavailable {
+		ctx := w.r.Context()
+		if ok, err := w.a.storeHas(ctx, w.a.sm.Token(ctx)); err == nil && ok {
+			_, _, _ = w.a.sm.Commit(ctx)
+		}
+	}
+}
+
+// commit saves the session if it changed. A session loaded from the store is saved only
+// while its token still exists there, so a slow request cannot resurrect a session that a
+// logout destroyed meanwhile.
+func (w *sessionWriter) commit() {
+	w.done = true
+	a, st := w.a, w.st
+	if st.unavailable {
+		return
+	}
+	ctx := w.r.Context()
+	switch a.sm.Status(ctx) {
+	case scs.Modified:
+		token := a.sm.Token(ctx)
+		if token != "" && token == st.loadedToken {
+			found, err := a.storeHas(ctx, token)
+			if err != nil {
+				w.fail(err)
+				return
+			}
+			if !found {
+				return
+			}
+		}
+		token, expiry, err := a.sm.Commit(ctx)
+		if err != nil {
+			w.fail(err)
+			return
+		}
+		w.writeCookie(ctx, token, expiry)
+	case scs.Destroyed:
+		w.writeCookie(ctx, "", time.Time{})
+	}
+}
+
+// writeCookie writes the session cookie, keeping Cache-Control: no-store when the answer
+// already had it (scs adds a weaker no-cache="Set-Cookie").
+func (w *sessionWriter) writeCookie(ctx context.Context, token string, expiry time.Time) {
+	h := w.ResponseWriter.Header()
+	noStore := strings.Contains(h.Get("Cache-Control"), "no-store")
+	w.a.sm.WriteSessionCookie(ctx, w.ResponseWriter, token, expiry)
+	if noStore {
+		h.Set("Cache-Control", "no-store")
+	}
+}
+
+// fail replaces the answer with a 503 when the session could not be saved.
+func (w *sessionWriter) fail(err error) {
+	w.failed = true
+	w.a.log(w.r.Context(), "session", "", "unavailable", "", "error", errKind(err))
+	h := w.ResponseWriter.Header()
+	h.Del("Location")
+	h.Del("Set-Cookie")
+	h.Del("Clear-Site-Data")
+	h.Del("Content-Length")
+	setSecurityHeaders(h)
+	e := errUnavailable(err)
+	if wantsJSON(w.r) {
+		writeJSON(w.ResponseWriter, e.Status, map[string]string{"error": e.Code, "message": e.Message})
+		return
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	w.ResponseWriter.WriteHeader(e.Status)
+	_, _ = w.ResponseWriter.Write([]byte(e.Message + "\n"))
+}

@@ -1,0 +1,229 @@
+package otlogin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/otlogin/otlogin/transmit"
+)
+
+// callCtx bounds one Mosaic call by Config.Timeout.
+func (a *Auth) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, a.cfg.Timeout)
+}
+
+// allow checks one rate limit; a limiter failure fails closed (503).
+func (a *Auth) allow(ctx context.Context, key string, r Rate) *Error {
+	if r.N < 0 {
+		return nil
+	}
+	ok, retry, err := a.limiter.Allow(ctx, "otlogin:"+key, r.N, r.Per)
+	if err != nil {
+		return errUnavailable(err)
+	}
+	if !ok {
+		return errRateLimited(retry)
+	}
+	return nil
+}
+
+// checkSendLimits applies the per-identifier and per-IP send limits, and for SMS the
+// country allow-list and the global SMS budget. Mosaic is not called when one refuses.
+func (a *Auth) checkSendLimits(r *http.Request, identifier, channel string) *Error {
+	ctx := r.Context()
+	if channel == channelSMS && len(a.smsCodes) > 0 {
+		ok := false
+		for _, c := range a.smsCodes {
+			if strings.HasPrefix(identifier[1:], c) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return newError(http.StatusBadRequest, "sms_country_not_allowed",
+				"We can't send text messages to that country. Use email instead.")
+		}
+	}
+	if e := a.allow(ctx, "send:id:"+a.hashID(identifier), a.cfg.Limits.SendsPerIdentifier); e != nil {
+		return e
+	}
+	if e := a.allow(ctx, "send:ip:"+a.hashID(a.clientIP(r)), a.cfg.Limits.SendsPerIP); e != nil {
+		return e
+	}
+	if channel == channelSMS && a.cfg.Limits.SMSPerHour > 0 {
+		if e := a.allow(ctx, "sms:global", Rate{N: a.cfg.Limits.SMSPerHour, Per: time.Hour}); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// clientAttrs describes the browser to Mosaic.
+func (a *Auth) clientAttrs(r *http.Request) *transmit.ClientAttributes {
+	ua := r.UserAgent()
+	if len(ua) > 512 {
+		ua = ua[:512]
+	}
+	return &transmit.ClientAttributes{UserAgent: ua, IPAddress: a.clientIP(r)}
+}
+
+// handleLinkSend emails a magic link and starts a link flow bound to this browser.
+func (a *Auth) handleLinkSend(w http.ResponseWriter, r *http.Request) {
+	in, e := parseInput(w, r, a.cfg.MaxBodyBytes)
+	if e != nil {
+		a.fail(w, r, e)
+		return
+	}
+	email, e := normalizeEmail(in.get("email"))
+	if e != nil {
+		a.fail(w, r, e)
+		return
+	}
+	f := &flow{Kind: flowLink, Channel: channelEmail, Identifier: email,
+		IdentifierType: transmit.IdentifierEmail, Next: sanitizeNext(in.get("next"))}
+	a.send(w, r, f, in.json, func(ctx context.Context) error {
+		_, err := a.client.SendMagicLink(ctx, transmit.SendMagicLinkRequest{
+			Identifier:       email,
+			IdentifierType:   transmit.IdentifierEmail,
+			RedirectURI:      a.callbackURL,
+			State:            f.State,
+			EmailExpiration:  a.cfg.LinkTTL.Minutes(),
+			EmailContent:     a.cfg.EmailContent,
+			ClientAttributes: a.clientAttrs(r),
+		})
+		return err
+	})
+}
+
+// handleOTPSend sends a passcode by email or SMS and starts an OTP flow.
+func (a *Auth) handleOTPSend(w http.ResponseWriter, r *http.Request) {
+	in, e := parseInput(w, r, a.cfg.MaxBodyBytes)
+	if e != nil {
+		a.fail(w, r, e)
+		return
+	}
+	channel, id, idType, e := a.parseIdentifier(in.get("channel"), in.get("identifier"))
+	if e != nil {
+		a.fail(w, r, e)
+		return
+	}
+	f := &flow{Kind: flowOTP, Channel: channel, Identifier: id, IdentifierType: idType,
+		Next: sanitizeNext(in.get("next"))}
+	a.send(w, r, f, in.json, func(ctx context.Context) error {
+		req := transmit.SendOTPRequest{
+			Channel:          channel,
+			IdentifierType:   idType,
+			Identifier:       id,
+			ClientAttributes: a.clientAttrs(r),
+			ExpiresIn:        a.cfg.OTPTTL.Minutes(),
+		}
+		if channel == channelEmail {
+			req.EmailContent = a.cfg.EmailContent
+		} else {
+			req.CustomSMSInput = a.cfg.SMSInput
+		}
+		_, err := a.client.SendOTP(ctx, req)
+		return err
+	})
+}
+
+// parseIdentifier validates a channel and its identifier.
+func (a *Auth) parseIdentifier(channel, identifier string) (ch, id, idType string, e *Error) {
+	switch strings.ToLower(strings.TrimSpace(channel)) {
+	case channelEmail:
+		id, e = normalizeEmail(identifier)
+		return channelEmail, id, transmit.IdentifierEmail, e
+	case channelSMS:
+		id, e = normalizePhone(identifier)
+		return channelSMS, id, transmit.IdentifierPhoneNumber, e
+	case "":
+		return "", "", "", newError(http.StatusBadRequest, "invalid_channel", "Choose how to receive the code: email or sms.")
+	default:
+		return "", "", "", newError(http.StatusBadRequest, "invalid_channel", "Unknown channel. Use email or sms.")
+	}
+}
+
+// send runs the common part of both sends: store check, rate limits, the Mosaic call
+// (creating unknown users when configured), the new flow, and an answer that is the same
+// for known and unknown users.
+func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool, call func(context.Context) error) {
+	ctx := r.Context()
+	method := f.method()
+	if stateFrom(ctx).unavailable {
+		a.log(ctx, "send", method, "unavailable", f.Identifier)
+		a.fail(w, r, errUnavailable(nil))
+		return
+	}
+	if e := a.checkSendLimits(r, f.Identifier, f.Channel); e != nil {
+		a.log(ctx, "send", method, "refused", f.Identifier, "error", errKind(e))
+		a.fail(w, r, e)
+		return
+	}
+	state, err := newState()
+	if err != nil {
+		a.fail(w, r, errUnavailable(err))
+		return
+	}
+	f.State = state
+	now := a.cfg.Now()
+	ttl := a.cfg.OTPTTL
+	if f.Kind == flowLink {
+		ttl = a.cfg.LinkTTL
+	}
+	f.Created, f.Expires = now.Unix(), now.Add(ttl).Unix()
+
+	outcome := "sent"
+	cctx, cancel := a.callCtx(ctx)
+	err = call(cctx)
+	cancel()
+	if errors.Is(err, transmit.ErrUserNotFound) {
+		if a.cfg.CreateUsers {
+			err = a.createUser(ctx, f)
+			if err == nil {
+				outcome = "created_and_sent"
+				cctx, cancel := a.callCtx(ctx)
+				err = call(cctx) // the first send did nothing: this is not a retry
+				cancel()
+			}
+		} else {
+			outcome, err = "unknown_user", nil // answered like a send; the log keeps the difference
+		}
+	}
+	if err != nil {
+		a.log(ctx, "send", method, "error", f.Identifier, "error", errKind(err))
+		a.fail(w, r, mosaicError(err))
+		return
+	}
+	a.log(ctx, "send", method, outcome, f.Identifier)
+	a.saveFlow(ctx, f)
+	if isJSON || wantsJSON(r) {
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": "sent"})
+		return
+	}
+	if f.Kind == flowLink {
+		a.render(w, r, http.StatusOK, tmplSent, pageData{Title: "Check your email", Email: f.Identifier, Next: f.Next})
+		return
+	}
+	a.render(w, r, http.StatusOK, tmplCode, pageData{Title: "Enter the code", Identifier: f.Identifier,
+		Channel: f.Channel, Next: f.Next})
+}
+
+// createUser creates the user in Mosaic; an existing user (a race) is fine.
+func (a *Auth) createUser(ctx context.Context, f *flow) error {
+	req := transmit.CreateUserRequest{}
+	if f.IdentifierType == transmit.IdentifierEmail {
+		req.Email = f.Identifier
+	} else {
+		req.PhoneNumber = f.Identifier
+	}
+	cctx, cancel := a.callCtx(ctx)
+	defer cancel()
+	_, err := a.client.CreateUser(cctx, req)
+	if errors.Is(err, transmit.ErrUserExists) {
+		return nil
+	}
+	return err
+}
