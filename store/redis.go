@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"runtime"
+	"time"
+
+	"github.com/alexedwards/scs/goredisstore"
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis defaults, applied when the URL does not set the option.
+const (
+	redisDialTimeout  = 5 * time.Second
+	redisReadTimeout  = 3 * time.Second
+	redisWriteTimeout = 3 * time.Second
+	redisMaxRetries   = 3
+	redisSessionKeys  = "scs:session:"
+	redisLimiterKeys  = "otlogin:rl:"
+)
+
+type redisBackend struct {
+	client *redis.Client
+	store  *goredisstore.RedisStore
+}
+
+func openRedis(ctx context.Context, u *url.URL, secrets []string) (*Store, error) {
+	// key_prefix is ours: go-redis rejects options it does not know.
+	q := u.Query()
+	sessionKeys, limiterKeys := redisSessionKeys, redisLimiterKeys
+	if q.Has("key_prefix") {
+		p := q.Get("key_prefix")
+		sessionKeys, limiterKeys = p+"session:", p+"rl:"
+		q.Del("key_prefix")
+	}
+	clean := *u
+	clean.RawQuery = q.Encode()
+	opt, err := redis.ParseURL(clean.String())
+	if err != nil {
+		return nil, fmt.Errorf("store: invalid redis URL: %w", redact(err, secrets))
+	}
+	if !q.Has("dial_timeout") {
+		opt.DialTimeout = redisDialTimeout
+	}
+	if !q.Has("read_timeout") {
+		opt.ReadTimeout = redisReadTimeout
+	}
+	if !q.Has("write_timeout") {
+		opt.WriteTimeout = redisWriteTimeout
+	}
+	if !q.Has("pool_size") {
+		opt.PoolSize = 10 * runtime.GOMAXPROCS(0)
+	}
+	if !q.Has("max_retries") {
+		// A command that meets a connection broken by a Redis restart (EOF) is retried on a
+		// fresh connection instead of failing the request.
+		opt.MaxRetries = redisMaxRetries
+	}
+	// Let a request's deadline cut a slow command short (SECURITY S9).
+	opt.ContextTimeoutEnabled = true
+
+	client := redis.NewClient(opt)
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("store: cannot reach redis at %s: %w", opt.Addr, redact(err, secrets))
+	}
+	b := &redisBackend{client: client, store: goredisstore.NewWithPrefix(client, sessionKeys)}
+	return &Store{kind: KindRedis, b: b, limiter: &RedisLimiter{client: client, prefix: limiterKeys}}, nil
+}
+
+func (r *redisBackend) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	return r.store.FindCtx(ctx, token)
+}
+
+func (r *redisBackend) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	// goredisstore passes expiry.Sub(now) to SET; zero or negative means "no expiry" to
+	// go-redis, which would keep a dead session forever.
+	if !time.Now().Before(expiry) {
+		return r.store.DeleteCtx(ctx, token)
+	}
+	return r.store.CommitCtx(ctx, token, b, expiry)
+}
+
+func (r *redisBackend) DeleteCtx(ctx context.Context, token string) error {
+	return r.store.DeleteCtx(ctx, token)
+}
+
+func (r *redisBackend) Close() error {
+	if err := r.client.Close(); err != nil {
+		return fmt.Errorf("store: closing redis client: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,180 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// Kinds of [Store], as reported by [Store.Kind].
+const (
+	KindMemory   = "memory"
+	KindRedis    = "redis"
+	KindPostgres = "postgres"
+)
+
+// ErrClosed is returned by the methods of a [Store] after [Store.Close].
+var ErrClosed = errors.New("store: closed")
+
+// RateLimiter counts events per key in fixed windows, shared by every instance of an app that
+// uses the same backend. Its method set is the same as otlogin.Limiter's, so a RateLimiter can
+// be used wherever an otlogin.Limiter is expected.
+type RateLimiter interface {
+	// Allow records one event under key and reports whether it is within limit events per
+	// window. When it is not, retryAfter is the time until the window resets. A non-nil error
+	// means the backend could not count; callers must then refuse (fail closed).
+	Allow(ctx context.Context, key string, limit int, window time.Duration) (allowed bool, retryAfter time.Duration, err error)
+}
+
+// backend is what each kind of store implements.
+type backend interface {
+	FindCtx(ctx context.Context, token string) ([]byte, bool, error)
+	CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error
+	DeleteCtx(ctx context.Context, token string) error
+	Close() error
+}
+
+// Store is a session store for scs, chosen by URL in [Open]. It implements both [scs.Store]
+// and [scs.CtxStore]; scs uses the context-aware methods, so a request's deadline bounds
+// every store call. A Store is safe for concurrent use.
+type Store struct {
+	kind      string
+	b         backend
+	limiter   RateLimiter
+	closeOnce sync.Once
+	closeErr  error
+	mu        sync.RWMutex
+	closed    bool
+}
+
+var (
+	_ scs.Store    = (*Store)(nil)
+	_ scs.CtxStore = (*Store)(nil)
+)
+
+// Open returns the session store described by rawURL:
+//
+//   - "" or "memory": an in-process store (one instance only; sessions are lost on restart).
+//   - "redis://[user:password@]host:port/db?options" or "rediss://..." (TLS): Redis, through
+//     go-redis and scs's goredisstore. Options are go-redis's URL options (dial_timeout,
+//     read_timeout, write_timeout, pool_size, max_retries, ...) plus key_prefix (default: session
+//     keys "scs:session:<token>", rate-limit keys "otlogin:rl:<key>"; with key_prefix=P they are
+//     "P" + "session:<token>" and "P" + "rl:<key>").
+//   - "postgres://user:password@host:port/db?options" or "postgresql://...": PostgreSQL through a
+//     pgx pool. Options are pgx's and pgxpool's (connect_timeout, sslmode, pool_max_conns,
+//     search_path, ...). The tables are created when missing (see the package documentation).
+//
+// Defaults when the URL does not set them: Redis dial timeout 5s, read and write timeouts 3s,
+// pool size 10 per CPU, 3 retries; PostgreSQL connect timeout 5s, 10 connections at most.
+//
+// Open checks that the server answers, within ctx's deadline. Errors name the kind and the
+// address, never the password. Call [Store.Close] when done.
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	if rawURL == "" || rawURL == KindMemory {
+		return &Store{kind: KindMemory, b: newMemory(time.Minute)}, nil
+	}
+	secrets := urlSecrets(rawURL)
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Parse errors quote the whole URL, password included: keep only a redacted copy.
+		return nil, fmt.Errorf("store: invalid store URL: %w", redact(err, secrets))
+	}
+	var s *Store
+	switch strings.ToLower(u.Scheme) {
+	case "redis", "rediss":
+		s, err = openRedis(ctx, u, secrets)
+	case "postgres", "postgresql":
+		s, err = openPostgres(ctx, u, secrets)
+	default:
+		return nil, fmt.Errorf("store: unsupported store URL scheme %q (want memory, redis, rediss, postgres or postgresql)", u.Scheme)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Kind reports the backend: "memory", "redis" or "postgres".
+func (s *Store) Kind() string { return s.kind }
+
+// RateLimiter returns a limiter that shares its counts through the store's backend
+// ([*RedisLimiter] or [*PostgresLimiter]), or nil for the memory store, whose counts would
+// not be shared anyway.
+func (s *Store) RateLimiter() RateLimiter { return s.limiter }
+
+// Close stops the store's background goroutines and closes its connection pool. It is safe to
+// call more than once; later calls return the first call's result. Calls to the other methods
+// after Close return [ErrClosed].
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.closeErr = s.b.Close()
+	})
+	return s.closeErr
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+// FindCtx returns the data of the session token. found is false, with a nil error, when the
+// token is unknown or expired; a non-nil error means the backend failed (it is never reported
+// as "not found").
+func (s *Store) FindCtx(ctx context.Context, token string) (b []byte, found bool, err error) {
+	if s.isClosed() {
+		return nil, false, ErrClosed
+	}
+	b, found, err = s.b.FindCtx(ctx, token)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: %s find: %w", s.kind, err)
+	}
+	return b, found, nil
+}
+
+// CommitCtx stores data under the session token until expiry, replacing what was there.
+// An expiry that is not in the future deletes the token.
+func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if s.isClosed() {
+		return ErrClosed
+	}
+	if err := s.b.CommitCtx(ctx, token, b, expiry); err != nil {
+		return fmt.Errorf("store: %s commit: %w", s.kind, err)
+	}
+	return nil
+}
+
+// DeleteCtx removes the session token; deleting an unknown token is not an error.
+func (s *Store) DeleteCtx(ctx context.Context, token string) error {
+	if s.isClosed() {
+		return ErrClosed
+	}
+	if err := s.b.DeleteCtx(ctx, token); err != nil {
+		return fmt.Errorf("store: %s delete: %w", s.kind, err)
+	}
+	return nil
+}
+
+// Find is [Store.FindCtx] with context.Background(); scs calls FindCtx instead.
+func (s *Store) Find(token string) ([]byte, bool, error) {
+	return s.FindCtx(context.Background(), token)
+}
+
+// Commit is [Store.CommitCtx] with context.Background(); scs calls CommitCtx instead.
+func (s *Store) Commit(token string, b []byte, expiry time.Time) error {
+	return s.CommitCtx(context.Background(), token, b, expiry)
+}
+
+// Delete is [Store.DeleteCtx] with context.Background(); scs calls DeleteCtx instead.
+func (s *Store) Delete(token string) error {
+	return s.DeleteCtx(context.Background(), token)
+}

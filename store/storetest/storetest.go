@@ -1,0 +1,211 @@
+// Package storetest is a conformance suite for scs session stores and for rate limiters with
+// otlogin's Limiter method set. Package store runs it on its memory, Redis and PostgreSQL
+// backends; anyone writing another store can run it on theirs.
+//
+// Every case uses fresh random tokens and keys, so the suite can run in parallel and
+// repeatedly against a shared server.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Expiry is the lifetime the expiry cases give a session; they then wait (polling, at most
+// [ExpiryWait]) for it to disappear.
+const (
+	Expiry     = 1500 * time.Millisecond
+	ExpiryWait = 10 * time.Second
+)
+
+// Run runs the session store conformance suite. newStore is called once per case and returns a
+// ready store; it should register its own cleanup with t.Cleanup. Cases that need
+// context-aware methods run only when the store implements [scs.CtxStore].
+func Run(t *testing.T, newStore func(t *testing.T) scs.Store) {
+	t.Helper()
+	cases := []struct {
+		name string
+		run  func(t *testing.T, s scs.Store)
+	}{
+		{"FindMissing", testFindMissing},
+		{"CommitFind", testCommitFind},
+		{"Update", testUpdate},
+		{"Expiry", testExpiry},
+		{"PastExpiry", testPastExpiry},
+		{"Delete", testDelete},
+		{"DeleteMissing", testDeleteMissing},
+		{"Renew", testRenew},
+		{"ConcurrentWriters", testConcurrentWriters},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.run(t, newStore(t))
+		})
+	}
+	t.Run("ContextCancelled", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		cs, ok := s.(scs.CtxStore)
+		if !ok {
+			t.Logf("storetest: %T is not an scs.CtxStore; nothing to check", s)
+			return
+		}
+		testContextCancelled(t, cs)
+	})
+}
+
+// Token returns a random session token, unique across runs.
+func Token(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, 16)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return hex.EncodeToString(b)
+}
+
+func testFindMissing(t *testing.T, s scs.Store) {
+	b, found, err := s.Find(Token(t))
+	require.NoError(t, err)
+	assert.False(t, found, "an unknown token is not found")
+	assert.Nil(t, b)
+}
+
+func testCommitFind(t *testing.T, s scs.Store) {
+	tok := Token(t)
+	data := []byte("hello\x00world")
+	require.NoError(t, s.Commit(tok, data, time.Now().Add(time.Minute)))
+	b, found, err := s.Find(tok)
+	require.NoError(t, err)
+	require.True(t, found, "a committed token is found")
+	assert.Equal(t, data, b)
+}
+
+func testUpdate(t *testing.T, s scs.Store) {
+	tok := Token(t)
+	require.NoError(t, s.Commit(tok, []byte("v1"), time.Now().Add(time.Minute)))
+	require.NoError(t, s.Commit(tok, []byte("v2"), time.Now().Add(2*time.Minute)))
+	b, found, err := s.Find(tok)
+	require.NoError(t, err)
+	require.True(t, found)
+	assert.Equal(t, []byte("v2"), b, "a second commit replaces the data")
+}
+
+func testExpiry(t *testing.T, s scs.Store) {
+	tok := Token(t)
+	require.NoError(t, s.Commit(tok, []byte("short"), time.Now().Add(Expiry)))
+	_, found, err := s.Find(tok)
+	require.NoError(t, err)
+	require.True(t, found, "found before its expiry")
+	require.Eventually(t, func() bool {
+		_, found, err := s.Find(tok)
+		return err == nil && !found
+	}, ExpiryWait, 50*time.Millisecond, "an expired token is no longer found")
+}
+
+func testPastExpiry(t *testing.T, s scs.Store) {
+	tok := Token(t)
+	require.NoError(t, s.Commit(tok, []byte("dead"), time.Now().Add(-time.Second)))
+	_, found, err := s.Find(tok)
+	require.NoError(t, err)
+	assert.False(t, found, "a token committed with a past expiry is not found")
+}
+
+func testDelete(t *testing.T, s scs.Store) {
+	tok := Token(t)
+	require.NoError(t, s.Commit(tok, []byte("x"), time.Now().Add(time.Minute)))
+	require.NoError(t, s.Delete(tok))
+	_, found, err := s.Find(tok)
+	require.NoError(t, err)
+	assert.False(t, found, "a deleted token is not found")
+}
+
+func testDeleteMissing(t *testing.T, s scs.Store) {
+	assert.NoError(t, s.Delete(Token(t)), "deleting an unknown token is not an error")
+}
+
+// testRenew does what scs's RenewToken does: commit the data under a new token, then delete
+// the old one.
+func testRenew(t *testing.T, s scs.Store) {
+	oldTok, newTok := Token(t), Token(t)
+	exp := time.Now().Add(time.Minute)
+	require.NoError(t, s.Commit(oldTok, []byte("payload"), exp))
+	require.NoError(t, s.Commit(newTok, []byte("payload"), exp))
+	require.NoError(t, s.Delete(oldTok))
+	_, found, err := s.Find(oldTok)
+	require.NoError(t, err)
+	assert.False(t, found, "the old token is gone")
+	b, found, err := s.Find(newTok)
+	require.NoError(t, err)
+	require.True(t, found, "the new token is found")
+	assert.Equal(t, []byte("payload"), b)
+}
+
+func testConcurrentWriters(t *testing.T, s scs.Store) {
+	const n = 50
+	shared := Token(t)
+	toks := make([]string, n)
+	for i := range toks {
+		toks[i] = Token(t)
+	}
+	exp := time.Now().Add(time.Minute)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := range n {
+		wg.Go(func() {
+			errs <- s.Commit(toks[i], fmt.Appendf(nil, "own-%d", i), exp)
+			errs <- s.Commit(shared, fmt.Appendf(nil, "shared-%d", i), exp)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	for i, tok := range toks {
+		b, found, err := s.Find(tok)
+		require.NoError(t, err)
+		require.True(t, found, "token %d is found", i)
+		assert.Equal(t, fmt.Appendf(nil, "own-%d", i), b)
+	}
+	b, found, err := s.Find(shared)
+	require.NoError(t, err)
+	require.True(t, found, "the shared token is found")
+	assert.True(t, bytes.HasPrefix(b, []byte("shared-")), "the shared token holds one writer's whole value, got %q", b)
+}
+
+func testContextCancelled(t *testing.T, s scs.CtxStore) {
+	tok := Token(t)
+	require.NoError(t, s.CommitCtx(context.Background(), tok, []byte("kept"), time.Now().Add(time.Minute)))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	_, found, err := s.FindCtx(ctx, tok)
+	require.Error(t, err, "FindCtx with a cancelled context fails")
+	assert.True(t, errors.Is(err, context.Canceled), "FindCtx error wraps context.Canceled: %v", err)
+	assert.False(t, found)
+
+	err = s.CommitCtx(ctx, tok, []byte("changed"), time.Now().Add(time.Minute))
+	require.Error(t, err, "CommitCtx with a cancelled context fails")
+	assert.True(t, errors.Is(err, context.Canceled), "CommitCtx error wraps context.Canceled: %v", err)
+
+	err = s.DeleteCtx(ctx, tok)
+	require.Error(t, err, "DeleteCtx with a cancelled context fails")
+	assert.True(t, errors.Is(err, context.Canceled), "DeleteCtx error wraps context.Canceled: %v", err)
+
+	b, found, err := s.FindCtx(context.Background(), tok)
+	require.NoError(t, err)
+	require.True(t, found, "cancelled calls changed nothing")
+	assert.Equal(t, []byte("kept"), b)
+}
