@@ -1,6 +1,7 @@
 package transmit
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -42,6 +43,9 @@ type fakeMosaic struct {
 	requests map[string][]recorded
 	tokenReq []recorded
 	handlers map[string]func(w http.ResponseWriter, r *http.Request, n int)
+
+	// observe, when set, sees every exchange (request, its body, and the recorded answer).
+	observe func(r *http.Request, body []byte, rec *httptest.ResponseRecorder)
 }
 
 // recorded is one request as the fake saw it.
@@ -61,7 +65,22 @@ func newFake(t *testing.T) *fakeMosaic {
 		requests:  map[string][]recorded{},
 		handlers:  map[string]func(http.ResponseWriter, *http.Request, int){},
 	}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.observe == nil {
+			f.serve(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		f.serve(rec, r)
+		f.observe(r, body, rec)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
 	t.Cleanup(f.srv.Close)
 	return f
 }
