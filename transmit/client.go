@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+	"golang.org/x/sync/singleflight"
 )
 
 // maxBodyBytes caps how much of any answer is read.
@@ -23,8 +24,9 @@ type Client struct {
 	cfg    Config
 	tokens *tokenCache
 
-	discoMu sync.Mutex
-	disco   *Discovery
+	discoGroup singleflight.Group
+	discoMu    sync.Mutex
+	disco      *Discovery
 }
 
 // New validates cfg, applies defaults and returns a Client. It does no network I/O: the
@@ -114,7 +116,7 @@ func (c *Client) do(ctx context.Context, k call) error {
 		if status == k.want || (k.want == http.StatusNoContent && status == http.StatusOK) {
 			return decodeSuccess(k, body)
 		}
-		if status >= 300 && status < 400 || status >= 200 && status < 300 {
+		if status < 400 {
 			return fmt.Errorf("transmit: %s: unexpected status %d: %w: %w", k.op, status, ErrInvalidResponse, ErrUnavailable)
 		}
 		return decodeAPIError(status, header, body, c.cfg.Now())

@@ -3,6 +3,7 @@ package transmit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 )
@@ -17,21 +18,48 @@ const pathDiscovery = "/oidc/.well-known/openid-configuration"
 // present and jwks_uri absolute. The first success is cached for the Client's lifetime;
 // failures are not cached.
 func (c *Client) Discover(ctx context.Context) (*Discovery, error) {
+	if d, ok := c.cachedDiscovery(); ok {
+		return d, nil
+	}
+	// One fetch at a time; it runs under its own deadline so a caller that gives up does not
+	// fail the others.
+	ch := c.discoGroup.DoChan("discovery", func() (any, error) {
+		if d, ok := c.cachedDiscovery(); ok {
+			return d, nil
+		}
+		var out discoveryWire
+		if err := c.do(context.WithoutCancel(ctx), call{op: "discover", method: http.MethodGet,
+			path: pathDiscovery, want: http.StatusOK, out: &out}); err != nil {
+			return nil, err
+		}
+		d := Discovery(out)
+		c.discoMu.Lock()
+		c.disco = &d
+		c.discoMu.Unlock()
+		return &d, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		d, _ := res.Val.(*Discovery)
+		cp := *d
+		return &cp, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("transmit: discover: %w: %w", ErrUnavailable, ctx.Err())
+	}
+}
+
+// cachedDiscovery returns a copy of the cached document.
+func (c *Client) cachedDiscovery() (*Discovery, bool) {
 	c.discoMu.Lock()
 	defer c.discoMu.Unlock()
-	if c.disco != nil {
-		d := *c.disco
-		return &d, nil
+	if c.disco == nil {
+		return nil, false
 	}
-	var out discoveryWire
-	if err := c.do(ctx, call{op: "discover", method: http.MethodGet, path: pathDiscovery,
-		want: http.StatusOK, out: &out}); err != nil {
-		return nil, err
-	}
-	d := Discovery(out)
-	c.disco = &d
-	cp := d
-	return &cp, nil
+	d := *c.disco
+	return &d, true
 }
 
 // discoveryWire is Discovery with the required-field check.

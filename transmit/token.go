@@ -119,6 +119,8 @@ func expiresIn(t *oauth2.Token) (float64, bool) {
 	switch v := t.Extra("expires_in").(type) {
 	case float64:
 		return v, true
+	case int64:
+		return float64(v), true
 	case string:
 		f, err := strconv.ParseFloat(v, 64)
 		return f, err == nil

@@ -261,3 +261,41 @@ func TestTokenErrorIsNotRetrieveError(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUnavailable)
 	assert.Contains(t, err.Error(), "transmit: client token")
 }
+
+func TestTokenLifetimeFromAnswer(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name        string
+		contentType string
+		body        string
+		staleAfter  time.Duration // first instant at which the cached token is refetched
+	}{
+		{"json number", "application/json", `{"access_token":"a","token_type":"Bearer","expires_in":600}`, 540 * time.Second},
+		{"json string", "application/json", `{"access_token":"a","token_type":"Bearer","expires_in":"600"}`, 540 * time.Second},
+		{"missing expires_in uses the spec default", "application/json", `{"access_token":"a","token_type":"Bearer"}`, time.Hour - DefaultTokenExpiryDelta},
+		{"form encoded", "application/x-www-form-urlencoded", `access_token=a&token_type=Bearer&expires_in=600`, 540 * time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake(t)
+			f.tokenHandler = func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", tc.contentType)
+				_, _ = w.Write([]byte(tc.body))
+			}
+			clk := newClock()
+			c := newTestClient(t, f, func(cfg *Config) { cfg.Now = clk.Now })
+			// The fake authorizes only tokens it issued; the canned answer's token is "a".
+			f.mu.Lock()
+			f.issued["a"] = true
+			f.mu.Unlock()
+			require.NoError(t, sendOTP(context.Background(), c))
+			clk.Advance(tc.staleAfter - time.Second)
+			require.NoError(t, sendOTP(context.Background(), c))
+			assert.EqualValues(t, 1, f.tokenCalls.Load())
+			clk.Advance(time.Second)
+			require.NoError(t, sendOTP(context.Background(), c))
+			assert.EqualValues(t, 2, f.tokenCalls.Load())
+		})
+	}
+}
