@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -205,4 +206,35 @@ func TestDiscover(t *testing.T) {
 		_, err := c.Discover(context.Background())
 		assert.ErrorIs(t, err, ErrUnavailable)
 	})
+}
+
+func TestDiscoverWaiterHonoursOwnContext(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	gate := make(chan struct{})
+	f.handle(pathDiscovery, func(w http.ResponseWriter, _ *http.Request, _ int) {
+		<-gate
+		writeJSON(w, 200, `{"issuer":"https://userid.security","jwks_uri":"https://x.example/jwks"}`)
+	})
+	c := newTestClient(t, f, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Discover(ctx)
+		errc <- err
+	}()
+	require.Eventually(t, func() bool { return f.count(pathDiscovery) == 1 }, 5*time.Second, time.Millisecond)
+	cancel()
+	err := <-errc
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, ErrUnavailable)
+
+	okc := make(chan error, 1)
+	go func() {
+		_, err := c.Discover(context.Background())
+		okc <- err
+	}()
+	close(gate)
+	require.NoError(t, <-okc)
+	assert.Equal(t, 1, f.count(pathDiscovery), "the abandoned fetch still filled the cache")
 }
