@@ -1,0 +1,42 @@
+// Package store provides session stores for github.com/alexedwards/scs/v2, chosen by URL, and
+// rate limiters shared through the same backend, so that several instances of an app behind a
+// load balancer see the same sessions and the same counts.
+//
+// [Open] takes "memory" (or ""), a Redis URL ("redis://", "rediss://") or a PostgreSQL URL
+// ("postgres://", "postgresql://"). The returned [*Store] implements [scs.Store] and
+// [scs.CtxStore]; scs calls the context-aware methods, so a request's deadline bounds every
+// store call, and a backend failure is always an error, never "session not found".
+//
+// # Backends
+//
+//   - Memory: one process only; sessions are lost on restart. It behaves like scs's memstore
+//     (expired sessions are swept every minute) and its goroutine stops in [Store.Close].
+//   - Redis: go-redis with scs's goredisstore (keys "scs:session:<token>"). A command that
+//     meets a connection broken by a Redis restart is retried on a fresh connection (go-redis
+//     also checks idle connections before reuse), so a restart costs no failed requests; a
+//     Redis without persistence loses its sessions, which signs users out.
+//   - PostgreSQL: a pgx pool, and the table of scs's pgxstore (token, data, expiry). The queries
+//     are pgxstore's, run with the caller's context (the pinned pgxstore has no context-aware
+//     methods). Expired sessions are swept every 5 minutes.
+//
+// # PostgreSQL tables
+//
+// Open creates, when missing, the tables "sessions" (with index on expiry) and
+// "otlogin_rate_limits" (key, count, window_end), in one transaction that holds
+// pg_advisory_xact_lock, so instances starting at once do not race. The database user needs
+// the right to create them, or they can be created beforehand with the same definitions. A
+// search_path URL parameter (e.g. ?search_path=myapp) puts them in that schema, which Open
+// creates when missing.
+//
+// # Rate limits
+//
+// [Store.RateLimiter] returns a fixed-window limiter ([*RedisLimiter]: one Lua script call per
+// check, keys "otlogin:rl:<key>" that expire with their window; [*PostgresLimiter]: one
+// INSERT ... ON CONFLICT statement per check, old rows deleted lazily). Its Allow method has
+// otlogin.Limiter's signature. Backend errors are returned; callers fail closed.
+//
+// # Errors
+//
+// Errors start with "store:", name the backend and address, and never contain the URL's
+// password.
+package store

@@ -1,0 +1,213 @@
+package store
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/otlogin/otlogin/internal/testservice"
+	"github.com/otlogin/otlogin/store/storetest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// redisServerArgs restarts the machine's shared, non-persistent Redis exactly as it was
+// started.
+var redisServerArgs = []string{"--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
+	"--save", "", "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"}
+
+func redisUp() bool {
+	out, err := exec.Command("redis-cli", "-h", "127.0.0.1", "-p", "6379", "ping").Output()
+	return err == nil && strings.TrimSpace(string(out)) == "PONG"
+}
+
+// startRedis starts the shared Redis if it is not running and waits until it answers.
+func startRedis(t *testing.T) {
+	t.Helper()
+	if redisUp() {
+		return
+	}
+	out, err := exec.Command("redis-server", redisServerArgs...).CombinedOutput()
+	require.NoError(t, err, "restarting redis-server: %s", out)
+	require.Eventually(t, redisUp, 10*time.Second, 50*time.Millisecond, "redis answers after restart")
+}
+
+// warm makes n concurrent calls a few times so the pool holds several connections.
+func warm(t *testing.T, s *Store, tok string, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for range 10 {
+				_, _, err := s.Find(tok)
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// countFailures makes n sequential Finds and returns how many failed.
+func countFailures(s *Store, tok string, n int) int {
+	failed := 0
+	for range n {
+		if _, _, err := s.Find(tok); err != nil {
+			failed++
+		}
+	}
+	return failed
+}
+
+// TestRedisRestart stops the shared Redis (SHUTDOWN NOSAVE) and starts it again. It disrupts
+// every other user of that server, so it runs only when asked to.
+func TestRedisRestart(t *testing.T) {
+	if os.Getenv("OTLOGIN_DISRUPT_REDIS") != "1" && !testservice.Required() {
+		t.Skip("store: TestRedisRestart stops the shared Redis; set OTLOGIN_DISRUPT_REDIS=1 (or OTLOGIN_REQUIRE_SERVICES=1) to run it")
+	}
+	raw := redisURL(t)
+	if u, _ := url.Parse(raw); u == nil || u.Host != "127.0.0.1:6379" {
+		t.Skipf("store: TestRedisRestart only restarts the local Redis at 127.0.0.1:6379, not %s", u.Host)
+	}
+	t.Cleanup(func() { startRedis(t) }) // registered before the shutdown, runs even on failure
+
+	s := open(t, raw)
+	noRetry := open(t, withQuery(t, raw, "max_retries", "-1"))
+	tok := storetest.Token(t)
+	require.NoError(t, s.Commit(tok, []byte("v"), time.Now().Add(time.Minute)))
+	warm(t, s, tok, 8)
+	warm(t, noRetry, tok, 8)
+	pooled := int(s.b.(*redisBackend).client.PoolStats().IdleConns)
+	pooledNoRetry := int(noRetry.b.(*redisBackend).client.PoolStats().IdleConns)
+	require.Positive(t, pooled)
+
+	_ = exec.Command("redis-cli", "-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave").Run()
+	require.Eventually(t, func() bool { return !redisUp() }, 10*time.Second, 20*time.Millisecond, "redis stopped")
+
+	_, found, err := s.Find(tok)
+	require.Error(t, err, "Find fails while Redis is down")
+	assert.False(t, found, "an error, not a session")
+	assert.Error(t, s.Commit(tok, []byte("v"), time.Now().Add(time.Minute)), "Commit fails while Redis is down")
+	_, _, err = s.RateLimiter().Allow(context.Background(), "k:"+tok, 1, time.Minute)
+	assert.Error(t, err, "the limiter reports the outage")
+
+	startRedis(t)
+	failed := countFailures(s, tok, pooled+5)
+	failedNoRetry := countFailures(noRetry, tok, pooledNoRetry+5)
+	t.Logf("after restart: default client %d failed of %d calls (%d pooled conns); max_retries=-1 client %d failed of %d (%d pooled)",
+		failed, pooled+5, pooled, failedNoRetry, pooledNoRetry+5, pooledNoRetry)
+	assert.LessOrEqual(t, failed, pooled, "at most one failed call per pooled connection")
+	assert.LessOrEqual(t, failedNoRetry, pooledNoRetry, "at most one failed call per pooled connection, even without retries")
+
+	_, found, err = s.Find(tok)
+	require.NoError(t, err, "works again without reopening")
+	assert.False(t, found, "the session was lost with the non-persistent Redis: the user is logged out")
+	require.NoError(t, s.Commit(tok, []byte("v2"), time.Now().Add(time.Minute)))
+	ok, _, err := s.RateLimiter().Allow(context.Background(), "k:"+tok, 1, time.Minute)
+	require.NoError(t, err, "the limiter's script is loaded again after the restart")
+	assert.True(t, ok)
+}
+
+// tcpProxy forwards connections to target; it can be stopped (closing every connection) and
+// started again on the same address.
+type tcpProxy struct {
+	target, addr string
+	mu           sync.Mutex
+	ln           net.Listener
+	conns        map[net.Conn]struct{}
+	wg           sync.WaitGroup
+}
+
+func newTCPProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	p := &tcpProxy{target: target, conns: map[net.Conn]struct{}{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *tcpProxy) start(t *testing.T) {
+	t.Helper()
+	ln, err := net.Listen("tcp", p.addr)
+	require.NoError(t, err)
+	p.serve(ln)
+}
+
+func (p *tcpProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	p.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+			p.mu.Unlock()
+			p.wg.Go(func() { _, _ = io.Copy(up, c); _ = up.Close() })
+			p.wg.Go(func() { _, _ = io.Copy(c, up); _ = c.Close() })
+		}
+	})
+}
+
+func (p *tcpProxy) stop() {
+	p.mu.Lock()
+	if p.ln != nil {
+		_ = p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	clear(p.conns)
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+func TestPostgresConnectionLoss(t *testing.T) {
+	t.Parallel()
+	raw := postgresURL(t)
+	u, err := url.Parse(raw)
+	require.NoError(t, err)
+	proxy := newTCPProxy(t, u.Host)
+	u.Host = proxy.addr
+	s := open(t, u.String())
+
+	tok := storetest.Token(t)
+	require.NoError(t, s.Commit(tok, []byte("v"), time.Now().Add(time.Minute)))
+	warm(t, s, tok, 4)
+	pooled := int(s.b.(*postgresBackend).pool.Stat().IdleConns())
+
+	proxy.stop()
+	_, found, err := s.Find(tok)
+	require.Error(t, err, "Find fails while the database is unreachable")
+	assert.False(t, found)
+	assert.Error(t, s.Commit(tok, []byte("v"), time.Now().Add(time.Minute)), "Commit fails too")
+	_, _, err = s.RateLimiter().Allow(context.Background(), "k:"+tok, 1, time.Minute)
+	assert.Error(t, err, "the limiter reports the outage")
+
+	proxy.start(t)
+	failed := countFailures(s, tok, pooled+5)
+	t.Logf("after the proxy came back: %d failed of %d calls (%d pooled conns before the loss)", failed, pooled+5, pooled)
+	assert.LessOrEqual(t, failed, pooled, "at most one failed call per pooled connection")
+	b, found, err := s.Find(tok)
+	require.NoError(t, err, "works again without reopening")
+	require.True(t, found, "PostgreSQL kept the session")
+	assert.Equal(t, []byte("v"), b)
+}
