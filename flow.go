@@ -105,7 +105,12 @@ func sanitizeNext(raw string) string {
 		if err != nil {
 			return "/"
 		}
-		out += "?" + q.Encode()
+		if enc := q.Encode(); enc != "" {
+			out += "?" + enc
+		}
+	}
+	if len(out) > maxNextLen {
+		return "/"
 	}
 	return out
 }
