@@ -1,0 +1,410 @@
+package otlogin
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin/transmit/transmittest"
+)
+
+// TestMagicLinkBoundToBrowser: a link opened in another browser redeems nothing and shows
+// a page; the link still works in the browser that asked (SECURITY L4).
+func TestMagicLinkBoundToBrowser(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	owner, other := h.newClient(), h.newClient()
+	r := h.postForm(owner, "/auth/link/email/send", url.Values{"email": {"ada@example.com"}, "next": {"/dashboard"}})
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	link := h.lastLink("ada@example.com")
+
+	r = h.get(other, link)
+	assert.Equal(t, http.StatusOK, r.StatusCode)
+	assert.Contains(t, r.body, "Open the link in the browser where you asked for it")
+	assert.Contains(t, r.body, `action="/auth/link/email/send"`, "offers a new link from this browser")
+	assert.NotContains(t, r.body, "/link/email/authenticate", "no confirm form without AllowCrossDevice")
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
+	assert.Equal(t, http.StatusSeeOther, h.get(other, "/dashboard").StatusCode)
+
+	code, state := linkParams(t, link)
+	r = h.postForm(other, "/auth/link/email/authenticate", url.Values{"code": {code}, "state": {state}})
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode, "no flow in this browser")
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
+
+	r = h.get(owner, link)
+	require.Equal(t, http.StatusSeeOther, r.StatusCode)
+	assert.Equal(t, "/dashboard", r.Header.Get("Location"))
+	assert.Equal(t, http.StatusOK, h.get(owner, "/dashboard").StatusCode)
+}
+
+// TestAllowCrossDevice: with the option on, another browser gets a confirm page whose
+// button POSTs the code; only that POST redeems it.
+func TestAllowCrossDevice(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.AllowCrossDevice = true })
+	h.emu.CreateUser("ada@example.com", "")
+	owner, other := h.newClient(), h.newClient()
+	h.postForm(owner, "/auth/link/email/send", url.Values{"email": {"ada@example.com"}})
+	link := h.lastLink("ada@example.com")
+	code, state := linkParams(t, link)
+
+	r := h.get(other, link)
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	assert.Contains(t, r.body, `action="/auth/link/email/authenticate"`)
+	assert.Contains(t, r.body, `method="post"`)
+	assert.Contains(t, r.body, `name="code" value="`+code+`"`)
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink), "GET never redeems")
+
+	r = h.postForm(other, "/auth/link/email/authenticate", url.Values{"code": {code}, "state": {state}})
+	require.Equal(t, http.StatusSeeOther, r.StatusCode, r.body)
+	assert.Equal(t, "/", r.Header.Get("Location"))
+	assert.Equal(t, http.StatusOK, h.get(other, "/dashboard").StatusCode)
+	assert.Equal(t, http.StatusSeeOther, h.get(owner, "/dashboard").StatusCode, "the asking browser is not signed in")
+}
+
+// TestScannerDoesNotRedeem: HEAD and GETs by a mail scanner (no flow) spend nothing, and
+// a HEAD from the right browser spends nothing either (SECURITY §5.5).
+func TestScannerDoesNotRedeem(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	owner, scanner := h.newClient(), h.newClient()
+	h.postForm(owner, "/auth/link/email/send", url.Values{"email": {"ada@example.com"}, "next": {"/dashboard"}})
+	link := h.lastLink("ada@example.com")
+	for _, c := range []*http.Client{scanner, owner} {
+		req, err := http.NewRequest(http.MethodHead, link, nil)
+		require.NoError(t, err)
+		r := h.do(c, req)
+		assert.Equal(t, http.StatusOK, r.StatusCode)
+	}
+	h.get(scanner, link)
+	h.get(scanner, link)
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
+	r := h.get(owner, link)
+	require.Equal(t, http.StatusSeeOther, r.StatusCode)
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
+}
+
+// TestStateTamperingAndReplay: a changed state redeems nothing; a used link redeems
+// nothing the second time.
+func TestStateTamperingAndReplay(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	h.postForm(c, "/auth/link/email/send", url.Values{"email": {"ada@example.com"}})
+	link := h.lastLink("ada@example.com")
+	code, state := linkParams(t, link)
+	tampered := strings.Replace(link, "state="+state, "state=A"+state[1:], 1)
+	if state[0] == 'A' {
+		tampered = strings.Replace(link, "state="+state, "state=B"+state[1:], 1)
+	}
+	r := h.get(c, tampered)
+	assert.Equal(t, http.StatusOK, r.StatusCode)
+	assert.Contains(t, r.body, "Open the link")
+	r = h.get(c, strings.Replace(link, "&state="+state, "", 1))
+	assert.Equal(t, http.StatusOK, r.StatusCode, "no state")
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
+
+	require.Equal(t, http.StatusSeeOther, h.get(c, link).StatusCode)
+	require.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
+
+	// Replays: the flow is gone, so nothing reaches Mosaic.
+	r = h.get(c, link)
+	assert.Equal(t, http.StatusOK, r.StatusCode)
+	r = h.postJSON(c, "/auth/link/email/authenticate", map[string]string{"code": code, "state": state})
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.Contains(t, r.body, "no_pending_login")
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
+}
+
+// TestReplayedCodeCrossDevice: with AllowCrossDevice a replayed code reaches Mosaic, which
+// refuses it; the answer is the generic one.
+func TestReplayedCodeCrossDevice(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.AllowCrossDevice = true })
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	h.signInLink(c, "ada@example.com", "/")
+	code, state := linkParams(t, h.lastLink("ada@example.com"))
+	r := h.postJSON(h.newClient(), "/auth/link/email/authenticate", map[string]string{"code": code, "state": state})
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.JSONEq(t, `{"error":"invalid_code","message":"That code is invalid or has expired. Request a new one."}`, r.body)
+}
+
+// TestOTPFlowRules: no flow → 400 and no call; a JSON identifier that differs from the
+// flow → 400 and no call; wrong codes get the generic message.
+func TestOTPFlowRules(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	r := h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": "123456"})
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointAuthenticateOTP))
+
+	h.postJSON(c, "/auth/otp/send", map[string]string{"channel": "email", "identifier": "ada@example.com"})
+	r = h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": "123456", "channel": "email", "identifier": "eve@example.com"})
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.Contains(t, r.body, "flow_mismatch")
+	r = h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": "123456", "channel": "sms", "identifier": "+14155550123"})
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointAuthenticateOTP))
+
+	code := h.lastCode("ada@example.com")
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	r = h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": wrong})
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.JSONEq(t, `{"error":"invalid_code","message":"That code is invalid or has expired. Request a new one."}`, r.body)
+	r = h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": code})
+	assert.Equal(t, http.StatusOK, r.StatusCode, r.body)
+}
+
+// TestSendRateLimits: over the per-identifier budget the answer is 429 with Retry-After and
+// Mosaic is not called; a concurrent burst gets exactly the budget (SECURITY M2, O2).
+func TestSendRateLimits(t *testing.T) {
+	t.Parallel()
+	t.Run("sequential", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.emu.CreateUser("ada@example.com", "")
+		c := h.newClient()
+		for i := 0; i < 5; i++ {
+			r := h.postJSON(c, "/auth/link/email/send", map[string]string{"email": "ada@example.com"})
+			require.Equal(t, http.StatusAccepted, r.StatusCode, "send %d", i)
+		}
+		r := h.postJSON(c, "/auth/link/email/send", map[string]string{"email": "ADA@example.com"})
+		assert.Equal(t, http.StatusTooManyRequests, r.StatusCode)
+		assert.NotEmpty(t, r.Header.Get("Retry-After"))
+		assert.Contains(t, r.body, "rate_limited")
+		r = h.postJSON(c, "/auth/otp/send", map[string]string{"channel": "email", "identifier": "ada@example.com"})
+		assert.Equal(t, http.StatusTooManyRequests, r.StatusCode, "the budget covers every send to the identifier")
+		assert.Equal(t, 5, h.emu.Calls(transmittest.EndpointSendMagicLink))
+		assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointSendOTP))
+	})
+	t.Run("concurrent burst", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.emu.CreateUser("ada@example.com", "")
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		codes := map[int]int{}
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := h.newClient().Post(h.url("/auth/otp/send"), "application/json",
+					strings.NewReader(`{"channel":"email","identifier":"ada@example.com"}`))
+				if err != nil {
+					return
+				}
+				resp.Body.Close()
+				mu.Lock()
+				codes[resp.StatusCode]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		assert.Equal(t, map[int]int{http.StatusAccepted: 5, http.StatusTooManyRequests: 15}, codes)
+		assert.Equal(t, 5, h.emu.Calls(transmittest.EndpointSendOTP))
+	})
+	t.Run("per IP", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, func(c *Config) { c.Limits.SendsPerIP = Rate{N: 3} })
+		for i, email := range []string{"a@example.com", "b@example.com", "c@example.com", "d@example.com"} {
+			r := h.postJSON(h.newClient(), "/auth/link/email/send", map[string]string{"email": email})
+			if i < 3 {
+				assert.Equal(t, http.StatusAccepted, r.StatusCode)
+			} else {
+				assert.Equal(t, http.StatusTooManyRequests, r.StatusCode)
+			}
+		}
+		assert.Equal(t, 3, h.emu.Calls(transmittest.EndpointSendMagicLink))
+	})
+	t.Run("SMS budget and countries", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, func(c *Config) {
+			c.Limits.SMSPerHour = 2
+			c.SMSCountryCodes = []string{"+44", "1"}
+		})
+		for i, phone := range []string{"+447700900001", "+14155550002", "+447700900003"} {
+			r := h.postJSON(h.newClient(), "/auth/otp/send", map[string]string{"channel": "sms", "identifier": phone})
+			if i < 2 {
+				assert.Equal(t, http.StatusAccepted, r.StatusCode)
+			} else {
+				assert.Equal(t, http.StatusTooManyRequests, r.StatusCode)
+			}
+		}
+		r := h.postJSON(h.newClient(), "/auth/otp/send", map[string]string{"channel": "sms", "identifier": "+33612345678"})
+		assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+		assert.Equal(t, 2, h.emu.Calls(transmittest.EndpointSendOTP))
+	})
+}
+
+// TestAttemptLimit: passcode attempts per identifier are capped before Mosaic is asked.
+func TestAttemptLimit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.Limits.AttemptsPerIdentifier = Rate{N: 2} })
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	h.postJSON(c, "/auth/otp/send", map[string]string{"channel": "email", "identifier": "ada@example.com"})
+	code := h.lastCode("ada@example.com")
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	for i := 0; i < 2; i++ {
+		r := h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": wrong})
+		assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+	}
+	r := h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": code})
+	assert.Equal(t, http.StatusTooManyRequests, r.StatusCode)
+	assert.NotEmpty(t, r.Header.Get("Retry-After"))
+	assert.Equal(t, 2, h.emu.Calls(transmittest.EndpointAuthenticateOTP))
+}
+
+// TestNoEnumeration: a send for an unknown user answers exactly like one for a known user
+// (status, body, header names, cookie attributes) for every method (SECURITY M1).
+func TestNoEnumeration(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("known@example.com", "+14155550100")
+	cases := []struct {
+		name, path     string
+		known, unknown url.Values
+	}{
+		{"magic link", "/auth/link/email/send",
+			url.Values{"email": {"known@example.com"}}, url.Values{"email": {"unknown@example.com"}}},
+		{"email OTP", "/auth/otp/send",
+			url.Values{"channel": {"email"}, "identifier": {"known@example.com"}}, url.Values{"channel": {"email"}, "identifier": {"unknown@example.com"}}},
+		{"SMS OTP", "/auth/otp/send",
+			url.Values{"channel": {"sms"}, "identifier": {"+14155550100"}}, url.Values{"channel": {"sms"}, "identifier": {"+14155550199"}}},
+	}
+	normalize := func(r response) (int, string, []string, string) {
+		var names []string
+		for k := range r.Header {
+			if k != "Date" && k != "Content-Length" {
+				names = append(names, k)
+			}
+		}
+		var parts []string
+		for i, p := range strings.Split(r.Header.Get("Set-Cookie"), "; ") {
+			switch {
+			case i == 0:
+				parts = append(parts, strings.SplitN(p, "=", 2)[0])
+			case strings.HasPrefix(p, "Expires="), strings.HasPrefix(p, "Max-Age="):
+			default:
+				parts = append(parts, p)
+			}
+		}
+		cookie := strings.Join(parts, "; ")
+		return r.StatusCode, r.body, names, cookie
+	}
+	for _, tc := range cases {
+		for _, asJSON := range []bool{false, true} {
+			t.Run(tc.name, func(t *testing.T) {
+				send := func(v url.Values) response {
+					if asJSON {
+						m := map[string]string{}
+						for k := range v {
+							m[k] = v.Get(k)
+						}
+						return h.postJSON(h.newClient(), tc.path, m)
+					}
+					return h.postForm(h.newClient(), tc.path, v)
+				}
+				k, u := send(tc.known), send(tc.unknown)
+				ks, kb, kh, kc := normalize(k)
+				us, ub, uh, uc := normalize(u)
+				assert.Equal(t, ks, us)
+				assert.ElementsMatch(t, kh, uh)
+				assert.Equal(t, kc, uc)
+				if asJSON {
+					assert.Equal(t, kb, ub)
+				} else {
+					// The page names the address the user typed; otherwise identical.
+					kid := tc.known.Get("email") + tc.known.Get("identifier")
+					uid := tc.unknown.Get("email") + tc.unknown.Get("identifier")
+					uid, kid = strings.TrimPrefix(uid, "+"), strings.TrimPrefix(kid, "+") // "+" is HTML-escaped
+					assert.Equal(t, kb, strings.ReplaceAll(ub, uid, kid))
+				}
+			})
+		}
+	}
+	assert.Contains(t, h.logs.String(), `"outcome":"unknown_user"`, "the difference goes to the log")
+}
+
+// TestCrossOriginRefused: every POST route refuses cross-site requests before doing
+// anything (SECURITY B1).
+func TestCrossOriginRefused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	signedIn := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(signedIn, "ada@example.com", "/").StatusCode)
+	routes := []struct{ path, body string }{
+		{"/auth/link/email/send", "email=ada%40example.com"},
+		{"/auth/link/email/authenticate", "code=abc&state=def"},
+		{"/auth/otp/send", "channel=email&identifier=ada%40example.com"},
+		{"/auth/otp/authenticate", "passcode=123456"},
+		{"/auth/logout", ""},
+	}
+	headers := []struct {
+		name string
+		kv   []string
+	}{
+		{"Sec-Fetch-Site cross-site", []string{"Sec-Fetch-Site", "cross-site"}},
+		{"Sec-Fetch-Site same-site", []string{"Sec-Fetch-Site", "same-site"}},
+		{"Origin mismatch", []string{"Origin", "https://evil.example"}},
+		{"Origin null", []string{"Origin", "null"}},
+	}
+	before := mosaicCalls(h)
+	for _, rt := range routes {
+		for _, hd := range headers {
+			t.Run(rt.path+" "+hd.name, func(t *testing.T) {
+				r := h.postForm(signedIn, rt.path, mustParseQuery(rt.body), hd.kv...)
+				assert.Equal(t, http.StatusForbidden, r.StatusCode)
+				assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+			})
+		}
+	}
+	assert.Equal(t, before, mosaicCalls(h))
+	assert.Equal(t, http.StatusOK, h.get(signedIn, "/dashboard").StatusCode, "still signed in")
+	r := h.postForm(signedIn, "/auth/logout", nil, "Sec-Fetch-Site", "same-origin", "Origin", h.srv.URL)
+	assert.Equal(t, http.StatusSeeOther, r.StatusCode, "same-origin POST allowed")
+}
+
+func mustParseQuery(s string) url.Values {
+	v, _ := url.ParseQuery(s)
+	return v
+}
+
+// TestMethodNotAllowed: state-changing routes are POST-only (405 with Allow), and the
+// read routes refuse POST.
+func TestMethodNotAllowed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	c := h.newClient()
+	for path, allow := range map[string]string{
+		"/auth/link/email/send": "POST", "/auth/link/email/authenticate": "POST", "/auth/otp/send": "POST",
+		"/auth/otp/authenticate": "POST", "/auth/logout": "POST",
+	} {
+		r := h.get(c, path)
+		assert.Equal(t, http.StatusMethodNotAllowed, r.StatusCode, path)
+		assert.Equal(t, allow, r.Header.Get("Allow"), path)
+	}
+	r := h.postForm(c, "/auth/me", nil)
+	assert.Equal(t, http.StatusMethodNotAllowed, r.StatusCode)
+	assert.Equal(t, "GET, HEAD", r.Header.Get("Allow"))
+	assert.Equal(t, http.StatusNotFound, h.get(c, "/auth/nope").StatusCode)
+	assert.Equal(t, 0, mosaicCalls(h))
+}
