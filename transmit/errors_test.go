@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
-	"net/http/httptest"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -186,12 +188,20 @@ func TestTransportErrorsEveryEndpoint(t *testing.T) {
 		t.Run(ep.name+"/connection refused", func(t *testing.T) {
 			t.Parallel()
 			f := newFake(t)
-			dead := httptest.NewServer(http.NotFoundHandler())
-			deadURL := dead.URL
-			dead.Close()
+			// Closing a server and reusing its port races with other parallel tests that may
+			// get the same port; refuse dials to the business host in the transport instead.
+			var dialer net.Dialer
 			c := newTestClient(t, f, func(cfg *Config) {
-				cfg.BaseURL = deadURL + "/cis"
+				cfg.BaseURL = "http://refused.test/cis"
 				cfg.TokenURL = f.base() + "/oidc/token"
+				cfg.HTTPClient = &http.Client{Transport: &http.Transport{
+					DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+						if strings.HasPrefix(addr, "refused.test:") {
+							return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+						}
+						return dialer.DialContext(ctx, network, addr)
+					},
+				}}
 			})
 			err := ep.call(context.Background(), c)
 			require.Error(t, err)
@@ -199,6 +209,7 @@ func TestTransportErrorsEveryEndpoint(t *testing.T) {
 			assert.False(t, errors.As(err, &ae), "no APIError without an answer")
 			assertOnlySentinel(t, err, ErrUnavailable)
 			assert.NotContains(t, err.Error(), testClientSecret)
+			assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the net error is wrapped")
 		})
 		t.Run(ep.name+"/timeout", func(t *testing.T) {
 			t.Parallel()
@@ -210,8 +221,13 @@ func TestTransportErrorsEveryEndpoint(t *testing.T) {
 				}
 				writeJSON(w, http.StatusOK, `{}`)
 			})
-			c := newTestClient(t, f, func(cfg *Config) { cfg.Timeout = 100 * time.Millisecond })
-			err := ep.call(context.Background(), c)
+			c := newTestClient(t, f, func(cfg *Config) { cfg.Timeout = 250 * time.Millisecond })
+			// Warm the token cache with a generous deadline so a loaded machine cannot spend
+			// the whole call deadline on the token fetch.
+			c.tokens.timeout = 5 * time.Second
+			_, err := c.tokens.get(context.Background())
+			require.NoError(t, err)
+			err = ep.call(context.Background(), c)
 			require.Error(t, err)
 			assertOnlySentinel(t, err, ErrUnavailable)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)

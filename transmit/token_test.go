@@ -181,7 +181,7 @@ func TestTokenFetchFailures(t *testing.T) {
 			case <-r.Context().Done():
 			case <-time.After(10 * time.Second):
 			}
-		}, "", 100 * time.Millisecond, ErrUnavailable, 0},
+		}, "", 250 * time.Millisecond, ErrUnavailable, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
