@@ -11,13 +11,20 @@
 //
 //   - Memory: one process only; sessions are lost on restart. It behaves like scs's memstore
 //     (expired sessions are swept every minute) and its goroutine stops in [Store.Close].
-//   - Redis: go-redis with scs's goredisstore (keys "scs:session:<token>"). A command that
-//     meets a connection broken by a Redis restart is retried on a fresh connection (go-redis
-//     also checks idle connections before reuse), so a restart costs no failed requests; a
-//     Redis without persistence loses its sessions, which signs users out.
-//   - PostgreSQL: a pgx pool, and the table of scs's pgxstore (token, data, expiry). The queries
-//     are pgxstore's, run with the caller's context (the pinned pgxstore has no context-aware
-//     methods). Expired sessions are swept every 5 minutes.
+//   - Redis: go-redis with scs's goredisstore, used as is (keys "scs:session:<token>";
+//     TestInteropGoredisstore shows a separate goredisstore reads what this one writes). Only
+//     Commit with an expiry already past is intercepted: goredisstore would store the key with
+//     no TTL, so it is deleted instead. A command that meets a connection broken by a Redis
+//     restart is retried on a fresh connection (go-redis also checks idle connections before
+//     reuse), so a restart costs few or no failed requests; a Redis without persistence loses
+//     its sessions, which signs users out.
+//   - PostgreSQL: a pgx pool, and the table of scs's pgxstore (token, data, expiry). The three
+//     session statements are pgxstore's (same SQL, same table), but run by this package with
+//     the caller's context: the pgxstore version this module pins has no context-aware methods
+//     (it uses context.Background(), so a slow database would hold a request past its
+//     deadline), and its StopCleanup races with its cleanup goroutine. The data is the same:
+//     pgxstore.New on the same table reads and writes the same sessions (TestInteropPgxstore).
+//     Expired sessions are swept every 5 minutes.
 //
 // # PostgreSQL tables
 //
@@ -30,10 +37,12 @@
 //
 // # Rate limits
 //
-// [Store.RateLimiter] returns a fixed-window limiter ([*RedisLimiter]: one Lua script call per
-// check, keys "otlogin:rl:<key>" that expire with their window; [*PostgresLimiter]: one
-// INSERT ... ON CONFLICT statement per check, old rows deleted lazily). Its Allow method has
-// otlogin.Limiter's signature. Backend errors are returned; callers fail closed.
+// [Store.Limiter] returns a fixed-window [otlogin.Limiter] ([*RedisLimiter]: one Lua script
+// call per check, keys "otlogin:rl:<key>" that expire with their window; [*PostgresLimiter]:
+// one INSERT ... ON CONFLICT statement per check, old rows deleted lazily), or nil for the
+// memory store. A *Store is an [otlogin.LimiterProvider], so passing it as
+// otlogin.Config.SessionStore (with Config.Limiter nil) makes every instance share its rate
+// limits with no further code. Backend errors are returned; otlogin then fails closed (503).
 //
 // # Errors
 //

@@ -26,6 +26,6 @@ func Example() {
 	sessions.Store = st
 	sessions.Lifetime = 24 * time.Hour
 
-	fmt.Println(st.Kind(), st.RateLimiter() == nil)
+	fmt.Println(st.Kind(), st.Limiter() == nil)
 	// Output: memory true
 }

@@ -29,7 +29,7 @@ DELETE FROM otlogin_rate_limits WHERE key IN (
 const pgSweepEvery = time.Minute
 
 // PostgresLimiter is a fixed-window rate limiter shared through PostgreSQL (table
-// otlogin_rate_limits), returned by [Store.RateLimiter] for PostgreSQL stores. Each Allow is
+// otlogin_rate_limits), returned by [Store.Limiter] for PostgreSQL stores. Each Allow is
 // one atomic statement; rows of ended windows are deleted lazily, at most once a minute, by the
 // Allow call that finds the sweep due.
 type PostgresLimiter struct {
@@ -37,7 +37,7 @@ type PostgresLimiter struct {
 	lastSweep atomic.Int64 // unix nanoseconds
 }
 
-// Allow implements [RateLimiter]. Errors from PostgreSQL are returned with allowed false.
+// Allow implements [otlogin.Limiter]. Errors from PostgreSQL are returned with allowed false.
 func (l *PostgresLimiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
 	if err := checkLimitArgs(limit, window); err != nil {
 		return false, 0, err

@@ -26,14 +26,14 @@ return {n, ttl}
 `)
 
 // RedisLimiter is a fixed-window rate limiter shared through Redis, returned by
-// [Store.RateLimiter] for Redis stores. Each Allow is one atomic script call; counters are keys
+// [Store.Limiter] for Redis stores. Each Allow is one atomic script call; counters are keys
 // "otlogin:rl:<key>" (see [Open] for key_prefix) that expire with their window.
 type RedisLimiter struct {
 	client *redis.Client
 	prefix string
 }
 
-// Allow implements [RateLimiter]. Errors from Redis are returned with allowed false.
+// Allow implements [otlogin.Limiter]. Errors from Redis are returned with allowed false.
 func (l *RedisLimiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
 	if err := checkLimitArgs(limit, window); err != nil {
 		return false, 0, err

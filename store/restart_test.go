@@ -94,7 +94,7 @@ func TestRedisRestart(t *testing.T) {
 	require.Error(t, err, "Find fails while Redis is down")
 	assert.False(t, found, "an error, not a session")
 	assert.Error(t, s.Commit(tok, []byte("v"), time.Now().Add(time.Minute)), "Commit fails while Redis is down")
-	_, _, err = s.RateLimiter().Allow(context.Background(), "k:"+tok, 1, time.Minute)
+	_, _, err = s.Limiter().Allow(context.Background(), "k:"+tok, 1, time.Minute)
 	assert.Error(t, err, "the limiter reports the outage")
 
 	startRedis(t)
@@ -109,7 +109,7 @@ func TestRedisRestart(t *testing.T) {
 	require.NoError(t, err, "works again without reopening")
 	assert.False(t, found, "the session was lost with the non-persistent Redis: the user is logged out")
 	require.NoError(t, s.Commit(tok, []byte("v2"), time.Now().Add(time.Minute)))
-	ok, _, err := s.RateLimiter().Allow(context.Background(), "k:"+tok, 1, time.Minute)
+	ok, _, err := s.Limiter().Allow(context.Background(), "k:"+tok, 1, time.Minute)
 	require.NoError(t, err, "the limiter's script is loaded again after the restart")
 	assert.True(t, ok)
 }
@@ -199,7 +199,7 @@ func TestPostgresConnectionLoss(t *testing.T) {
 	require.Error(t, err, "Find fails while the database is unreachable")
 	assert.False(t, found)
 	assert.Error(t, s.Commit(tok, []byte("v"), time.Now().Add(time.Minute)), "Commit fails too")
-	_, _, err = s.RateLimiter().Allow(context.Background(), "k:"+tok, 1, time.Minute)
+	_, _, err = s.Limiter().Allow(context.Background(), "k:"+tok, 1, time.Minute)
 	assert.Error(t, err, "the limiter reports the outage")
 
 	proxy.start(t)

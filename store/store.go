@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+
+	"github.com/otlogin/otlogin"
 )
 
 // Kinds of [Store], as reported by [Store.Kind].
@@ -21,16 +23,6 @@ const (
 
 // ErrClosed is returned by the methods of a [Store] after [Store.Close].
 var ErrClosed = errors.New("store: closed")
-
-// RateLimiter counts events per key in fixed windows, shared by every instance of an app that
-// uses the same backend. Its method set is the same as otlogin.Limiter's, so a RateLimiter can
-// be used wherever an otlogin.Limiter is expected.
-type RateLimiter interface {
-	// Allow records one event under key and reports whether it is within limit events per
-	// window. When it is not, retryAfter is the time until the window resets. A non-nil error
-	// means the backend could not count; callers must then refuse (fail closed).
-	Allow(ctx context.Context, key string, limit int, window time.Duration) (allowed bool, retryAfter time.Duration, err error)
-}
 
 // backend is what each kind of store implements.
 type backend interface {
@@ -46,7 +38,7 @@ type backend interface {
 type Store struct {
 	kind      string
 	b         backend
-	limiter   RateLimiter
+	limiter   otlogin.Limiter // nil for memory
 	closeOnce sync.Once
 	closeErr  error
 	mu        sync.RWMutex
@@ -54,8 +46,11 @@ type Store struct {
 }
 
 var (
-	_ scs.Store    = (*Store)(nil)
-	_ scs.CtxStore = (*Store)(nil)
+	_ scs.Store               = (*Store)(nil)
+	_ scs.CtxStore            = (*Store)(nil)
+	_ otlogin.LimiterProvider = (*Store)(nil)
+	_ otlogin.Limiter         = (*RedisLimiter)(nil)
+	_ otlogin.Limiter         = (*PostgresLimiter)(nil)
 )
 
 // Open returns the session store described by rawURL:
@@ -103,10 +98,17 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 // Kind reports the backend: "memory", "redis" or "postgres".
 func (s *Store) Kind() string { return s.kind }
 
-// RateLimiter returns a limiter that shares its counts through the store's backend
-// ([*RedisLimiter] or [*PostgresLimiter]), or nil for the memory store, whose counts would
-// not be shared anyway.
-func (s *Store) RateLimiter() RateLimiter { return s.limiter }
+// Limiter returns a rate limiter that shares its counts through the store's backend
+// ([*RedisLimiter] or [*PostgresLimiter]), so every instance using the same server sees the
+// same counts. It implements [otlogin.LimiterProvider]: [otlogin.New] uses it when
+// Config.Limiter is nil. For the memory store it returns a nil interface (counts would not be
+// shared anyway), and otlogin.New then falls back to its in-memory limiter.
+func (s *Store) Limiter() otlogin.Limiter {
+	if s.limiter == nil {
+		return nil // an untyped nil, so the caller's nil check sees it
+	}
+	return s.limiter
+}
 
 // Close stops the store's background goroutines and closes its connection pool. It is safe to
 // call more than once; later calls return the first call's result. Calls to the other methods

@@ -53,7 +53,7 @@ func TestLimiterConformance(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			storetest.RunLimiter(t, func(t *testing.T) storetest.Limiter {
-				l := open(t, b.url(t)).RateLimiter()
+				l := open(t, b.url(t)).Limiter()
 				require.NotNil(t, l)
 				return l
 			})
@@ -78,7 +78,7 @@ func TestKindAndLimiter(t *testing.T) {
 			t.Parallel()
 			s := open(t, tt.url(t))
 			assert.Equal(t, tt.kind, s.Kind())
-			assert.Equal(t, tt.limiter, s.RateLimiter() != nil, "has a shared limiter")
+			assert.Equal(t, tt.limiter, s.Limiter() != nil, "has a shared limiter")
 		})
 	}
 }
@@ -170,7 +170,7 @@ func TestConcurrentPostgresOpen(t *testing.T) {
 
 func TestLimiterArgs(t *testing.T) {
 	t.Parallel()
-	l := open(t, "redis://"+miniredis.RunT(t).Addr()).RateLimiter()
+	l := open(t, "redis://"+miniredis.RunT(t).Addr()).Limiter()
 	tests := []struct {
 		name   string
 		limit  int
@@ -192,7 +192,7 @@ func TestLimiterArgs(t *testing.T) {
 func TestRedisLimiterKeysExpire(t *testing.T) {
 	t.Parallel()
 	mr := miniredis.RunT(t)
-	l := open(t, "redis://"+mr.Addr()).RateLimiter()
+	l := open(t, "redis://"+mr.Addr()).Limiter()
 	ok, _, err := l.Allow(context.Background(), "user@example.com", 1, 10*time.Second)
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -224,7 +224,7 @@ func TestRedisSessionExpiryAndErrors(t *testing.T) {
 	_, found, err = s.Find("tok")
 	require.Error(t, err, "a Redis error is an error, not \"not found\"")
 	assert.False(t, found)
-	_, _, err = s.RateLimiter().Allow(context.Background(), "k", 1, time.Minute)
+	_, _, err = s.Limiter().Allow(context.Background(), "k", 1, time.Minute)
 	assert.Error(t, err, "limiter errors are returned (the caller fails closed)")
 	mr.SetError("")
 	_, _, err = s.Find("tok")
