@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -25,11 +26,17 @@ import (
 // type is written with encoding/gob, on its own, so it needs the same
 // gob.Register call as with scs's default [scs.GobCodec].
 //
-// Decoding costs a handful of allocations whatever the size of the session:
-// the map, one private copy of the input that every []byte value points into
-// (each value capped to its own bytes, so appending to one never overwrites
-// another, and nothing aliases the store's buffer), and one per value for
-// strings and boxing. The keys otlogin itself writes are not allocated.
+// Decoding allocates little whatever the size of the session: the map, one
+// allocation per value for boxing (and for each string), and one private copy
+// of the input that the host app's []byte values point into, each capped to
+// its own bytes so appending to one never overwrites another. The keys otlogin
+// writes are not allocated, and the []byte values under them (keys starting
+// with "otlogin.", which otlogin only reads and documents as internal) alias
+// the input instead of being copied: copying the tokens on every request
+// would double the cost of a signed-in request. This is safe because scs never
+// modifies the data a Store returns, and scs's memstore and package store's
+// memory, Redis and PostgreSQL stores return data that they never modify
+// afterwards; a custom Store used with Codec must do the same.
 //
 // Decode also reads data written by [scs.GobCodec], so switching an existing
 // manager to Codec keeps its current sessions. Decode checks every length
@@ -178,7 +185,7 @@ func (Codec) Decode(data []byte) (time.Time, map[string]interface{}, error) {
 	values := make(map[string]interface{}, count)
 	for i := uint64(0); i < count; i++ {
 		k := d.key()
-		v := d.value()
+		v := d.value(strings.HasPrefix(k, internalKeyPrefix))
 		if d.err != nil {
 			return time.Time{}, nil, d.err
 		}
@@ -266,7 +273,13 @@ func (d *decoder) key() string {
 	}
 }
 
-func (d *decoder) value() interface{} {
+// internalKeyPrefix starts the keys of otlogin's own session values, whose
+// []byte values Decode does not copy.
+const internalKeyPrefix = "otlogin."
+
+// value reads a type tag and its payload. A []byte value aliases the input
+// when alias is set, else the decoder's private copy of it.
+func (d *decoder) value(alias bool) interface{} {
 	if d.err != nil {
 		return nil
 	}
@@ -286,6 +299,9 @@ func (d *decoder) value() interface{} {
 		start, end := d.span()
 		if d.err != nil {
 			return nil
+		}
+		if alias {
+			return d.in[start:end:end]
 		}
 		if d.arena == nil {
 			d.arena = make([]byte, len(d.in))

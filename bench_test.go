@@ -1,0 +1,306 @@
+package otlogin
+
+// Benchmarks of the signed-in request path (issue 6). Compare them within one run:
+//
+//	go test -run '^$' -bench 'BareHandler|Floor|RequireAuthSignedIn|StockSCS' -count 6 . | go run ./bench/benchtable
+//
+// BenchmarkRequireAuthSignedIn is Middleware + RequireAuth on a session made by a real
+// sign-in through the emulator; BenchmarkStockSCS is scs.New()'s LoadAndSave with its gob
+// codec on the same session contents; BenchmarkFloor is what any session check must do
+// (cookie, store lookup, expiry check, user into the context); BenchmarkBareHandler is the
+// handler alone. Login-time token verification is BenchmarkVerifyIDToken.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin/transmit"
+	"github.com/otlogin/otlogin/transmit/transmittest"
+)
+
+// benchBody is what every benchmarked handler writes.
+var benchBody = []byte("ok\n")
+
+// benchWriter is a ResponseWriter that keeps nothing, so the benchmarks measure the
+// session layer rather than a recorder. Reset clears it between requests without
+// allocating.
+type benchWriter struct {
+	h    http.Header
+	code int
+	n    int
+}
+
+func newBenchWriter() *benchWriter { return &benchWriter{h: make(http.Header, 8)} }
+
+func (w *benchWriter) Header() http.Header { return w.h }
+
+func (w *benchWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+func (w *benchWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	w.n += len(b)
+	return len(b), nil
+}
+
+func (w *benchWriter) reset() {
+	clear(w.h)
+	w.code, w.n = 0, 0
+}
+
+// signedInApp is an otlogin app with one signed-in session.
+type signedInApp struct {
+	auth    *Auth
+	store   scs.Store
+	token   string       // session token
+	cookie  string       // Cookie header of the signed-in browser
+	handler http.Handler // Middleware(GET /api/me behind RequireAuth)
+}
+
+// newSignedInApp builds an app on store (memory when nil) and signs one user in with an
+// email passcode through the emulator, as a browser would.
+func newSignedInApp(tb testing.TB, store scs.Store) *signedInApp {
+	tb.Helper()
+	emu := transmittest.NewTestServer(tb, transmittest.Options{})
+	client, err := transmit.New(transmit.Config{BaseURL: emu.BaseURL(), ClientID: emu.ClientID, ClientSecret: emu.ClientSecret})
+	require.NoError(tb, err)
+	if store == nil {
+		store = memstore.NewWithCleanupInterval(0)
+	}
+	a, err := New(Config{Client: client, PublicURL: "http://127.0.0.1:8080", CreateUsers: true, SessionStore: store})
+	require.NoError(tb, err)
+
+	mux := http.NewServeMux()
+	mux.Handle("/auth/", a.Handler())
+	mux.Handle("GET /api/me", a.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := UserFromContext(r.Context()); !ok {
+			http.Error(w, "no user", http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(benchBody)
+	})))
+	app := &signedInApp{auth: a, store: store, handler: a.Middleware(mux)}
+
+	const email = "bench.user@example.com"
+	var cookies []*http.Cookie
+	post := func(path string, body any) *httptest.ResponseRecorder {
+		b, err := json.Marshal(body)
+		require.NoError(tb, err)
+		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8080"+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		app.handler.ServeHTTP(rec, req)
+		if got := rec.Result().Cookies(); len(got) > 0 {
+			cookies = got
+		}
+		return rec
+	}
+	rec := post("/auth/otp/send", map[string]string{"channel": "email", "identifier": email})
+	require.Equal(tb, http.StatusAccepted, rec.Code, "send: %s", rec.Body)
+	code, ok := emu.LastCode(email)
+	require.True(tb, ok, "the emulator sent a passcode")
+	rec = post("/auth/otp/authenticate", map[string]string{"passcode": code})
+	require.Equal(tb, http.StatusOK, rec.Code, "authenticate: %s", rec.Body)
+	require.Len(tb, cookies, 1, "one session cookie")
+	app.token = cookies[0].Value
+	app.cookie = cookies[0].Name + "=" + cookies[0].Value
+
+	w := app.get()
+	require.Equal(tb, http.StatusOK, w.code, "signed-in GET /api/me")
+	return app
+}
+
+// get serves one signed-in GET /api/me.
+func (app *signedInApp) get() *benchWriter {
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/me", nil)
+	req.Header.Set("Cookie", app.cookie)
+	w := newBenchWriter()
+	app.handler.ServeHTTP(w, req)
+	return w
+}
+
+// stored returns the session's bytes in the store.
+func (app *signedInApp) stored(tb testing.TB) []byte {
+	tb.Helper()
+	b, found, err := app.store.Find(app.token)
+	require.NoError(tb, err)
+	require.True(tb, found, "the session is in the store")
+	return b
+}
+
+// benchRequests serves req through h b.N times.
+func benchRequests(b *testing.B, h http.Handler, req *http.Request) {
+	b.Helper()
+	w := newBenchWriter()
+	b.ReportAllocs()
+	for b.Loop() {
+		w.reset()
+		h.ServeHTTP(w, req)
+		if w.code != http.StatusOK {
+			b.Fatalf("status %d", w.code)
+		}
+	}
+}
+
+// BenchmarkRequireAuthSignedIn is a signed-in GET through Middleware and RequireAuth with
+// the memory store: the path every signed-in request of an app takes.
+func BenchmarkRequireAuthSignedIn(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		codec scs.Codec
+	}{
+		{"codec=otlogin", Codec{}},
+		{"codec=gob", scs.GobCodec{}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			app := newSignedInApp(b, nil)
+			app.auth.sm.Codec = c.codec
+			values := decodeStored(b, app)
+			rewriteSession(b, app, values) // same contents, stored with this codec
+			req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/me", nil)
+			req.Header.Set("Cookie", app.cookie)
+			benchRequests(b, app.handler, req)
+			b.ReportMetric(float64(len(app.stored(b))), "stored-B")
+		})
+	}
+}
+
+// decodeStored returns the deadline and values of app's stored session.
+func decodeStored(tb testing.TB, app *signedInApp) storedSession {
+	tb.Helper()
+	deadline, values, err := Codec{}.Decode(app.stored(tb)) // reads gob too
+	require.NoError(tb, err)
+	return storedSession{deadline: deadline, values: values}
+}
+
+// storedSession is a session's contents.
+type storedSession struct {
+	deadline time.Time
+	values   map[string]interface{}
+}
+
+// rewriteSession stores s under app's token with app's current codec.
+func rewriteSession(tb testing.TB, app *signedInApp, s storedSession) {
+	tb.Helper()
+	b, err := app.auth.sm.Codec.Encode(s.deadline, s.values)
+	require.NoError(tb, err)
+	require.NoError(tb, app.store.Commit(app.token, b, s.deadline))
+}
+
+// BenchmarkStockSCS is the baseline: scs.New() defaults (gob codec, memory store),
+// LoadAndSave and one typed Get, on the session contents of a real otlogin sign-in.
+// "same-values" stores them exactly as otlogin does; "string-values" stores the same data
+// the way a typical scs app would, one string per field.
+func BenchmarkStockSCS(b *testing.B) {
+	app := newSignedInApp(b, nil)
+	s := decodeStored(b, app)
+	auth, err := decodeAuth(s.values[keyAuth].([]byte))
+	require.NoError(b, err)
+	u := &auth.user
+	stringValues := map[string]interface{}{
+		"user.subject":  u.Subject,
+		"user.email":    u.Email,
+		"user.phone":    u.PhoneNumber,
+		"user.method":   u.Method,
+		"user.amr":      strings.Join(u.AMR, " "),
+		"user.claims":   string(u.claims),
+		"auth_time":     u.AuthTime.Unix(),
+		"expires_at":    u.ExpiresAt.Unix(),
+		"access_token":  auth.accessToken,
+		"refresh_token": auth.refreshToken,
+		"session_id":    auth.sessionID,
+		"seen":          s.values[keySeen],
+	}
+	for _, c := range []struct {
+		name   string
+		values map[string]interface{}
+		read   func(ctx context.Context, sm *scs.SessionManager) bool
+	}{
+		{"same-values", s.values, func(ctx context.Context, sm *scs.SessionManager) bool {
+			return len(sm.GetBytes(ctx, keyAuth)) > 0
+		}},
+		{"string-values", stringValues, func(ctx context.Context, sm *scs.SessionManager) bool {
+			return sm.GetString(ctx, "user.subject") != ""
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			sm := scs.New()
+			store := memstore.NewWithCleanupInterval(0)
+			sm.Store = store
+			enc, err := sm.Codec.Encode(s.deadline, c.values)
+			require.NoError(b, err)
+			require.NoError(b, store.Commit("stock-token", enc, s.deadline))
+			h := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !c.read(r.Context(), sm) {
+					http.Error(w, "no user", http.StatusInternalServerError)
+					return
+				}
+				_, _ = w.Write(benchBody)
+			}))
+			req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/me", nil)
+			req.Header.Set("Cookie", sm.Cookie.Name+"=stock-token")
+			benchRequests(b, h, req)
+			b.ReportMetric(float64(len(enc)), "stored-B")
+		})
+	}
+}
+
+// floorKey is the context key of BenchmarkFloor.
+type floorKey struct{}
+
+// BenchmarkFloor is the least any server-side session check does: read the cookie, look
+// the token up in the memory store, check an expiry, put the user into the context.
+func BenchmarkFloor(b *testing.B) {
+	store := memstore.NewWithCleanupInterval(0)
+	expires := time.Now().Add(time.Hour)
+	require.NoError(b, store.Commit("floor-token", []byte{byte(expires.Unix())}, expires))
+	user := &User{Subject: "user-1", ExpiresAt: expires}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie("otlogin")
+		if err != nil {
+			http.Error(w, "no cookie", http.StatusUnauthorized)
+			return
+		}
+		data, found, err := store.Find(c.Value)
+		if err != nil || !found || len(data) == 0 || !time.Now().Before(user.ExpiresAt) {
+			http.Error(w, "no session", http.StatusUnauthorized)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), floorKey{}, user))
+		if _, ok := r.Context().Value(floorKey{}).(*User); !ok {
+			http.Error(w, "no user", http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(benchBody)
+	})
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/me", nil)
+	req.Header.Set("Cookie", "otlogin=floor-token")
+	benchRequests(b, h, req)
+}
+
+// BenchmarkBareHandler is the handler with no session layer at all.
+func BenchmarkBareHandler(b *testing.B) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write(benchBody)
+	})
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/me", nil)
+	benchRequests(b, h, req)
+}
