@@ -152,7 +152,7 @@ func (a *Auth) parseIdentifier(channel, identifier string) (ch, id, idType strin
 func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool, call func(context.Context) error) {
 	ctx := r.Context()
 	method := f.method()
-	if stateFrom(ctx).unavailable {
+	if !a.storeReady(ctx) {
 		a.log(ctx, "send", method, "unavailable", f.Identifier)
 		a.fail(w, r, errUnavailable(nil))
 		return
@@ -209,6 +209,24 @@ func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool
 	}
 	a.render(w, r, http.StatusOK, tmplCode, pageData{Title: "Enter the code", Identifier: f.Identifier,
 		Channel: f.Channel, Next: f.Next})
+}
+
+// storeReady reports whether the session store works, probing it when this request has
+// not reached it yet (a visitor without a session): a link or code must not be sent when
+// the flow that redeems it cannot be stored.
+func (a *Auth) storeReady(ctx context.Context) bool {
+	st := stateFrom(ctx)
+	if st.unavailable {
+		return false
+	}
+	if st.loadedToken != "" {
+		return true
+	}
+	if _, err := a.storeHas(ctx, "otlogin-probe"); err != nil {
+		st.unavailable = true
+		return false
+	}
+	return true
 }
 
 // createUser creates the user in Mosaic; an existing user (a race) is fine.

@@ -1,0 +1,395 @@
+package otlogin
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin/transmit"
+	"github.com/otlogin/otlogin/transmit/transmittest"
+)
+
+// TestCookieAttributesHTTPS: with an https PublicURL the session cookie is __Host-,
+// Secure, HttpOnly, SameSite=Lax, Path=/ and has no Domain, before and after sign-in
+// (SECURITY S2); the token changes at sign-in (S1).
+func TestCookieAttributesHTTPS(t *testing.T) {
+	t.Parallel()
+	emu := transmittest.NewTestServer(t, transmittest.Options{})
+	emu.CreateUser("ada@example.com", "")
+	client, err := transmit.New(transmit.Config{BaseURL: emu.BaseURL(), ClientID: emu.ClientID, ClientSecret: emu.ClientSecret})
+	require.NoError(t, err)
+	auth, err := New(Config{Client: client, PublicURL: "https://app.example.com"})
+	require.NoError(t, err)
+	h := auth.Handler()
+
+	check := func(t *testing.T, rec *httptest.ResponseRecorder) *http.Cookie {
+		t.Helper()
+		cookies := rec.Result().Cookies()
+		require.Len(t, cookies, 1)
+		c := cookies[0]
+		assert.Equal(t, "__Host-otlogin", c.Name)
+		assert.True(t, c.Secure)
+		assert.True(t, c.HttpOnly)
+		assert.Equal(t, http.SameSiteLaxMode, c.SameSite)
+		assert.Equal(t, "/", c.Path)
+		assert.Empty(t, c.Domain)
+		assert.Less(t, len(c.String()), 4096)
+		return c
+	}
+	req := httptest.NewRequest(http.MethodPost, "https://app.example.com/auth/link/email/send", strings.NewReader("email=ada%40example.com"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	pre := check(t, rec)
+
+	link, ok := emu.LastLink("ada@example.com")
+	require.True(t, ok)
+	assert.True(t, strings.HasPrefix(link, "https://app.example.com/auth/link/email/callback?"), "redirect_uri from PublicURL: %s", link)
+	req = httptest.NewRequest(http.MethodGet, link, nil)
+	req.AddCookie(pre)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusSeeOther, rec.Code, rec.Body.String())
+	post := check(t, rec)
+	assert.NotEqual(t, pre.Value, post.Value, "RenewToken at sign-in")
+	found, err := auth.storeHas(context.Background(), pre.Value)
+	require.NoError(t, err)
+	assert.False(t, found, "the pre-login token is gone from the store")
+}
+
+// TestRedirectURIFromPublicURLOnly: a forged Host header does not change the link.
+func TestRedirectURIFromPublicURLOnly(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	req, err := http.NewRequest(http.MethodPost, h.url("/auth/link/email/send"), strings.NewReader("email=ada%40example.com"))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Host = "evil.example"
+	req.Header.Set("X-Forwarded-Host", "evil.example")
+	r := h.do(h.newClient(), req)
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	assert.True(t, strings.HasPrefix(h.lastLink("ada@example.com"), h.srv.URL+"/auth/link/email/callback?"))
+}
+
+// TestSessionRenewalAndFixation: an attacker-chosen cookie is never adopted; sign-in and
+// sign-out change the token (SECURITY S1, S4).
+func TestSessionRenewalAndFixation(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	fixed := "attackerchosenvalueattackerchosenvalue12345"
+	c := h.clientWithCookie(fixed)
+	h.postForm(c, "/auth/link/email/send", url.Values{"email": {"ada@example.com"}})
+	pre := h.sessionCookie(c)
+	assert.NotEqual(t, fixed, pre, "unknown token not adopted")
+	require.Equal(t, http.StatusSeeOther, h.get(c, h.lastLink("ada@example.com")).StatusCode)
+	post := h.sessionCookie(c)
+	assert.NotEqual(t, pre, post)
+	r := h.postForm(c, "/auth/logout", nil)
+	require.Equal(t, http.StatusSeeOther, r.StatusCode)
+	assert.Empty(t, h.sessionCookie(c), "cookie cleared at logout")
+	found, err := h.auth.storeHas(context.Background(), post)
+	require.NoError(t, err)
+	assert.False(t, found, "session destroyed server-side")
+}
+
+// TestIdleAndAbsoluteTimeout drives the Now seam (SECURITY S3).
+func TestIdleAndAbsoluteTimeout(t *testing.T) {
+	t.Parallel()
+	t.Run("idle", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.emu.CreateUser("ada@example.com", "")
+		c := h.newClient()
+		require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+		h.clock.Advance(20 * time.Minute)
+		require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode, "activity within the idle timeout")
+		h.clock.Advance(20 * time.Minute)
+		require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode, "the last request extended it")
+		h.clock.Advance(31 * time.Minute)
+		assert.Equal(t, http.StatusSeeOther, h.get(c, "/dashboard").StatusCode, "idle too long")
+		assert.Equal(t, http.StatusUnauthorized, h.get(c, "/auth/me").StatusCode)
+	})
+	t.Run("absolute", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, func(c *Config) { c.SessionLifetime = 2 * time.Hour })
+		h.emu.CreateUser("ada@example.com", "")
+		c := h.newClient()
+		require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+		for i := 0; i < 5; i++ {
+			h.clock.Advance(20 * time.Minute)
+			require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode, "step %d", i)
+		}
+		h.clock.Advance(20 * time.Minute)
+		assert.Equal(t, http.StatusSeeOther, h.get(c, "/dashboard").StatusCode, "past the absolute lifetime")
+	})
+}
+
+// TestReadOnlyRequestsWriteNothing: signed-in reads perform zero store writes.
+func TestReadOnlyRequestsWriteNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	before := h.store.writes()
+	for i := 0; i < 10; i++ {
+		require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+		require.Equal(t, http.StatusOK, h.get(c, "/auth/me").StatusCode)
+		require.Equal(t, http.StatusOK, h.get(c, "/").StatusCode)
+	}
+	assert.Equal(t, before, h.store.writes())
+	h.clock.Advance(2 * time.Minute)
+	h.get(c, "/dashboard")
+	assert.Equal(t, before+1, h.store.writes(), "activity is recorded once per step")
+}
+
+// TestLogoutRace: a slow request that loaded the session before logout does not resurrect
+// it when it finishes (SECURITY S5).
+func TestLogoutRace(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	token := h.sessionCookie(c)
+	done := make(chan response, 1)
+	go func() {
+		resp, err := h.clientWithCookie(token).Get(h.url("/slow"))
+		if err != nil {
+			done <- response{}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- response{Response: resp, body: string(b)}
+	}()
+	<-h.slowStarted
+	require.Equal(t, http.StatusSeeOther, h.postForm(c, "/auth/logout", nil).StatusCode)
+	close(h.slowRelease)
+	slow := <-done
+	require.NotNil(t, slow.Response)
+	assert.Equal(t, "slow done", slow.body)
+	assert.Empty(t, slow.Header.Values("Set-Cookie"), "no cookie for a dead session")
+	found, err := h.auth.storeHas(context.Background(), token)
+	require.NoError(t, err)
+	assert.False(t, found, "the slow request did not recreate the session")
+	assert.Equal(t, http.StatusSeeOther, h.get(h.clientWithCookie(token), "/dashboard").StatusCode)
+}
+
+// TestStoreFailure: with the store down, protected routes answer 503 (never signed in),
+// public routes work, and logins refuse before calling Mosaic (SECURITY S7).
+func TestStoreFailure(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	other := h.newClient()
+	h.postJSON(other, "/auth/otp/send", map[string]string{"channel": "email", "identifier": "ada@example.com"})
+	code := h.lastCode("ada@example.com")
+	calls := mosaicCalls(h)
+
+	h.store.broken.Store(true)
+	assert.Equal(t, http.StatusServiceUnavailable, h.get(c, "/dashboard").StatusCode)
+	assert.Equal(t, http.StatusServiceUnavailable, h.get(c, "/api/me", "Accept", "application/json").StatusCode)
+	assert.Equal(t, http.StatusServiceUnavailable, h.get(c, "/auth/me").StatusCode)
+	home := h.get(c, "/")
+	assert.Equal(t, http.StatusOK, home.StatusCode)
+	assert.Equal(t, "home", home.body)
+	assert.Equal(t, http.StatusOK, h.get(h.newClient(), "/auth/login").StatusCode)
+	assert.Equal(t, http.StatusServiceUnavailable,
+		h.postJSON(h.newClient(), "/auth/link/email/send", map[string]string{"email": "ada@example.com"}).StatusCode)
+	assert.Equal(t, http.StatusServiceUnavailable,
+		h.postJSON(c, "/auth/otp/send", map[string]string{"channel": "email", "identifier": "ada@example.com"}).StatusCode)
+	assert.Equal(t, http.StatusServiceUnavailable,
+		h.postJSON(other, "/auth/otp/authenticate", map[string]string{"passcode": code}).StatusCode)
+	assert.Equal(t, calls, mosaicCalls(h), "no Mosaic call while the store is down")
+
+	h.store.broken.Store(false)
+	assert.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode, "recovers without restart")
+	r := h.postJSON(other, "/auth/otp/authenticate", map[string]string{"passcode": code})
+	assert.Equal(t, http.StatusOK, r.StatusCode, "the code was not spent: %s", r.body)
+}
+
+// TestStoreFailsOnCommit: the store loads but cannot save the new session: the login
+// answers 503 and nobody is signed in.
+func TestStoreFailsOnCommit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	h.postJSON(c, "/auth/otp/send", map[string]string{"channel": "email", "identifier": "ada@example.com"})
+	fs := &failCommitStore{countingStore: h.store}
+	h.auth.sm.Store = fs
+	r := h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": h.lastCode("ada@example.com")})
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	assert.NotContains(t, r.body, "subject")
+	assert.Empty(t, r.Header.Values("Set-Cookie"))
+}
+
+// failCommitStore finds and deletes but cannot commit.
+type failCommitStore struct{ *countingStore }
+
+func (s *failCommitStore) Commit(string, []byte, time.Time) error { return errStoreDown }
+
+// TestMosaicDown: new logins get 503 without retries; signed-in users keep working with no
+// Mosaic call on the RequireAuth path (SECURITY F2).
+func TestMosaicDown(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "+14155550123")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	for _, ep := range []transmittest.Endpoint{transmittest.EndpointSendMagicLink, transmittest.EndpointSendOTP,
+		transmittest.EndpointAuthenticateOTP, transmittest.EndpointToken} {
+		h.emu.Force(ep, transmittest.FaultUnavailable())
+	}
+	sends := h.emu.Calls(transmittest.EndpointSendMagicLink)
+	r := h.postJSON(h.newClient(), "/auth/link/email/send", map[string]string{"email": "ada@example.com"})
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	assert.Contains(t, r.body, "temporarily unavailable")
+	assert.Equal(t, sends+1, h.emu.Calls(transmittest.EndpointSendMagicLink), "no automatic retry")
+	r = h.postForm(h.newClient(), "/auth/otp/send", url.Values{"channel": {"sms"}, "identifier": {"+14155550123"}})
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointSendOTP), "no automatic retry")
+
+	calls := mosaicCalls(h) + h.emu.Calls(transmittest.EndpointToken) + h.emu.Calls(transmittest.EndpointJWKS)
+	for i := 0; i < 5; i++ {
+		assert.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+		assert.Equal(t, http.StatusOK, h.get(c, "/auth/me").StatusCode)
+	}
+	assert.Equal(t, calls, mosaicCalls(h)+h.emu.Calls(transmittest.EndpointToken)+h.emu.Calls(transmittest.EndpointJWKS))
+}
+
+// TestMosaicRateLimitIs429: Mosaic's own 429 becomes a 429 with Retry-After.
+func TestMosaicRateLimitIs429(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	h.emu.Force(transmittest.EndpointSendMagicLink, transmittest.FaultRateLimited(42*time.Second))
+	r := h.postJSON(h.newClient(), "/auth/link/email/send", map[string]string{"email": "ada@example.com"})
+	assert.Equal(t, http.StatusTooManyRequests, r.StatusCode)
+	assert.Equal(t, "42", r.Header.Get("Retry-After"))
+}
+
+// TestOnLoginRefuses: an OnLogin error refuses the sign-in and ends the Mosaic session.
+func TestOnLoginRefuses(t *testing.T) {
+	t.Parallel()
+	var seen *User
+	h := newHarness(t, func(c *Config) {
+		c.OnLogin = func(_ context.Context, u *User) error {
+			seen = u
+			return errors.New("banned")
+		}
+	})
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	r := h.signInLink(c, "ada@example.com", "/dashboard")
+	assert.Equal(t, http.StatusForbidden, r.StatusCode)
+	assert.Contains(t, r.body, "can&#39;t sign in here")
+	assert.NotContains(t, r.body, "banned")
+	require.NotNil(t, seen)
+	assert.Equal(t, "ada@example.com", seen.Email)
+	assert.Equal(t, http.StatusSeeOther, h.get(c, "/dashboard").StatusCode)
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointLogout), "Mosaic session ended")
+	assert.Equal(t, 0, h.emu.SessionCount())
+}
+
+// TestAccessTokenRefresh: an expired access token is refreshed through Mosaic once, and the
+// rotated refresh token is stored (a second refresh works).
+func TestAccessTokenRefresh(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	t1 := h.get(c, "/token")
+	require.Equal(t, http.StatusOK, t1.StatusCode)
+	assert.Equal(t, t1.body, h.get(c, "/token").body)
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointRefresh))
+
+	for i := 1; i <= 2; i++ {
+		for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute} {
+			h.clock.Advance(d)
+			require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode) // stay within the idle timeout
+		}
+		h.clock.Advance(15 * time.Minute)
+		t2 := h.get(c, "/token")
+		require.Equal(t, http.StatusOK, t2.StatusCode, "refresh %d", i)
+		assert.NotEqual(t, t1.body, t2.body)
+		assert.Equal(t, i, h.emu.Calls(transmittest.EndpointRefresh))
+		assert.Equal(t, t2.body, h.get(c, "/token").body, "the new token is stored")
+		assert.Equal(t, i, h.emu.Calls(transmittest.EndpointRefresh))
+		t1 = t2
+	}
+	_, err := h.auth.AccessToken(context.Background())
+	assert.ErrorIs(t, err, ErrNotSignedIn)
+}
+
+// TestRequireAuthAnswers: pages get a 303 to the login page with next; API requests get a
+// 401 JSON answer; WithUser passes.
+func TestRequireAuthAnswers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	c := h.newClient()
+	r := h.get(c, "/dashboard?tab=2")
+	assert.Equal(t, http.StatusSeeOther, r.StatusCode)
+	assert.Equal(t, "/auth/login?next=%2Fdashboard%3Ftab%3D2", r.Header.Get("Location"))
+	r = h.get(c, "/api/me", "Accept", "application/json")
+	assert.Equal(t, http.StatusUnauthorized, r.StatusCode)
+	assert.JSONEq(t, `{"error":"unauthenticated","message":"Sign in to continue."}`, r.body)
+	assert.Equal(t, http.StatusUnauthorized, h.get(c, "/auth/me").StatusCode)
+
+	login := h.get(c, "/auth/login?next=%2Fdashboard%3Ftab%3D2")
+	assert.Contains(t, login.body, `name="next" value="/dashboard?tab=2"`)
+	login = h.get(c, "/auth/login?next=https://evil.example/")
+	assert.Contains(t, login.body, `name="next" value="/"`)
+
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/x", nil)
+	req = req.WithContext(WithUser(req.Context(), &User{Subject: "s1"}))
+	h.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := UserFromContext(r.Context())
+		assert.True(t, ok)
+		_, _ = io.WriteString(w, u.Subject)
+	})).ServeHTTP(rec, req)
+	assert.Equal(t, "s1", rec.Body.String())
+	_, ok := UserFromContext(context.Background())
+	assert.False(t, ok)
+}
+
+// TestWithoutMiddleware: Handler and RequireAuth load the session themselves.
+func TestWithoutMiddleware(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	mux := http.NewServeMux()
+	mux.Handle("/auth/", h.auth.Handler())
+	mux.Handle("GET /dashboard", h.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := UserFromContext(r.Context())
+		_, _ = io.WriteString(w, "hello "+u.Email)
+	})))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c := h.newClient()
+	r := h.postForm(c, srv.URL+"/auth/link/email/send", url.Values{"email": {"ada@example.com"}, "next": {"/dashboard"}})
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	code, state := linkParams(t, h.lastLink("ada@example.com"))
+	r = h.get(c, srv.URL+"/auth/link/email/callback?code="+url.QueryEscape(code)+"&state="+url.QueryEscape(state))
+	require.Equal(t, http.StatusSeeOther, r.StatusCode, r.body)
+	r = h.get(c, srv.URL+"/dashboard")
+	assert.Equal(t, "hello ada@example.com", r.body)
+	assert.Equal(t, http.StatusOK, h.get(c, srv.URL+"/auth/me").StatusCode)
+}
