@@ -233,12 +233,16 @@ func (c *clock) Advance(d time.Duration) {
 // newTestClient builds a Client for f; mod may adjust the Config.
 func newTestClient(t *testing.T, f *fakeMosaic, mod func(*Config)) *Client {
 	t.Helper()
+	// Keep connections for bursts of concurrent calls; close them when the test ends.
+	tr := f.srv.Client().Transport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 128
+	t.Cleanup(tr.CloseIdleConnections)
 	cfg := Config{
 		BaseURL:      f.base(),
 		ClientID:     testClientID,
 		ClientSecret: testClientSecret,
-		HTTPClient:   f.srv.Client(),
-		Timeout:      5 * time.Second,
+		HTTPClient:   &http.Client{Transport: tr},
+		Timeout:      30 * time.Second, // generous: tests that exercise deadlines set their own
 	}
 	if mod != nil {
 		mod(&cfg)
