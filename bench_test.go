@@ -22,6 +22,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin/transmit"
@@ -303,4 +304,23 @@ func BenchmarkBareHandler(b *testing.B) {
 	})
 	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/me", nil)
 	benchRequests(b, h, req)
+}
+
+// TestSignedInSessionSize reports the bytes stored per signed-in session (tokens
+// included) with the compact codec and with gob, for the README.
+func TestSignedInSessionSize(t *testing.T) {
+	t.Parallel()
+	app := newSignedInApp(t, nil)
+	s := decodeStored(t, app)
+	compact, err := Codec{}.Encode(s.deadline, s.values)
+	require.NoError(t, err)
+	gob, err := scs.GobCodec{}.Encode(s.deadline, s.values)
+	require.NoError(t, err)
+	auth, err := decodeAuth(s.values[keyAuth].([]byte))
+	require.NoError(t, err)
+	t.Logf("signed-in session: %d bytes with Codec, %d with gob; access token %d, refresh token %d, session id %d, claims %d bytes",
+		len(compact), len(gob), len(auth.accessToken), len(auth.refreshToken), len(auth.sessionID), len(auth.user.claims))
+	assert.Less(t, len(compact), len(gob), "the compact codec stores less than gob")
+	overhead := len(compact) - len(s.values[keyAuth].([]byte))
+	assert.Less(t, overhead, 64, "the codec adds little beyond otlogin's own state")
 }
