@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
-	"github.com/alexedwards/scs/v2/memstore"
 )
 
 // Session keys. Only primitive values are stored (string, int64, []byte, bool), so any scs
@@ -30,8 +29,9 @@ func newSessionManager(cfg Config, https bool) *scs.SessionManager {
 	sm := scs.New()
 	sm.Store = cfg.SessionStore
 	if sm.Store == nil {
-		sm.Store = memstore.NewWithCleanupInterval(0)
+		sm.Store = newMemStore()
 	}
+	sm.Codec = Codec{}
 	sm.Lifetime = cfg.SessionLifetime
 	sm.IdleTimeout = 0 // otlogin tracks idleness itself (keySeen) so reads write nothing
 	sm.Cookie.Name = "otlogin"

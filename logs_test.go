@@ -1,0 +1,131 @@
+package otlogin
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestNoSecretsInLogs runs every flow, with failures, and checks that no code, passcode,
+// token, session ID, cookie, client secret, email address or phone number reaches the log
+// (SECURITY L7, §5.14), while each attempt is logged.
+func TestNoSecretsInLogs(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.CreateUsers = true })
+	const email, phone, unknown = "ada@example.com", "+14155550123", "ghost@example.com"
+	h.emu.CreateUser(email, phone)
+	var secrets []string
+	keep := func(s ...string) {
+		for _, v := range s {
+			if v != "" {
+				secrets = append(secrets, v)
+			}
+		}
+	}
+
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, email, "/").StatusCode)
+	code, state := linkParams(t, h.lastLink(email))
+	keep(code, state, h.sessionCookie(c), h.get(c, "/token").body)
+	h.get(c, h.lastLink(email)) // replay
+	h.postForm(c, "/auth/logout", nil)
+
+	c = h.newClient()
+	h.postForm(c, "/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {email}})
+	keep(h.sessionCookie(c))
+	h.postForm(c, "/auth/otp/authenticate", url.Values{"passcode": {"999999"}}) // probably wrong
+	passcode := h.lastCode(email)
+	keep(passcode)
+	require.Equal(t, http.StatusSeeOther, h.postForm(c, "/auth/otp/authenticate", url.Values{"passcode": {passcode}}).StatusCode)
+	keep(h.sessionCookie(c))
+
+	c = h.newClient()
+	require.Equal(t, http.StatusBadRequest, h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": "1234"}).StatusCode)
+	require.Equal(t, http.StatusSeeOther, h.signInOTP(c, "sms", phone).StatusCode)
+	keep(h.lastCode(phone), h.sessionCookie(c))
+	h.postJSON(h.newClient(), "/auth/link/email/send", map[string]string{"email": unknown})
+	h.postJSON(h.newClient(), "/auth/link/email/send", map[string]string{"email": "bad email"})
+	keep(email, phone, strings.TrimPrefix(phone, "+"), unknown, h.emu.ClientSecret)
+
+	logs := h.logs.String()
+	for _, s := range secrets {
+		assert.NotContains(t, logs, s)
+	}
+	events := 0
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+		if m["event"] == "authenticate" || m["event"] == "send" {
+			events++
+			assert.NotEmpty(t, m["outcome"])
+		}
+	}
+	assert.GreaterOrEqual(t, events, 9, "one event per attempt")
+	assert.Contains(t, logs, `"method":"sms_otp"`)
+	assert.Contains(t, logs, `"outcome":"created_and_sent"`)
+}
+
+// TestSecurityHeadersEverywhere: every answer of the auth routes carries the headers,
+// successes and errors alike (SECURITY L8, §5.13).
+func TestSecurityHeadersEverywhere(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	var all []response
+	add := func(r response) { all = append(all, r) }
+	add(h.get(c, "/auth/login"))
+	add(h.get(c, "/auth/me"))
+	add(h.get(c, "/auth/nope"))
+	add(h.get(c, "/auth/logout"))
+	add(h.postForm(c, "/auth/link/email/send", url.Values{"email": {"bad"}}))
+	add(h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": "123456"}))
+	add(h.postForm(c, "/auth/link/email/send", url.Values{"email": {"ada@example.com"}}))
+	link := h.lastLink("ada@example.com")
+	add(h.get(h.newClient(), link))
+	add(h.get(c, link))
+	add(h.get(c, "/auth/me"))
+	add(h.postForm(c, "/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {"ada@example.com"}}))
+	add(h.postForm(c, "/auth/logout", nil, "Sec-Fetch-Site", "cross-site"))
+	add(h.postForm(c, "/auth/logout", nil))
+	for _, r := range all {
+		name := r.Request.Method + " " + r.Request.URL.Path
+		assert.Equal(t, contentSecurityPolicy, r.Header.Get("Content-Security-Policy"), name)
+		assert.Contains(t, r.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'", name)
+		assert.Equal(t, "DENY", r.Header.Get("X-Frame-Options"), name)
+		assert.Equal(t, "no-referrer", r.Header.Get("Referrer-Policy"), name)
+		assert.Equal(t, []string{"no-store"}, r.Header.Values("Cache-Control"), name)
+		assert.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"), name)
+		assert.NotContains(t, r.body, "goroutine", name)
+	}
+}
+
+// TestPagesHaveNoExternalResources: the embedded pages label every input and load nothing
+// from elsewhere.
+func TestPagesHaveNoExternalResources(t *testing.T) {
+	t.Parallel()
+	a := &Auth{prefix: "/auth"}
+	var err error
+	a.tmpl, err = loadTemplates(nil)
+	require.NoError(t, err)
+	inputIDs := regexp.MustCompile(`<input id="([^"]+)"`)
+	for _, name := range TemplateNames() {
+		rec := httptest.NewRecorder()
+		a.render(rec, httptest.NewRequest(http.MethodGet, "/", nil), http.StatusOK, name, pageData{Title: "T", Next: "/", Error: "E", Code: "c", State: "s", Email: "e@x.co"})
+		body := rec.Body.String()
+		require.Equal(t, http.StatusOK, rec.Code, name)
+		assert.NotContains(t, body, "<script", name)
+		assert.NotRegexp(t, `(src|href)="(https?:)?//`, body, name)
+		assert.Contains(t, body, `<html lang="en">`, name)
+		for _, m := range inputIDs.FindAllStringSubmatch(body, -1) {
+			assert.Contains(t, body, `<label for="`+m[1]+`"`, "%s: input %s has a label", name, m[1])
+		}
+	}
+}
