@@ -126,20 +126,25 @@ func (p *respCounter) accept() {
 		}()
 		go func() {
 			defer p.wg.Done()
-			r := bufio.NewReader(io.TeeReader(client, server))
-			p.read(r)
-			_, _ = io.Copy(io.Discard, r) // keep forwarding whatever did not parse
+			r := bufio.NewReader(client)
+			p.forward(r, server)
+			_, _ = io.Copy(server, r) // whatever did not parse goes through as is
 			_ = server.Close()
 		}()
 	}
 }
 
-// read parses RESP arrays (the form every go-redis command takes) and records each
-// command's name, until the connection ends or something does not parse; the tee has
-// already forwarded the bytes.
-func (p *respCounter) read(r *bufio.Reader) {
+// forward reads RESP arrays (the form every go-redis command takes) from r, records each
+// command's name and only then passes the command on to w, so a command is counted
+// before its answer can arrive. It returns when the connection ends or something does
+// not parse, after forwarding what it read.
+func (p *respCounter) forward(r *bufio.Reader, w io.Writer) {
+	var raw []byte
+	defer func() { _, _ = w.Write(raw) }()
 	for {
+		raw = raw[:0]
 		line, err := r.ReadString('\n')
+		raw = append(raw, line...)
 		if err != nil || !strings.HasPrefix(line, "*") {
 			return
 		}
@@ -150,6 +155,7 @@ func (p *respCounter) read(r *bufio.Reader) {
 		name := ""
 		for i := 0; i < n; i++ {
 			hdr, err := r.ReadString('\n')
+			raw = append(raw, hdr...)
 			if err != nil || !strings.HasPrefix(hdr, "$") {
 				return
 			}
@@ -158,7 +164,9 @@ func (p *respCounter) read(r *bufio.Reader) {
 				return
 			}
 			arg := make([]byte, size+2)
-			if _, err := io.ReadFull(r, arg); err != nil {
+			k, err := io.ReadFull(r, arg)
+			raw = append(raw, arg[:k]...)
+			if err != nil {
 				return
 			}
 			if i == 0 {
@@ -168,6 +176,10 @@ func (p *respCounter) read(r *bufio.Reader) {
 		p.mu.Lock()
 		p.cmds = append(p.cmds, name)
 		p.mu.Unlock()
+		if _, err := w.Write(raw); err != nil {
+			raw = raw[:0]
+			return
+		}
 	}
 }
 
