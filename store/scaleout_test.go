@@ -1,0 +1,236 @@
+package store_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/internal/apptest"
+	"github.com/otlogin/otlogin/store"
+	"github.com/otlogin/otlogin/transmit/transmittest"
+)
+
+// Instances of the two-instance deployments.
+const (
+	instA = 0
+	instB = 1
+)
+
+// backend opens a session store for a scale-out test.
+type backend struct {
+	name string
+	open func(t *testing.T) *store.Store
+	// shared is true when the store also shares rate limits (Store.Limiter is not nil).
+	shared bool
+}
+
+func backends() []backend {
+	return []backend{
+		// One in-process store given to both instances: sessions are shared (same process),
+		// rate limits are not (each otlogin.New falls back to its own memory limiter).
+		{"memory", func(t *testing.T) *store.Store { return store.OpenForTest(t, "memory") }, false},
+		{"redis", func(t *testing.T) *store.Store { return store.OpenForTest(t, store.RedisURLForTest(t)) }, true},
+		{"postgres", func(t *testing.T) *store.Store { return store.OpenForTest(t, store.PostgresURLForTest(t)) }, true},
+	}
+}
+
+// TestScaleOut runs two instances of the app on one store and one emulator, behind a load
+// balancer, and moves each browser between them.
+func TestScaleOut(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		run  func(t *testing.T, c *apptest.Cluster)
+	}{
+		{"SignInOnAServedByB", testSignInOnAServedByB},
+		{"LinkSentByACompletedByB", testLinkSentByACompletedByB},
+		{"OTPSentByAAuthenticatedByB", testOTPSentByAAuthenticatedByB},
+		{"LogoutOnBEndsSessionOnA", testLogoutOnBEndsSessionOnA},
+	}
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			st := b.open(t)
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					tc.run(t, apptest.New(t, apptest.Options{Store: st}))
+				})
+			}
+		})
+	}
+}
+
+// signedInAs asserts that instance inst sees the browser signed in as email.
+func signedInAs(t *testing.T, cl *apptest.Client, inst int, email string) {
+	t.Helper()
+	r := cl.Get(inst, "/api/me", "Accept", "application/json")
+	require.Equal(t, http.StatusOK, r.Status, "%s", r)
+	assert.Equal(t, email, r.JSON()["email"], "%s", r)
+	assert.Equal(t, itoa(inst), r.ServedBy, "answered by the instance asked for")
+	r = cl.Get(inst, "/dashboard")
+	require.Equal(t, http.StatusOK, r.Status, "%s", r)
+	assert.Equal(t, "dashboard of "+email, r.Body)
+}
+
+func itoa(i int) string { return string(rune('0' + i)) }
+
+func testSignInOnAServedByB(t *testing.T, c *apptest.Cluster) {
+	email := c.CreateUsers("ab", 1)[0]
+	cl := c.NewClient()
+	require.True(t, cl.SignInOTP(instA, instA, email))
+	signedInAs(t, cl, instB, email)
+	signedInAs(t, cl, instA, email)
+}
+
+func testLinkSentByACompletedByB(t *testing.T, c *apptest.Cluster) {
+	email := c.CreateUsers("link", 1)[0]
+	cl := c.NewClient()
+	r := cl.PostForm(instA, "/auth/link/email/send", url.Values{"email": {email}, "next": {"/dashboard"}})
+	require.Equal(t, http.StatusOK, r.Status, "%s", r)
+	require.Equal(t, "0", r.ServedBy)
+	link, ok := c.Emu.LastLink(email)
+	require.True(t, ok, "a link was emailed")
+	require.True(t, strings.HasPrefix(link, c.PublicURL+"/auth/link/email/callback?"), "the link points at the public URL: %s", link)
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+
+	r = cl.Get(instB, u.RequestURI())
+	require.Equal(t, http.StatusSeeOther, r.Status, "instance B finds A's pending flow and redeems the link: %s", r)
+	assert.Equal(t, "/dashboard", r.Header.Get("Location"))
+	assert.Equal(t, 1, c.Emu.Calls(transmittest.EndpointAuthenticateMagicLink))
+	signedInAs(t, cl, instA, email)
+	signedInAs(t, cl, instB, email)
+}
+
+func testOTPSentByAAuthenticatedByB(t *testing.T, c *apptest.Cluster) {
+	email := c.CreateUsers("otp", 1)[0]
+	cl := c.NewClient()
+	r := cl.SendOTP(instA, email)
+	require.Equal(t, http.StatusAccepted, r.Status, "%s", r)
+	require.Equal(t, "0", r.ServedBy)
+	r = cl.AuthenticateOTP(instB, email)
+	require.Equal(t, http.StatusOK, r.Status, "instance B finds A's pending OTP flow: %s", r)
+	require.Equal(t, "1", r.ServedBy)
+	signedInAs(t, cl, instA, email)
+}
+
+func testLogoutOnBEndsSessionOnA(t *testing.T, c *apptest.Cluster) {
+	email := c.CreateUsers("logout", 1)[0]
+	cl := c.NewClient()
+	require.True(t, cl.SignInOTP(instA, instA, email))
+	old := cl.SessionCookie()
+	require.NotEmpty(t, old)
+
+	r := cl.PostJSON(instB, "/auth/logout", map[string]string{})
+	require.Equal(t, http.StatusNoContent, r.Status, "%s", r)
+	assert.Equal(t, 1, c.Emu.Calls(transmittest.EndpointLogout), "the Mosaic session is revoked")
+
+	stale := c.WithCookie(old) // a copy of the cookie taken before the logout
+	r = stale.Get(instA, "/api/me", "Accept", "application/json")
+	assert.Equal(t, http.StatusUnauthorized, r.Status, "A refuses the old cookie: %s", r)
+	r = stale.Get(instA, "/dashboard")
+	assert.Equal(t, http.StatusSeeOther, r.Status, "%s", r)
+	assert.True(t, strings.HasPrefix(r.Header.Get("Location"), "/auth/login?"), "%s", r)
+	r = cl.Get(instA, "/api/me", "Accept", "application/json")
+	assert.Equal(t, http.StatusUnauthorized, r.Status, "the browser itself is signed out everywhere: %s", r)
+}
+
+// TestScaleOutRateLimitShared sends to one address through both instances: the per-address
+// limit counts every send, whichever instance took it, and Mosaic sees exactly the limit.
+//
+// KNOWN FAILURE until the core patch lands: otlogin names limiter keys with hashID, an HMAC
+// under a random key drawn by each otlogin.New, so two instances count one address under two
+// different keys and each allows the full limit (6 of 6 sends reach Mosaic with limit 4). The
+// fix (an unkeyed hash for limiter keys, /work/notes/scale-limitkey.patch) makes it pass.
+func TestScaleOutRateLimitShared(t *testing.T) {
+	t.Parallel()
+	const limit = 4
+	for _, b := range backends() {
+		if !b.shared {
+			continue // the memory store has no shared limiter: nothing to show
+		}
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			c := apptest.New(t, apptest.Options{Store: b.open(t), Config: func(cfg *otlogin.Config) {
+				cfg.Limits.SendsPerIdentifier = otlogin.Rate{N: limit}
+			}})
+			email := c.CreateUsers("limit", 1)[0]
+			cl := c.NewClient()
+			for i := range limit {
+				r := cl.SendOTP(i%2, email)
+				require.Equal(t, http.StatusAccepted, r.Status, "send %d through instance %d: %s", i+1, i%2, r)
+			}
+			for _, inst := range []int{instA, instB} {
+				r := cl.SendOTP(inst, email)
+				assert.Equal(t, http.StatusTooManyRequests, r.Status, "send %d through instance %d is over the shared limit: %s", limit+1, inst, r)
+				assert.NotEmpty(t, r.Header.Get("Retry-After"))
+			}
+			assert.Equal(t, limit, c.Emu.Calls(transmittest.EndpointSendOTP), "Mosaic was asked exactly limit times")
+		})
+	}
+}
+
+// TestScaleOutConcurrentSignIns signs 200 users in at once, each sending through one instance
+// and authenticating through the other, then checks that every browser still sees its own
+// identity on both instances: no lost session, no cross-user read.
+func TestScaleOutConcurrentSignIns(t *testing.T) {
+	t.Parallel()
+	const users, parallel = 200, 32
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			c := apptest.New(t, apptest.Options{Store: b.open(t), Config: func(cfg *otlogin.Config) {
+				cfg.Limits.SendsPerIP = otlogin.Rate{N: -1} // every test browser is 127.0.0.1
+			}})
+			emails := c.CreateUsers("conc", users)
+			clients := make([]*apptest.Client, users)
+			var signedIn, lost, crossed, failedChecks atomic.Int64
+			sem := make(chan struct{}, parallel)
+			var wg sync.WaitGroup
+			for i, email := range emails {
+				clients[i] = c.NewClient()
+				wg.Go(func() {
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					if clients[i].SignInOTP(i%2, (i+1)%2, email) {
+						signedIn.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			for i, email := range emails {
+				wg.Go(func() {
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					for _, inst := range []int{instA, instB} {
+						r := clients[i].Get(inst, "/api/me", "Accept", "application/json")
+						switch {
+						case r.Status == http.StatusUnauthorized:
+							lost.Add(1)
+						case r.Status != http.StatusOK:
+							failedChecks.Add(1)
+						case r.JSON()["email"] != email:
+							crossed.Add(1)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			t.Logf("%s: %d users, %d signed in, %d lost sessions, %d cross-user reads, %d other failures (%d reads of /api/me)",
+				b.name, users, signedIn.Load(), lost.Load(), crossed.Load(), failedChecks.Load(), 2*users)
+			assert.Equal(t, int64(users), signedIn.Load(), "every sign-in succeeded")
+			assert.Zero(t, lost.Load(), "no lost sessions")
+			assert.Zero(t, crossed.Load(), "no browser sees another user")
+			assert.Zero(t, failedChecks.Load())
+			assert.Equal(t, users, c.Emu.Calls(transmittest.EndpointAuthenticateOTP), "one Mosaic authenticate per user")
+		})
+	}
+}
