@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// startApp runs the example against the embedded emulator and returns its URL.
+func startApp(t *testing.T) (string, *bytes.Buffer) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	base := "http://" + ln.Addr().String()
+	env := map[string]string{"PUBLIC_URL": base}
+	var out bytes.Buffer
+	app, cleanup, err := newApp(context.Background(), func(k string) string { return env[k] }, &out)
+	require.NoError(t, err)
+	t.Cleanup(cleanup)
+	srv := httptest.NewUnstartedServer(app)
+	require.NoError(t, srv.Listener.Close())
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return base, &out
+}
+
+type outboxMessage struct {
+	Channel, To, Kind, Link, Code string
+}
+
+// latest reads /dev/outbox.json and returns the newest message to "to".
+func latest(t *testing.T, c *http.Client, base, to string) outboxMessage {
+	t.Helper()
+	resp, err := c.Get(base + "/dev/outbox.json")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var msgs []outboxMessage
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&msgs))
+	for _, m := range msgs { // newest first
+		if m.To == to {
+			return m
+		}
+	}
+	t.Fatalf("no message to %s in the outbox", to)
+	return outboxMessage{}
+}
+
+// reader reads answers: r.body(c.Get(url)).
+type reader struct{ t *testing.T }
+
+func (r reader) body(resp *http.Response, err error) (int, string) {
+	t := r.t
+	t.Helper()
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// TestExampleSignIn signs in through the dev outbox with a magic link and an SMS code.
+func TestExampleSignIn(t *testing.T) {
+	t.Parallel()
+	base, out := startApp(t)
+	rd := reader{t}
+	assert.Contains(t, out.String(), "emulator")
+	assert.Contains(t, out.String(), base+"/dev/outbox")
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	code, b := rd.body(c.Get(base+"/healthz"))
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "ok", b)
+	code, b = rd.body(c.Get(base+"/"))
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, b, `href="/auth/login?next=/dashboard"`)
+	resp, err := c.Get(base + "/dashboard")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/me", nil)
+	req.Header.Set("Accept", "application/json")
+	code, _ = rd.body(c.Do(req))
+	assert.Equal(t, http.StatusUnauthorized, code)
+
+	code, _ = rd.body(c.PostForm(base+"/auth/link/email/send", url.Values{"email": {"grace@example.com"}, "next": {"/dashboard"}}))
+	require.Equal(t, http.StatusOK, code)
+	msg := latest(t, c, base, "grace@example.com")
+	require.True(t, strings.HasPrefix(msg.Link, base+"/auth/link/email/callback?"), msg.Link)
+	resp, err = c.Get(msg.Link)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	assert.Equal(t, "/dashboard", resp.Header.Get("Location"))
+	code, b = rd.body(c.Get(base+"/dashboard"))
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, b, "grace@example.com")
+	code, b = rd.body(c.Get(base+"/api/me"))
+	assert.Equal(t, http.StatusOK, code)
+	var me map[string]string
+	require.NoError(t, json.Unmarshal([]byte(b), &me))
+	assert.Equal(t, "grace@example.com", me["email"])
+	assert.Equal(t, "magic_link", me["method"])
+	assert.NotEmpty(t, me["subject"])
+	assert.Len(t, me, 4)
+
+	code, _ = rd.body(c.PostForm(base+"/auth/logout", nil))
+	assert.Equal(t, http.StatusSeeOther, code)
+	resp, err = c.Get(base + "/dashboard")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
+
+	code, _ = rd.body(c.PostForm(base+"/auth/otp/send", url.Values{"channel": {"sms"}, "identifier": {"+1 415 555 0199"}}))
+	require.Equal(t, http.StatusOK, code)
+	msg = latest(t, c, base, "+14155550199")
+	code, _ = rd.body(c.PostForm(base+"/auth/otp/authenticate", url.Values{"passcode": {msg.Code}}))
+	require.Equal(t, http.StatusSeeOther, code)
+	code, b = rd.body(c.Get(base+"/api/me"))
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, b, `"method":"sms_otp"`)
+}
