@@ -83,10 +83,10 @@ func TestExampleSignIn(t *testing.T) {
 	c := &http.Client{Jar: jar, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-	code, b := rd.body(c.Get(base+"/healthz"))
+	code, b := rd.body(c.Get(base + "/healthz"))
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "ok", b)
-	code, b = rd.body(c.Get(base+"/"))
+	code, b = rd.body(c.Get(base + "/"))
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, b, `href="/auth/login?next=/dashboard"`)
 	resp, err := c.Get(base + "/dashboard")
@@ -107,10 +107,10 @@ func TestExampleSignIn(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	assert.Equal(t, "/dashboard", resp.Header.Get("Location"))
-	code, b = rd.body(c.Get(base+"/dashboard"))
+	code, b = rd.body(c.Get(base + "/dashboard"))
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, b, "grace@example.com")
-	code, b = rd.body(c.Get(base+"/api/me"))
+	code, b = rd.body(c.Get(base + "/api/me"))
 	assert.Equal(t, http.StatusOK, code)
 	var me map[string]string
 	require.NoError(t, json.Unmarshal([]byte(b), &me))
@@ -131,7 +131,7 @@ func TestExampleSignIn(t *testing.T) {
 	msg = latest(t, c, base, "+14155550199")
 	code, _ = rd.body(c.PostForm(base+"/auth/otp/authenticate", url.Values{"passcode": {msg.Code}}))
 	require.Equal(t, http.StatusSeeOther, code)
-	code, b = rd.body(c.Get(base+"/api/me"))
+	code, b = rd.body(c.Get(base + "/api/me"))
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, b, `"method":"sms_otp"`)
 }
