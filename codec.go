@@ -34,9 +34,10 @@ import (
 // with "otlogin.", which otlogin only reads and documents as internal) alias
 // the input instead of being copied: copying the tokens on every request
 // would double the cost of a signed-in request. This is safe because scs never
-// modifies the data a Store returns, and scs's memstore and package store's
-// memory, Redis and PostgreSQL stores return data that they never modify
-// afterwards; a custom Store used with Codec must do the same.
+// modifies the data a Store returns, and otlogin's default store, scs's
+// memstore and package store's memory, Redis and PostgreSQL stores return data
+// that they never modify afterwards; a custom Store used with Codec must do the
+// same.
 //
 // Decode also reads data written by [scs.GobCodec], so switching an existing
 // manager to Codec keeps its current sessions. Decode checks every length
