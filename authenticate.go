@@ -29,7 +29,13 @@ func (a *Auth) handleLinkCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet {
-		if f := a.loadFlow(ctx); f != nil && f.Kind == flowLink && f.matchesState(state) && !f.expired(a.cfg.Now()) {
+		if f := a.loadFlow(ctx); f != nil && f.Kind == flowLink && f.matchesState(state) {
+			if f.expired(a.cfg.Now()) {
+				a.sm.Remove(ctx, keyFlow)
+				a.log(ctx, "callback", MethodMagicLink, "flow_expired", f.Identifier)
+				a.fail(w, r, errInvalidCode(nil))
+				return
+			}
 			a.redeemLink(w, r, f, code)
 			return
 		}

@@ -1,0 +1,169 @@
+package otlogin
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin/transmit/transmittest"
+)
+
+// TestCommitBeforeFirstByte: the session is saved and Set-Cookie written before the body,
+// on Write, WriteHeader and Flush, and at the end when nothing was written; the writer
+// unwraps for http.ResponseController (adapters depend on this).
+func TestCommitBeforeFirstByte(t *testing.T) {
+	t.Parallel()
+	a, err := New(Config{Client: testClient(t), PublicURL: "http://localhost"})
+	require.NoError(t, err)
+	cases := map[string]func(w http.ResponseWriter){
+		"Write":       func(w http.ResponseWriter) { _, _ = io.WriteString(w, "body") },
+		"WriteHeader": func(w http.ResponseWriter) { w.WriteHeader(http.StatusCreated) },
+		"Flush":       func(w http.ResponseWriter) { require.NoError(t, http.NewResponseController(w).Flush()) },
+		"nothing":     func(w http.ResponseWriter) {},
+	}
+	for name, write := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				a.sm.Put(r.Context(), "app.key", "v")
+				write(w)
+				w.Header().Set("X-Late", "1") // after the first byte: too late for headers
+			}))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			cookies := rec.Result().Cookies()
+			require.Len(t, cookies, 1)
+			assert.Equal(t, "otlogin", cookies[0].Name)
+			found, err := a.storeHas(context.Background(), cookies[0].Value)
+			require.NoError(t, err)
+			assert.True(t, found)
+		})
+	}
+	t.Run("unchanged session writes no cookie", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "x")
+		})).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		assert.Empty(t, rec.Result().Cookies())
+		assert.Equal(t, "Cookie", rec.Header().Get("Vary"))
+	})
+	t.Run("junk cookie is no session", func(t *testing.T) {
+		for _, v := range []string{strings.Repeat("a", 5000), "%00", `"quoted"`, "a;b"} {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, "/me", nil)
+			req.AddCookie(&http.Cookie{Name: "otlogin", Value: url.QueryEscape(v)})
+			a.RequireAuth(http.NotFoundHandler()).ServeHTTP(rec, req)
+			assert.Equal(t, http.StatusSeeOther, rec.Code)
+		}
+	})
+}
+
+// TestPanicRecovered: a panic inside the auth routes (here in OnLogin) becomes a generic
+// 500 without details.
+func TestPanicRecovered(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) {
+		c.OnLogin = func(context.Context, *User) error { panic("secret detail") }
+	})
+	h.emu.CreateUser("ada@example.com", "")
+	r := h.signInLink(h.newClient(), "ada@example.com", "/")
+	assert.Equal(t, http.StatusInternalServerError, r.StatusCode)
+	assert.NotContains(t, r.body, "secret detail")
+	assert.NotContains(t, r.body, "goroutine")
+	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+}
+
+// TestErrorHandlerAndTemplates: Config.ErrorHandler receives an *Error; Config.Templates
+// replaces the pages.
+func TestErrorHandlerAndTemplates(t *testing.T) {
+	t.Parallel()
+	var got *Error
+	tmpl := template.New("custom")
+	for _, name := range TemplateNames() {
+		template.Must(tmpl.New(name).Parse(`custom ` + name + ` {{.Next}}`))
+	}
+	h := newHarness(t, func(c *Config) {
+		c.Templates = tmpl
+		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			require.True(t, errors.As(err, &got))
+			w.WriteHeader(got.Status)
+			_, _ = io.WriteString(w, "handled "+got.Code)
+		}
+	})
+	c := h.newClient()
+	r := h.get(c, "/auth/login?next=/x")
+	assert.Equal(t, "custom login.html /x", r.body)
+	r = h.postForm(c, "/auth/otp/send", url.Values{"channel": {"fax"}})
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.Equal(t, "handled invalid_channel", r.body)
+	require.NotNil(t, got)
+	assert.Equal(t, "invalid_channel", got.Code)
+}
+
+// TestExpiredFlows: a link or code used after its lifetime spends nothing and gets the
+// generic message.
+func TestExpiredFlows(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	h.postForm(c, "/auth/link/email/send", url.Values{"email": {"ada@example.com"}})
+	link := h.lastLink("ada@example.com")
+	h.clock.Advance(11 * time.Minute)
+	r := h.get(c, link)
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.Contains(t, r.body, "invalid or has expired")
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
+
+	h.postForm(c, "/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {"ada@example.com"}})
+	code := h.lastCode("ada@example.com")
+	h.clock.Advance(6 * time.Minute)
+	r = h.postForm(c, "/auth/otp/authenticate", url.Values{"passcode": {code}})
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointAuthenticateOTP))
+	r = h.postForm(c, "/auth/otp/authenticate", url.Values{"passcode": {code}})
+	assert.Contains(t, r.body, "no sign-in waiting", "the expired flow ended")
+}
+
+// TestAccessTokenRefreshCoalesces: parallel requests of one session share one refresh.
+func TestAccessTokenRefreshCoalesces(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	token := h.sessionCookie(c)
+	h.clock.Advance(29 * time.Minute)
+	h.get(c, "/dashboard")
+	h.clock.Advance(29 * time.Minute)
+	h.get(c, "/dashboard")
+	h.clock.Advance(3 * time.Minute)
+	h.emu.SetLatency(50 * time.Millisecond)
+	results := make(chan string, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			resp, err := h.clientWithCookie(token).Get(h.url("/token"))
+			if err != nil {
+				results <- "error"
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			results <- string(b)
+		}()
+	}
+	first := <-results
+	for i := 1; i < 8; i++ {
+		assert.Equal(t, first, <-results)
+	}
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
+}
