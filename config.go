@@ -83,7 +83,10 @@ type Config struct {
 	Prefix string
 	// Sessions is the session manager. When nil, New builds one: Store = SessionStore,
 	// cookie "__Host-otlogin" (Secure) when PublicURL is https, else "otlogin"; HttpOnly,
-	// SameSite=Lax, Path "/", persistent; Lifetime = SessionLifetime. Default: nil.
+	// SameSite=Lax, Path "/", persistent; Lifetime = SessionLifetime. A manager passed
+	// here is used as is, but must have a Secure cookie when PublicURL is https; leave its
+	// IdleTimeout at 0 (otlogin enforces IdleTimeout itself, and scs's would make every
+	// request write to the store). Default: nil.
 	Sessions *scs.SessionManager
 	// SessionStore is the store of the session manager New builds (ignored when Sessions
 	// is set). Default: an in-memory store.
@@ -199,6 +202,9 @@ func New(cfg Config) (*Auth, error) {
 		a.smsCodes = append(a.smsCodes, d)
 	}
 	a.sm = cfg.Sessions
+	if a.sm != nil && u.Scheme == "https" && !a.sm.Cookie.Secure && !cfg.InsecureCookies {
+		return nil, errors.New("otlogin: Config.Sessions.Cookie.Secure must be true when PublicURL is https (or set InsecureCookies)")
+	}
 	if a.sm == nil {
 		a.sm = newSessionManager(cfg, u.Scheme == "https")
 	}

@@ -90,6 +90,9 @@ func TestNewDefaults(t *testing.T) {
 	assert.Equal(t, "/login", local.prefix)
 
 	own := scs.New()
+	_, err = New(Config{Client: testClient(t), PublicURL: "https://a.example", Sessions: own})
+	require.Error(t, err, "an https app with a non-Secure cookie")
+	own.Cookie.Secure = true
 	withOwn, err := New(Config{Client: testClient(t), PublicURL: "https://a.example", Sessions: own})
 	require.NoError(t, err)
 	assert.Same(t, own, withOwn.sm)
