@@ -176,8 +176,13 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 	}
 	claims, err := a.verifier.verify(ctx, tok.IDToken)
 	if err != nil {
-		a.log(ctx, "authenticate", method, "failed", f.Identifier, "error", "id_token_rejected")
 		a.revoke(r, tok)
+		if errors.Is(err, errVerifierUnavailable) {
+			a.log(ctx, "authenticate", method, "unavailable", f.Identifier, "error", "verification_keys_unavailable")
+			a.fail(w, r, errUnavailable(err))
+			return
+		}
+		a.log(ctx, "authenticate", method, "failed", f.Identifier, "error", "id_token_rejected")
 		a.fail(w, r, errInvalidCode(err))
 		return
 	}

@@ -167,3 +167,17 @@ func TestAccessTokenRefreshCoalesces(t *testing.T) {
 	}
 	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
 }
+
+// TestVerificationKeysUnavailable: when discovery fails at sign-in the answer is 503 and
+// nobody is signed in.
+func TestVerificationKeysUnavailable(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	h.emu.Force(transmittest.EndpointDiscovery, transmittest.FaultUnavailable())
+	c := h.newClient()
+	r := h.signInLink(c, "ada@example.com", "/")
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	assert.Equal(t, http.StatusSeeOther, h.get(c, "/dashboard").StatusCode)
+	assert.Equal(t, 0, h.emu.SessionCount(), "the Mosaic session was ended")
+}
