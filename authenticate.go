@@ -219,6 +219,12 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 			return
 		}
 	}
+	if b := a.sm.GetBytes(ctx, keyAuth); b != nil {
+		// Signing in again over an earlier sign-in: end the earlier Mosaic session.
+		if old, err := decodeAuth(b); err == nil && old.sessionID != "" && old.sessionID != tok.SessionID {
+			a.revoke(r, &transmit.TokenResponse{SessionID: old.sessionID})
+		}
+	}
 	if err := a.sm.RenewToken(ctx); err != nil {
 		a.log(ctx, "authenticate", method, "unavailable", f.Identifier, "error", "session_store")
 		a.fail(w, r, errUnavailable(err))

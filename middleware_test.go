@@ -181,3 +181,16 @@ func TestVerificationKeysUnavailable(t *testing.T) {
 	assert.Equal(t, http.StatusSeeOther, h.get(c, "/dashboard").StatusCode)
 	assert.Equal(t, 0, h.emu.SessionCount(), "the Mosaic session was ended")
 }
+
+// TestSignInAgain: signing in over an earlier sign-in ends the earlier Mosaic session.
+func TestSignInAgain(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "+14155550123")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	require.Equal(t, http.StatusSeeOther, h.signInOTP(c, "sms", "+14155550123").StatusCode)
+	assert.Equal(t, 1, h.emu.SessionCount())
+	r := h.get(c, "/auth/me")
+	assert.Contains(t, r.body, `"method":"sms_otp"`)
+}
