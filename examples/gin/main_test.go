@@ -1,0 +1,17 @@
+package main
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/internal/conformance"
+)
+
+// TestConformance runs the router conformance suite against this example's router.
+func TestConformance(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	conformance.Run(t, func(_ *testing.T, auth *otlogin.Auth) http.Handler { return newRouter(auth, nil) })
+}

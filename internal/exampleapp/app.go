@@ -1,0 +1,136 @@
+// Package exampleapp is what the three example apps (examples/nethttp, examples/gin,
+// examples/echo) share, so that they differ only in their router: the environment
+// (DESIGN §6), the Mosaic client or the embedded emulator, the session store, the
+// [otlogin.Auth], the start-up text, the server and the pages.
+package exampleapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/store"
+	"github.com/otlogin/otlogin/transmit"
+	"github.com/otlogin/otlogin/transmit/transmittest"
+)
+
+// Env is the example apps' configuration.
+type Env struct {
+	Addr         string // ADDR. Default: "127.0.0.1:8080".
+	PublicURL    string // PUBLIC_URL. Default: "http://localhost:8080".
+	ClientID     string // TRANSMIT_CLIENT_ID. Default: "" (run the embedded emulator).
+	ClientSecret string // TRANSMIT_CLIENT_SECRET. Required with ClientID.
+	BaseURL      string // TRANSMIT_BASE_URL. Default: [transmit.SandboxBaseURL].
+	SessionStore string // SESSION_STORE: "memory", "redis://..." or "postgres://...". Default: "memory".
+}
+
+// FromEnv reads an [Env] through getenv (os.Getenv) and applies the defaults.
+func FromEnv(getenv func(string) string) Env {
+	or := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	return Env{
+		Addr:         or("ADDR", "127.0.0.1:8080"),
+		PublicURL:    strings.TrimRight(or("PUBLIC_URL", "http://localhost:8080"), "/"),
+		ClientID:     or("TRANSMIT_CLIENT_ID", ""),
+		ClientSecret: or("TRANSMIT_CLIENT_SECRET", ""),
+		BaseURL:      or("TRANSMIT_BASE_URL", transmit.SandboxBaseURL),
+		SessionStore: or("SESSION_STORE", "memory"),
+	}
+}
+
+// App is the configured sign-in service of an example.
+type App struct {
+	// Auth is the otlogin service, with CreateUsers on.
+	Auth *otlogin.Auth
+	// Outbox serves the emulator's outbox; nil when a real Mosaic tenant is configured.
+	// Mount it at [OutboxPath].
+	Outbox http.Handler
+
+	env   Env
+	out   io.Writer
+	store *store.Store
+	emu   *transmittest.Server
+}
+
+// OutboxPath is where the examples serve the emulator's outbox.
+const OutboxPath = "/dev/outbox"
+
+// New builds the App described by env: the Mosaic client (or, without a client id, the
+// embedded emulator), the session store and the Auth. Logs go to out. Call [App.Close].
+func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
+	a := &App{env: env, out: out}
+	logger := slog.New(slog.NewTextHandler(out, nil))
+	tc := transmit.Config{BaseURL: env.BaseURL, ClientID: env.ClientID, ClientSecret: env.ClientSecret}
+	if env.ClientID == "" {
+		a.emu = transmittest.NewServer(transmittest.Options{Logger: logger.With("component", "emulator")})
+		tc = transmit.Config{BaseURL: a.emu.BaseURL(), ClientID: a.emu.ClientID, ClientSecret: a.emu.ClientSecret}
+		a.Outbox = a.emu.OutboxHandler()
+	} else if env.ClientSecret == "" {
+		return nil, errors.New("exampleapp: TRANSMIT_CLIENT_SECRET is required with TRANSMIT_CLIENT_ID")
+	}
+	client, err := transmit.New(tc)
+	if err == nil {
+		a.store, err = store.Open(ctx, env.SessionStore)
+	}
+	if err == nil {
+		a.Auth, err = otlogin.New(otlogin.Config{Client: client, PublicURL: env.PublicURL,
+			SessionStore: a.store, CreateUsers: true, Logger: logger})
+	}
+	if err != nil {
+		_ = a.Close()
+		return nil, fmt.Errorf("exampleapp: %w", err)
+	}
+	return a, nil
+}
+
+// Close stops the emulator and closes the session store.
+func (a *App) Close() error {
+	if a.emu != nil {
+		a.emu.Close()
+	}
+	if a.store != nil {
+		return a.store.Close()
+	}
+	return nil
+}
+
+// Serve prints the start-up text naming router, then serves h on Env.Addr until ctx ends.
+func (a *App) Serve(ctx context.Context, router string, h http.Handler) error {
+	ln, err := net.Listen("tcp", a.env.Addr)
+	if err != nil {
+		return fmt.Errorf("exampleapp: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(a.out, "otlogin example (%s) listening on http://%s, public URL %s\n", router, ln.Addr(), a.env.PublicURL)
+	fmt.Fprintf(a.out, "  sessions: %s\n", a.store.Kind())
+	if a.emu != nil {
+		fmt.Fprintf(a.out, "  Mosaic: embedded emulator (TRANSMIT_CLIENT_ID is not set); any email or phone number works\n")
+		fmt.Fprintf(a.out, "  sent links and codes: %s%s\n", a.env.PublicURL, OutboxPath)
+	} else {
+		fmt.Fprintf(a.out, "  Mosaic: %s\n", a.env.BaseURL)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("exampleapp: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("exampleapp: shutdown: %w", err)
+	}
+	return nil
+}
