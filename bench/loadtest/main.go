@@ -5,8 +5,8 @@
 // It builds the app the way examples/nethttp does (embedded Mosaic emulator, memory session
 // store, /healthz outside Middleware, /api/me behind RequireAuth), listens on 127.0.0.1:0,
 // signs in once with an email passcode read from the emulator's outbox, then drives both
-// routes with -conns keep-alive clients, alternating between them in rounds of at most one
-// second, for -duration per route. It stops by itself and touches nothing but loopback.
+// routes with -conns keep-alive clients, alternating between them in rounds of at most
+// 250ms, for -duration per route. It stops by itself and touches nothing but loopback.
 //
 //	go run ./bench/loadtest -duration 5s -conns 8
 package main
@@ -24,6 +24,8 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"runtime"
+	"runtime/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,11 +43,14 @@ type options struct {
 
 // result is the outcome of one run.
 type result struct {
-	Healthz  rate
-	Me       rate
-	Ratio    float64 // Me.PerSecond / Healthz.PerSecond
-	Conns    int
-	Duration time.Duration
+	Healthz rate
+	Me      rate
+	Ratio   float64 // Me.PerSecond / Healthz.PerSecond
+	// MedianRatio is the median over rounds of the same ratio, each round measuring both
+	// routes back to back: steadier than Ratio on a machine with other load.
+	MedianRatio float64
+	Conns       int
+	Duration    time.Duration
 }
 
 // rate is what one route served.
@@ -56,17 +61,35 @@ type rate struct {
 	PerSecond float64
 }
 
-func main() {
+func main() { os.Exit(mainCode()) }
+
+// mainCode runs the command and returns its exit status, after its deferred cleanups.
+func mainCode() int {
 	var o options
 	flag.DurationVar(&o.Duration, "duration", 5*time.Second, "load time per route (at most 10m)")
 	flag.IntVar(&o.Conns, "conns", 8, "concurrent keep-alive clients (1-256)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server and clients) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := run(context.Background(), o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
-		os.Exit(1)
+		return 1
 	}
 	report(os.Stdout, res)
+	return 0
 }
 
 // report prints res as a small table.
@@ -79,7 +102,7 @@ func report(w io.Writer, res result) {
 	}{{"GET /healthz", res.Healthz}, {"GET /api/me (signed in)", res.Me}} {
 		fmt.Fprintf(w, "%-26s %9d req %6d errors %10.0f req/s\n", r.name, r.rate.Requests, r.rate.Errors, r.rate.PerSecond)
 	}
-	fmt.Fprintf(w, "ratio /api/me : /healthz = %.2f\n", res.Ratio)
+	fmt.Fprintf(w, "ratio /api/me : /healthz = %.2f (median of per-round ratios %.2f)\n", res.Ratio, res.MedianRatio)
 }
 
 // run starts the app and the emulator, signs in, measures both routes and shuts down.
@@ -145,17 +168,24 @@ func run(ctx context.Context, o options) (result, error) {
 			return result{}, err
 		}
 	}
-	rounds := max(1, int((o.Duration+time.Second-1)/time.Second))
+	const round = 250 * time.Millisecond
+	rounds := max(1, int((o.Duration+round-1)/round))
 	per := o.Duration / time.Duration(rounds)
+	var ratios []float64
 	for range rounds {
-		for _, t := range targets {
+		var perRound [2]rate
+		for i, t := range targets {
 			r, err := drive(ctx, client, t.url, t.cookie, o.Conns, per)
 			if err != nil {
 				return result{}, err
 			}
+			perRound[i] = r
 			t.into.Requests += r.Requests
 			t.into.Errors += r.Errors
 			t.into.Elapsed += r.Elapsed
+		}
+		if h, m := perRound[0], perRound[1]; h.Requests > 0 && m.Elapsed > 0 {
+			ratios = append(ratios, (float64(m.Requests)/m.Elapsed.Seconds())/(float64(h.Requests)/h.Elapsed.Seconds()))
 		}
 	}
 	for _, r := range []*rate{&res.Healthz, &res.Me} {
@@ -166,6 +196,7 @@ func run(ctx context.Context, o options) (result, error) {
 	if res.Healthz.PerSecond > 0 {
 		res.Ratio = res.Me.PerSecond / res.Healthz.PerSecond
 	}
+	res.MedianRatio = median(ratios)
 	return res, nil
 }
 
@@ -263,6 +294,19 @@ func signIn(ctx context.Context, emu *transmittest.Server, base string) (string,
 		return "", fmt.Errorf("GET /api/me with the session cookie: status %d", resp.StatusCode)
 	}
 	return header, nil
+}
+
+// median returns the median of v, or 0 for none.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // drive sends GET url from conns goroutines for d and counts the 200 answers.

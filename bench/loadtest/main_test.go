@@ -19,11 +19,13 @@ func TestRunProducesNumbers(t *testing.T) {
 		assert.Positive(t, r.PerSecond, "%s: requests per second", name)
 	}
 	assert.Positive(t, res.Ratio, "ratio of /api/me to /healthz")
+	assert.Positive(t, res.MedianRatio, "median of per-round ratios")
 
 	var out bytes.Buffer
 	report(&out, res)
 	assert.Contains(t, out.String(), "GET /api/me (signed in)")
 	assert.Contains(t, out.String(), "ratio /api/me : /healthz = ")
+	assert.Contains(t, out.String(), "median of per-round ratios")
 }
 
 func TestRunRejectsBadOptions(t *testing.T) {
