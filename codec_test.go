@@ -13,6 +13,8 @@ import (
 	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin/transmit"
 )
 
 // codecTestStruct is a host-app type stored in the same session as
@@ -411,4 +413,13 @@ func BenchmarkCodec(b *testing.B) {
 			})
 		}
 	}
+}
+
+func TestNewUsesCodec(t *testing.T) {
+	t.Parallel()
+	client, err := transmit.New(transmit.Config{BaseURL: "http://127.0.0.1:1/cis", ClientID: "id", ClientSecret: "secret"})
+	require.NoError(t, err)
+	a, err := New(Config{Client: client, PublicURL: "http://127.0.0.1:8080"})
+	require.NoError(t, err)
+	assert.IsType(t, Codec{}, a.sm.Codec, "the session manager New builds uses the compact codec")
 }
