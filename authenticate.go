@@ -111,7 +111,7 @@ func (a *Auth) handleOTPAuthenticate(w http.ResponseWriter, r *http.Request) {
 	}
 	passcode, e := checkPasscode(in.get("passcode"))
 	if e != nil {
-		a.fail(w, r, e)
+		a.failCode(w, r, e)
 		return
 	}
 	if stateFrom(ctx).unavailable {
@@ -157,10 +157,23 @@ func (a *Auth) handleOTPAuthenticate(w http.ResponseWriter, r *http.Request) {
 			a.sm.Remove(ctx, keyFlow)
 		}
 		a.log(ctx, "authenticate", f.method(), "failed", f.Identifier, "error", errKind(err))
-		a.fail(w, r, authenticateError(err))
+		a.failCode(w, r, authenticateError(err))
 		return
 	}
 	a.completeLogin(w, r, f, tok)
+}
+
+// failCode answers a refused passcode. An HTML form gets the code page again, with the
+// message, while its flow lasts; everything else goes to fail.
+func (a *Auth) failCode(w http.ResponseWriter, r *http.Request, e *Error) {
+	if e.Status == http.StatusBadRequest && !wantsJSON(r) && a.cfg.ErrorHandler == nil && !stateFrom(r.Context()).unavailable {
+		if f := a.loadFlow(r.Context()); f != nil && f.Kind == flowOTP && !f.expired(a.cfg.Now()) {
+			a.render(w, r, e.Status, tmplCode, pageData{Title: "Enter the code", Identifier: f.Identifier,
+				Channel: f.Channel, Next: f.Next, Error: e.Message})
+			return
+		}
+	}
+	a.fail(w, r, e)
 }
 
 // completeLogin verifies the ID token, runs OnLogin, renews the session token and stores
