@@ -186,6 +186,7 @@ func TestBadInput(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, r.StatusCode)
 		assert.Contains(t, r.Header.Get("Content-Type"), "text/html")
 		assert.Contains(t, r.body, "Enter a valid email address")
+		assert.Contains(t, r.body, `name="email"`, "the sign-in form is shown again")
 	})
 }
 

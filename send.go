@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,7 +80,7 @@ func (a *Auth) handleLinkSend(w http.ResponseWriter, r *http.Request) {
 	}
 	email, e := normalizeEmail(in.get("email"))
 	if e != nil {
-		a.fail(w, r, e)
+		a.failForm(w, r, e, in.get("next"))
 		return
 	}
 	f := &flow{Kind: flowLink, Channel: channelEmail, Identifier: email,
@@ -107,7 +108,7 @@ func (a *Auth) handleOTPSend(w http.ResponseWriter, r *http.Request) {
 	}
 	channel, id, idType, e := a.parseIdentifier(in.get("channel"), in.get("identifier"))
 	if e != nil {
-		a.fail(w, r, e)
+		a.failForm(w, r, e, in.get("next"))
 		return
 	}
 	f := &flow{Kind: flowOTP, Channel: channel, Identifier: id, IdentifierType: idType,
@@ -159,7 +160,7 @@ func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool
 	}
 	if e := a.checkSendLimits(r, f.Identifier, f.Channel); e != nil {
 		a.log(ctx, "send", method, "refused", f.Identifier, "error", errKind(e))
-		a.fail(w, r, e)
+		a.failForm(w, r, e, f.Next)
 		return
 	}
 	state, err := newState()
@@ -209,6 +210,19 @@ func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool
 	}
 	a.render(w, r, http.StatusOK, tmplCode, pageData{Title: "Enter the code", Identifier: f.Identifier,
 		Channel: f.Channel, Next: f.Next})
+}
+
+// failForm answers a refused send. An HTML form gets the sign-in page again with the
+// message (and the status); everything else goes to fail.
+func (a *Auth) failForm(w http.ResponseWriter, r *http.Request, e *Error, next string) {
+	if e.Status/100 == 4 && !wantsJSON(r) && a.cfg.ErrorHandler == nil {
+		if e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
+		}
+		a.render(w, r, e.Status, tmplLogin, pageData{Title: "Sign in", Next: sanitizeNext(next), Error: e.Message})
+		return
+	}
+	a.fail(w, r, e)
 }
 
 // storeReady reports whether the session store works, probing it when this request has
