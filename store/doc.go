@@ -16,8 +16,10 @@
 //     Commit with an expiry already past is intercepted: goredisstore would store the key with
 //     no TTL, so it is deleted instead. A command that meets a connection broken by a Redis
 //     restart is retried on a fresh connection (go-redis also checks idle connections before
-//     reuse), so a restart costs few or no failed requests; a Redis without persistence loses
-//     its sessions, which signs users out.
+//     reuse). While Redis is down a call fails after its retries (tens of milliseconds when
+//     connections are refused); once go-redis has failed to dial pool-size times it probes
+//     Redis once a second, so calls made in the second after Redis returns may still fail.
+//     A Redis without persistence loses its sessions, which signs users out.
 //   - PostgreSQL: a pgx pool, and the table of scs's pgxstore (token, data, expiry). The three
 //     session statements are pgxstore's (same SQL, same table), but run by this package with
 //     the caller's context: the pgxstore version this module pins has no context-aware methods

@@ -66,7 +66,9 @@ var (
 //     search_path, ...). The tables are created when missing (see the package documentation).
 //
 // Defaults when the URL does not set them: Redis dial timeout 5s, read and write timeouts 3s,
-// pool size 10 per CPU, 3 retries; PostgreSQL connect timeout 5s, 10 connections at most.
+// pool size 10 per CPU, 3 retries (max_retries; each retry dials at most once); PostgreSQL
+// connect timeout 5s, 10 connections at most. A store call also ends with its context, so a
+// request's deadline bounds it.
 //
 // Open checks that the server answers, within ctx's deadline. Errors name the kind and the
 // address, never the password. Call [Store.Close] when done.
