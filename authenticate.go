@@ -142,7 +142,7 @@ func (a *Auth) handleOTPAuthenticate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errInvalidCode(nil))
 		return
 	}
-	if e := a.allow(ctx, "attempt:id:"+a.hashID(f.Identifier), a.cfg.Limits.AttemptsPerIdentifier); e != nil {
+	if e := a.allow(ctx, "attempt:id:"+limitKey(f.Identifier), a.cfg.Limits.AttemptsPerIdentifier); e != nil {
 		a.log(ctx, "authenticate", f.method(), "refused", f.Identifier, "error", errKind(e))
 		a.fail(w, r, e)
 		return

@@ -11,6 +11,10 @@ import (
 // [Auth.Middleware] did not run.
 func (a *Auth) Handler() http.Handler { return a.handler }
 
+// Prefix returns the path where [Auth.Handler] must be mounted (Config.Prefix after
+// defaults, e.g. "/auth"), for routers that register routes by pattern.
+func (a *Auth) Prefix() string { return a.prefix }
+
 // route is one auth route: its method, path under Prefix and handler.
 type route struct {
 	method string

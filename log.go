@@ -83,3 +83,12 @@ func errKind(err error) string {
 	}
 	return "other"
 }
+
+// limitKey names an identifier or client IP in rate-limit keys. Unlike hashID it is not keyed
+// by the per-Auth random key: counts are shared through the session store, so every instance
+// of an app must name the same identifier the same way. It is still a hash, so a shared
+// store holds no raw address or number.
+func limitKey(s string) string {
+	sum := sha256.Sum256([]byte("otlogin-limit\x00" + s))
+	return hex.EncodeToString(sum[:16])
+}

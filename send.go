@@ -48,10 +48,10 @@ func (a *Auth) checkSendLimits(r *http.Request, identifier, channel string) *Err
 				"We can't send text messages to that country. Use email instead.")
 		}
 	}
-	if e := a.allow(ctx, "send:id:"+a.hashID(identifier), a.cfg.Limits.SendsPerIdentifier); e != nil {
+	if e := a.allow(ctx, "send:id:"+limitKey(identifier), a.cfg.Limits.SendsPerIdentifier); e != nil {
 		return e
 	}
-	if e := a.allow(ctx, "send:ip:"+a.hashID(a.clientIP(r)), a.cfg.Limits.SendsPerIP); e != nil {
+	if e := a.allow(ctx, "send:ip:"+limitKey(a.clientIP(r)), a.cfg.Limits.SendsPerIP); e != nil {
 		return e
 	}
 	if channel == channelSMS && a.cfg.Limits.SMSPerHour > 0 {
