@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -231,6 +232,68 @@ func TestScaleOutConcurrentSignIns(t *testing.T) {
 			assert.Zero(t, crossed.Load(), "no browser sees another user")
 			assert.Zero(t, failedChecks.Load())
 			assert.Equal(t, users, c.Emu.Calls(transmittest.EndpointAuthenticateOTP), "one Mosaic authenticate per user")
+		})
+	}
+}
+
+// clock is a settable clock shared by the instances (Config.Now).
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestScaleOutAccessTokenRefresh has one browser ask both instances at once for its Mosaic
+// access token when it is about to expire: both must answer with a valid token, although
+// Mosaic's refresh tokens are single-use.
+//
+// KNOWN FAILURE (core, reported to the lead): otlogin coalesces refreshes only inside one
+// process (singleflight plus a 30s cache of recent results), so two instances that load the
+// session before either saved the rotated token both present the same refresh token; Mosaic
+// honours the first and refuses the second, and that instance answers 502 (AccessToken
+// error). Seen 3 of 3 runs on memory, Redis and PostgreSQL. The next request succeeds.
+func TestScaleOutAccessTokenRefresh(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			clk := &clock{t: time.Now()}
+			emu := transmittest.NewTestServer(t, transmittest.Options{TokenTTL: time.Minute})
+			c := apptest.New(t, apptest.Options{Store: b.open(t), Emulator: emu, Config: func(cfg *otlogin.Config) {
+				cfg.Now = clk.Now
+			}})
+			email := c.CreateUsers("refresh", 1)[0]
+			cl := c.NewClient()
+			require.True(t, cl.SignInOTP(instA, instA, email))
+			r := cl.Get(instA, "/api/token")
+			require.Equal(t, http.StatusOK, r.Status, "%s", r)
+			first := r.Body
+
+			clk.Advance(45 * time.Second) // within 30s of the 1m expiry: the next call refreshes
+			emu.SetLatency(200 * time.Millisecond)
+			var rA, rB apptest.Response
+			var wg sync.WaitGroup
+			wg.Go(func() { rA = cl.Get(instA, "/api/token") })
+			wg.Go(func() { rB = cl.Get(instB, "/api/token") })
+			wg.Wait()
+			emu.SetLatency(0)
+			t.Logf("%s: A %s; B %s; %d refresh calls", b.name, rA, rB, c.Emu.Calls(transmittest.EndpointRefresh))
+			assert.Equal(t, http.StatusOK, rA.Status, "instance A: %s", rA)
+			assert.Equal(t, http.StatusOK, rB.Status, "instance B: %s", rB)
+			r = cl.Get(instB, "/api/token")
+			assert.Equal(t, http.StatusOK, r.Status, "afterwards: %s", r)
+			assert.NotEqual(t, first, r.Body, "a refreshed token")
 		})
 	}
 }

@@ -130,7 +130,8 @@ func New(t testing.TB, opts Options) *Cluster {
 }
 
 // App is the test application around a: a public home page and /healthz, a protected page
-// (/dashboard) and API (/api/me), and the auth routes under /auth/. Every answer carries
+// (/dashboard) and API (/api/me), /api/token (the user's Mosaic access token, refreshed by
+// otlogin when needed; 502 when it cannot be had), and the auth routes under /auth/. Every answer carries
 // HeaderServedBy: name.
 func App(a *otlogin.Auth, name string) http.Handler {
 	mux := http.NewServeMux()
@@ -149,6 +150,14 @@ func App(a *otlogin.Auth, name string) http.Handler {
 		u, _ := otlogin.UserFromContext(r.Context())
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"subject": u.Subject, "email": u.Email, "method": u.Method})
+	})))
+	mux.Handle("GET /api/token", a.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := a.AccessToken(r.Context())
+		if err != nil {
+			http.Error(w, "no access token", http.StatusBadGateway)
+			return
+		}
+		_, _ = io.WriteString(w, tok)
 	})))
 	app := a.Middleware(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
