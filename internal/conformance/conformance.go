@@ -250,3 +250,22 @@ func (b *browser) signInOTP(email, next string) answer {
 	require.Equal(b.t, http.StatusOK, r.StatusCode, r.body)
 	return b.form("/auth/otp/authenticate", url.Values{"passcode": {b.e.lastCode(b.t, email)}})
 }
+
+// SignIn signs the cookie-jar client c in at the app at baseURL with an email code read from
+// emu's outbox (the auth routes under /auth), and fails t otherwise. For adapter tests.
+func SignIn(t *testing.T, c *http.Client, baseURL string, emu *transmittest.Server, email string) {
+	t.Helper()
+	nc := *c
+	nc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	post := func(path string, vals url.Values) int {
+		resp, err := nc.PostForm(baseURL+path, vals)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, resp.Body.Close())
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusOK, post("/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {email}}))
+	code, ok := emu.LastCode(email)
+	require.True(t, ok, "a code was sent to %s", email)
+	require.Equal(t, http.StatusSeeOther, post("/auth/otp/authenticate", url.Values{"passcode": {code}}))
+}

@@ -101,12 +101,10 @@ func testCrossOrigin(t *testing.T, build Build) {
 	})
 }
 
-// nextField finds the next fields of the login page's forms.
-var nextField = regexp.MustCompile(`name="next" value="([^"]*)"`)
-
 // testNext signs in with hostile next values: every final redirect stays on this origin.
 func testNext(t *testing.T, build Build) {
 	e := newEnv(t, build)
+	nextField := regexp.MustCompile(`name="next" value="([^"]*)"`) // the login page's next fields
 	cases := []struct {
 		name, next, want string
 	}{
