@@ -146,11 +146,8 @@ func testLogoutOnBEndsSessionOnA(t *testing.T, c *apptest.Cluster) {
 
 // TestScaleOutRateLimitShared sends to one address through both instances: the per-address
 // limit counts every send, whichever instance took it, and Mosaic sees exactly the limit.
-//
-// KNOWN FAILURE until the core patch lands: otlogin names limiter keys with hashID, an HMAC
-// under a random key drawn by each otlogin.New, so two instances count one address under two
-// different keys and each allows the full limit (6 of 6 sends reach Mosaic with limit 4). The
-// fix (an unkeyed hash for limiter keys, /work/notes/scale-limitkey.patch) makes it pass.
+// It guards against limiter key names that differ between instances (as when they were an
+// HMAC under a random key drawn by each otlogin.New: 6 of 6 sends reached Mosaic with limit 4).
 func TestScaleOutRateLimitShared(t *testing.T) {
 	t.Parallel()
 	const limit = 4
