@@ -401,7 +401,7 @@ func BenchmarkCodec(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				b.ReportMetric(float64(len(enc)), "stored-bytes")
+				b.ReportMetric(float64(len(enc)), "stored-B")
 			})
 			b.Run(sname+"/"+c.name+"/encode", func(b *testing.B) {
 				b.ReportAllocs()
