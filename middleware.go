@@ -15,8 +15,11 @@ type reqState struct {
 	auth        *Auth  // nil for a state made by WithUser
 	user        *User  // signed-in user, nil when anonymous
 	unavailable bool   // the session store failed on load: nothing is known, nothing is saved
-	loadedToken string // token found in the store at load ("" for a new session)
+	loadedToken string // token looked up in the store at load ("" if none); scs's token equals it only if found
 	late        bool   // the session changed after the response was committed
+
+	userBuf User      // storage for user, saving an allocation per signed-in request
+	amrBuf  [4]string // storage for userBuf.AMR
 }
 
 func stateFrom(ctx context.Context) *reqState {
@@ -47,7 +50,9 @@ const maxTokenLen = 128
 // begin loads the session and returns the request carrying it and the committing writer.
 func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *sessionWriter) {
 	w.Header().Add("Vary", "Cookie")
-	st := &reqState{auth: a}
+	sw := &sessionWriter{ResponseWriter: w, a: a}
+	st := &sw.state
+	st.auth = a
 	token := ""
 	if c, err := r.Cookie(a.sm.Cookie.Name); err == nil && len(c.Value) <= maxTokenLen && isToken(c.Value) {
 		token = c.Value
@@ -58,12 +63,13 @@ func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *se
 		a.log(r.Context(), "session", "", "unavailable", "")
 		ctx, _ = a.sm.Load(r.Context(), "") // an empty session: no store call
 	}
-	st.loadedToken = a.sm.Token(ctx)
+	st.loadedToken = token // a session that was not found has scs token "", never this
 	if !st.unavailable {
 		a.attachUser(ctx, st)
 	}
 	r = r.WithContext(context.WithValue(ctx, ctxKey{}, st))
-	return r, &sessionWriter{ResponseWriter: w, a: a, r: r, st: st}
+	sw.r, sw.st = r, st
+	return r, sw
 }
 
 // attachUser decodes the signed-in user and enforces the idle and absolute timeouts.
@@ -75,7 +81,8 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState) {
 		return
 	}
 	now := a.cfg.Now()
-	u, _, err := decodeUser(b)
+	u := &st.userBuf
+	_, err := decodeUserInto(u, st.amrBuf[:0], b)
 	seen := a.sm.GetInt64(ctx, keySeen)
 	idle := now.Sub(time.Unix(seen, 0))
 	if err != nil || !now.Before(u.ExpiresAt) || idle > a.cfg.IdleTimeout {
@@ -148,9 +155,10 @@ type sessionWriter struct {
 	http.ResponseWriter
 	a      *Auth
 	r      *http.Request
-	st     *reqState
-	done   bool // commit attempted
-	failed bool // commit failed: a 503 was written and the handler's output is dropped
+	st     *reqState // always &state
+	state  reqState  // allocated with the writer
+	done   bool      // commit attempted
+	failed bool      // commit failed: a 503 was written and the handler's output is dropped
 }
 
 func (w *sessionWriter) WriteHeader(code int) {

@@ -136,43 +136,88 @@ func (r *authReader) str() string {
 	return s
 }
 
+// span skips the next length-prefixed field and returns its bounds in base, of which r.b
+// is a suffix.
+func (r *authReader) span(base []byte) (start, end int) {
+	n := r.uvarint()
+	if r.err != nil {
+		return 0, 0
+	}
+	if n > uint64(len(r.b)) {
+		r.err = errBadAuth
+		return 0, 0
+	}
+	start = len(base) - len(r.b)
+	r.b = r.b[n:]
+	return start, start + int(n)
+}
+
 // decodeUser decodes only the user part of the state.
 func decodeUser(b []byte) (*User, *authReader, error) {
-	if len(b) == 0 || b[0] != authVersion {
-		return nil, nil, errBadAuth
-	}
-	r := &authReader{b: b[1:]}
 	u := &User{}
-	u.Subject = r.str()
-	u.Email = r.str()
-	u.PhoneNumber = r.str()
-	u.Method = r.str()
+	r, err := decodeUserInto(u, nil, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, &r, nil
+}
+
+// decodeUserInto decodes only the user part of the state into u, appending the AMR values
+// to amr (pass a small array's slice to avoid an allocation). It runs on every signed-in
+// request, so it allocates once: the user's strings are substrings of one string, and the
+// raw claims alias b (a session value, which nothing mutates). It returns the reader
+// positioned at the tokens.
+func decodeUserInto(u *User, amr []string, b []byte) (authReader, error) {
+	if len(b) == 0 || b[0] != authVersion {
+		return authReader{}, errBadAuth
+	}
+	r := authReader{b: b[1:]}
+	var f [4][2]int // Subject, Email, PhoneNumber, Method
+	for i := range f {
+		f[i][0], f[i][1] = r.span(b)
+	}
 	n := r.uvarint()
 	if n > 64 {
-		return nil, nil, errBadAuth
+		return authReader{}, errBadAuth
 	}
-	u.AMR = make([]string, 0, n)
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		u.AMR = append(u.AMR, r.str())
+	amrAt := r
+	for i := uint64(0); i < n; i++ {
+		r.span(b)
 	}
-	u.AuthTime = time.Unix(r.varint(), 0)
-	u.ExpiresAt = time.Unix(r.varint(), 0)
-	if c := r.str(); c != "" {
-		u.claims = json.RawMessage(c)
-	}
+	end := len(b) - len(r.b) // the strings end here
+	authTime, expires := r.varint(), r.varint()
+	cs, ce := r.span(b)
 	if r.err != nil {
-		return nil, nil, r.err
+		return authReader{}, r.err
 	}
-	return u, r, nil
+	start := f[0][0]
+	strs := string(b[start:end])
+	str := func(s, e int) string { return strs[s-start : e-start] }
+	u.Subject, u.Email = str(f[0][0], f[0][1]), str(f[1][0], f[1][1])
+	u.PhoneNumber, u.Method = str(f[2][0], f[2][1]), str(f[3][0], f[3][1])
+	u.AMR = amr[:0]
+	for i := uint64(0); i < n; i++ {
+		u.AMR = append(u.AMR, str(amrAt.span(b)))
+	}
+	if u.AMR == nil {
+		u.AMR = []string{}
+	}
+	u.AuthTime = time.Unix(authTime, 0)
+	u.ExpiresAt = time.Unix(expires, 0)
+	u.claims = nil
+	if ce > cs {
+		u.claims = json.RawMessage(b[cs:ce:ce])
+	}
+	return r, nil
 }
 
 // decodeAuth decodes the whole state, tokens included.
 func decodeAuth(b []byte) (*authState, error) {
-	u, r, err := decodeUser(b)
+	s := &authState{}
+	r, err := decodeUserInto(&s.user, nil, b)
 	if err != nil {
 		return nil, err
 	}
-	s := &authState{user: *u}
 	s.accessToken = r.str()
 	s.accessExpiry = time.Unix(r.varint(), 0)
 	s.refreshToken = r.str()
