@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -200,7 +201,8 @@ func run(ctx context.Context, o options) (result, error) {
 	return res, nil
 }
 
-// newApp builds the example app's routes around an otlogin.Auth using emu.
+// newApp builds the routes of examples/nethttp (app.go) around an otlogin.Auth using emu:
+// the same Config, the same /api/me answer, /healthz outside Middleware.
 func newApp(emu *transmittest.Server, base string) (http.Handler, error) {
 	client, err := transmit.New(transmit.Config{
 		BaseURL:      emu.BaseURL(),
@@ -214,6 +216,7 @@ func newApp(emu *transmittest.Server, base string) (http.Handler, error) {
 		Client:      client,
 		PublicURL:   base,
 		CreateUsers: true,
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)), // as the example logs
 	})
 	if err != nil {
 		return nil, err
