@@ -236,7 +236,7 @@ func newApp(emu *transmittest.Server, base string) (http.Handler, error) {
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, "ok\n")
+		_, _ = io.WriteString(w, "ok")
 	})
 	root.Handle("/", auth.Middleware(app))
 	return root, nil
