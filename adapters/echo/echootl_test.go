@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -58,7 +59,12 @@ func newFixture(t *testing.T, mods ...func(*otlogin.Config)) *fixture {
 // start serves h on the fixture's address.
 func (f *fixture) start(t *testing.T, h http.Handler) {
 	t.Helper()
+	var serverLog syncBuffer
+	t.Cleanup(func() { // runs after the server closed
+		assert.NotContains(t, serverLog.String(), "superfluous", "every answer is written once")
+	})
 	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(&serverLog, "", 0)
 	require.NoError(t, srv.Listener.Close())
 	srv.Listener = f.ln
 	srv.Start()

@@ -1,13 +1,16 @@
 package ginotl_test
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -55,11 +58,34 @@ func newFixture(t *testing.T, mods ...func(*otlogin.Config)) *fixture {
 // start serves h on the fixture's address.
 func (f *fixture) start(t *testing.T, h http.Handler) {
 	t.Helper()
+	var serverLog syncBuffer
+	t.Cleanup(func() { // runs after the server closed
+		assert.NotContains(t, serverLog.String(), "superfluous", "every answer is written once")
+	})
 	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(&serverLog, "", 0)
 	require.NoError(t, srv.Listener.Close())
 	srv.Listener = f.ln
 	srv.Start()
 	t.Cleanup(srv.Close)
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func newClient(t *testing.T) *http.Client {

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin"
@@ -66,6 +68,24 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // env is one app in front of one emulator.
 type env struct {
 	emu   *transmittest.Server
@@ -100,7 +120,12 @@ func startEnv(t *testing.T, build Build, https bool, mods ...func(*otlogin.Confi
 	}
 	e.auth, err = otlogin.New(cfg)
 	require.NoError(t, err)
+	var serverLog syncBuffer
+	t.Cleanup(func() { // runs after the server closed
+		assert.NotContains(t, serverLog.String(), "superfluous", "every answer is written once")
+	})
 	e.srv = httptest.NewUnstartedServer(build(t, e.auth))
+	e.srv.Config.ErrorLog = log.New(&serverLog, "", 0)
 	require.NoError(t, e.srv.Listener.Close())
 	e.srv.Listener = ln
 	if https {

@@ -1,0 +1,153 @@
+package exampleapp
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/transmit"
+)
+
+func TestFromEnv(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		vars map[string]string
+		want Env
+	}{
+		{"defaults", nil, Env{Addr: "127.0.0.1:8080", PublicURL: "http://localhost:8080",
+			BaseURL: transmit.SandboxBaseURL, SessionStore: "memory"}},
+		{"everything set", map[string]string{"ADDR": ":9000", "PUBLIC_URL": "https://app.example.com/",
+			"TRANSMIT_CLIENT_ID": "id", "TRANSMIT_CLIENT_SECRET": "secret", "TRANSMIT_BASE_URL": "https://mosaic.example/cis",
+			"SESSION_STORE": "redis://127.0.0.1:6379/0"},
+			Env{Addr: ":9000", PublicURL: "https://app.example.com", ClientID: "id", ClientSecret: "secret",
+				BaseURL: "https://mosaic.example/cis", SessionStore: "redis://127.0.0.1:6379/0"}},
+		{"blank means default", map[string]string{"ADDR": "  ", "SESSION_STORE": ""}, Env{Addr: "127.0.0.1:8080",
+			PublicURL: "http://localhost:8080", BaseURL: transmit.SandboxBaseURL, SessionStore: "memory"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, FromEnv(func(k string) string { return tc.vars[k] }))
+		})
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	t.Parallel()
+	base := FromEnv(func(string) string { return "" })
+	cases := []struct {
+		name string
+		mod  func(*Env)
+		want string
+	}{
+		{"client id without secret", func(e *Env) { e.ClientID = "id" }, "TRANSMIT_CLIENT_SECRET"},
+		{"unknown session store", func(e *Env) { e.SessionStore = "ftp://example.com" }, "exampleapp:"},
+		{"bad public URL", func(e *Env) { e.PublicURL = "ftp://x" }, "PublicURL"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := base
+			tc.mod(&env)
+			app, err := New(context.Background(), env, io.Discard)
+			require.Error(t, err)
+			assert.Nil(t, app)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), "secret", "no secret in the error")
+		})
+	}
+}
+
+// syncBuffer is a goroutine-safe output sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeEmulated starts the emulated app, reads the start-up text, serves one request and
+// stops when the context ends.
+func TestServeEmulated(t *testing.T) {
+	t.Parallel()
+	env := FromEnv(func(string) string { return "" })
+	env.Addr = "127.0.0.1:0"
+	var out syncBuffer
+	app, err := New(context.Background(), env, &out)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, app.Close()) }()
+	require.NotNil(t, app.Outbox, "the emulator's outbox is served")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Serve(ctx, "test", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, "ok")
+		}))
+	}()
+	addr := regexp.MustCompile(`listening on (http://\S+),`)
+	var m []string
+	require.Eventually(t, func() bool { m = addr.FindStringSubmatch(out.String()); return m != nil }, 10*time.Second, 10*time.Millisecond)
+	text := out.String()
+	assert.Contains(t, text, "otlogin example (test)")
+	assert.Contains(t, text, "public URL http://localhost:8080")
+	assert.Contains(t, text, "sessions: memory")
+	assert.Contains(t, text, "embedded emulator")
+	assert.Contains(t, text, "http://localhost:8080/dev/outbox")
+
+	resp, err := http.Get(m[1] + "/")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	require.NoError(t, resp.Body.Close())
+	assert.Equal(t, "ok", string(body))
+	cancel()
+	assert.NoError(t, <-done)
+}
+
+func TestPages(t *testing.T) {
+	t.Parallel()
+	u := &otlogin.User{Subject: "sub-1", Email: "<ada>@example.com", PhoneNumber: "+14155550123", Method: otlogin.MethodSMSOTP,
+		ExpiresAt: time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC)}
+	cases := []struct {
+		name     string
+		page     []byte
+		contains []string
+		absent   []string
+	}{
+		{"home anonymous", Home(nil), []string{`href="/auth/login?next=%2Fdashboard"`}, []string{"Sign out"}},
+		{"home signed in", Home(u), []string{"&lt;ada&gt;@example.com", `action="/auth/logout"`}, []string{"<ada>"}},
+		{"dashboard", Dashboard(u), []string{"&lt;ada&gt;@example.com", "14155550123", "sms_otp", "2030-01-02 03:04 UTC",
+			`action="/auth/logout"`}, []string{"<ada>"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := string(tc.page)
+			assert.Contains(t, s, "<!doctype html>")
+			for _, c := range tc.contains {
+				assert.Contains(t, s, c)
+			}
+			for _, c := range tc.absent {
+				assert.NotContains(t, s, c)
+			}
+		})
+	}
+	assert.Equal(t, MeJSON{Subject: "sub-1", Email: "<ada>@example.com", PhoneNumber: "+14155550123", Method: "sms_otp"}, Me(u))
+}
