@@ -142,7 +142,8 @@ func TestSessionSavedBeforeTheBody(t *testing.T) {
 		{"Response.Write", func(c echo.Context) error { _, err := c.Response().Write([]byte("x")); return err }, http.StatusOK, "x"},
 		{"Redirect", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/elsewhere") }, http.StatusSeeOther, ""},
 		{"NoContent", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }, http.StatusNoContent, ""},
-		{"Flush first", func(c echo.Context) error {
+		{"Flush first", func(c echo.Context) error { // echo's streaming pattern: WriteHeader, then Flush
+			c.Response().WriteHeader(http.StatusOK)
 			c.Response().Flush()
 			_, err := c.Response().Write([]byte("x"))
 			return err
