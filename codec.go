@@ -26,14 +26,15 @@ import (
 // type is written with encoding/gob, on its own, so it needs the same
 // gob.Register call as with scs's default [scs.GobCodec].
 //
-// Decoding allocates little whatever the size of the session: the map, one
-// allocation per value for boxing (and for each string), and one private copy
-// of the input that the host app's []byte values point into, each capped to
-// its own bytes so appending to one never overwrites another. The keys otlogin
-// writes are not allocated, and the []byte values under them (keys starting
-// with "otlogin.", which otlogin only reads and documents as internal) alias
-// the input instead of being copied: copying the tokens on every request
-// would double the cost of a signed-in request. This is safe because scs never
+// Decoding allocates little whatever the size of the session: the map, at most
+// one allocation per value for boxing (and one per string), and one private
+// copy of the input that the host app's []byte values point into, each capped
+// to its own bytes so appending to one never overwrites another. The keys
+// otlogin writes are not allocated, and the []byte values under them (keys
+// starting with "otlogin.", which belong to otlogin: it only reads them, and
+// apps must not modify them) alias the input instead of being copied: copying
+// the tokens on every request would double the cost of a signed-in request.
+// This is safe because scs never
 // modifies the data a Store returns, and otlogin's default store, scs's
 // memstore and package store's memory, Redis and PostgreSQL stores return data
 // that they never modify afterwards; a custom Store used with Codec must do the
