@@ -255,11 +255,10 @@ func (c *clock) Advance(d time.Duration) {
 // access token when it is about to expire: both must answer with a valid token, although
 // Mosaic's refresh tokens are single-use.
 //
-// KNOWN FAILURE (core, reported to the lead): otlogin coalesces refreshes only inside one
-// process (singleflight plus a 30s cache of recent results), so two instances that load the
-// session before either saved the rotated token both present the same refresh token; Mosaic
-// honours the first and refuses the second, and that instance answers 502 (AccessToken
-// error). Seen 3 of 3 runs on memory, Redis and PostgreSQL. The next request succeeds.
+// Coalescing refreshes inside one process (singleflight, a cache of recent results) is not
+// enough: two instances that loaded the session before either saved the rotated token both
+// present the same refresh token, Mosaic refuses the second, and without re-reading the
+// store that instance answered 502 (3 of 3 runs on every backend before otlogin's fix).
 func TestScaleOutAccessTokenRefresh(t *testing.T) {
 	t.Parallel()
 	for _, b := range backends() {
