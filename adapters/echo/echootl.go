@@ -29,7 +29,7 @@ type Router interface {
 // (Config.Prefix, a full path). r may be the echo instance or a group with an empty prefix;
 // Mount panics, at set-up, when a group prefix would move the routes elsewhere.
 func Mount(r Router, auth *otlogin.Auth) {
-	path := prefixOf(auth) + "/*"
+	path := auth.Prefix() + "/*"
 	for _, rt := range r.Any(path, echo.WrapHandler(auth.Handler())) {
 		if rt.Path != path {
 			panic("echootl: Mount on a group with a prefix: the auth routes landed at " + rt.Path + ", not " + path)

@@ -35,7 +35,7 @@ type Router interface {
 // (Config.Prefix, a full path). It panics, as gin does for a bad route, when r is a group
 // whose base path does not contain that prefix.
 func Mount(r Router, auth *otlogin.Auth) {
-	prefix, base := prefixOf(auth), strings.TrimSuffix(r.BasePath(), "/")
+	prefix, base := auth.Prefix(), strings.TrimSuffix(r.BasePath(), "/")
 	if !strings.HasPrefix(prefix, base+"/") {
 		panic("ginotl: the auth prefix " + prefix + " is not under the group path " + r.BasePath())
 	}
