@@ -3,11 +3,14 @@ package otlogin
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/alexedwards/scs/v2"
 
 	"github.com/otlogin/otlogin/transmit"
 )
@@ -103,6 +106,16 @@ func (a *Auth) AccessToken(ctx context.Context) (string, error) {
 		a.recent.put(key, tok, a.cfg.Now())
 		return tok, nil
 	})
+	if err != nil && !errors.Is(err, transmit.ErrUnavailable) && !errors.Is(err, transmit.ErrRateLimited) {
+		// Refresh tokens are single-use: another instance (or a request that loaded the
+		// session earlier) may have refreshed first and saved the rotated tokens.
+		if fresh := a.awaitRotated(ctx, s.refreshToken); fresh != nil {
+			a.sm.Put(ctx, keyAuth, encodeAuth(fresh))
+			st.late = true
+			a.log(ctx, "refresh", s.user.Method, "rotated_elsewhere", s.user.Subject)
+			return fresh.accessToken, nil
+		}
+	}
 	if err != nil {
 		a.log(ctx, "refresh", s.user.Method, "failed", s.user.Subject, "error", errKind(err))
 		return "", fmt.Errorf("otlogin: refresh access token: %w", err)
@@ -120,4 +133,68 @@ func (a *Auth) AccessToken(ctx context.Context) (string, error) {
 	st.late = true
 	a.log(ctx, "refresh", s.user.Method, "ok", s.user.Subject)
 	return s.accessToken, nil
+}
+
+// rotatedWait and rotatedPolls bound how long awaitRotated watches the store.
+const (
+	rotatedWait  = 100 * time.Millisecond
+	rotatedPolls = 10
+)
+
+// awaitRotated re-reads this session from the store for a short while and returns its
+// signed-in state once it holds a refresh token other than used and a valid access token:
+// the result of a refresh made by another request. It returns nil otherwise.
+func (a *Auth) awaitRotated(ctx context.Context, used string) *authState {
+	token := a.sm.Token(ctx)
+	if token == "" {
+		return nil
+	}
+	if a.sm.HashTokenInStore {
+		sum := sha256.Sum256([]byte(token))
+		token = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for i := 0; i < rotatedPolls; i++ {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if s := a.storedAuth(ctx, token); s != nil && s.refreshToken != used &&
+			a.cfg.Now().Add(refreshMargin).Before(s.accessExpiry) {
+			return s
+		}
+		t.Reset(rotatedWait)
+	}
+	return nil
+}
+
+// storedAuth reads the signed-in state of a session straight from the store (storeToken
+// is the key the store uses).
+func (a *Auth) storedAuth(ctx context.Context, storeToken string) *authState {
+	var b []byte
+	var found bool
+	var err error
+	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
+		b, found, err = cs.FindCtx(ctx, storeToken)
+	} else {
+		b, found, err = a.sm.Store.Find(storeToken)
+	}
+	if err != nil || !found {
+		return nil
+	}
+	_, values, err := a.sm.Codec.Decode(b)
+	if err != nil {
+		return nil
+	}
+	raw, _ := values[keyAuth].([]byte)
+	if raw == nil {
+		return nil
+	}
+	s, err := decodeAuth(raw)
+	if err != nil {
+		return nil
+	}
+	return s
 }

@@ -217,3 +217,58 @@ func TestWrongCodeHTMLShowsCodePage(t *testing.T) {
 	assert.Equal(t, http.StatusSeeOther, r.StatusCode)
 	assert.Equal(t, "/dashboard", r.Header.Get("Location"))
 }
+
+// TestRefreshAcrossInstances: two instances sharing a store refresh one session at once;
+// Mosaic honours one refresh token use, and the other instance picks up the rotated tokens
+// from the store instead of failing.
+func TestRefreshAcrossInstances(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	second, err := New(h.auth.cfg)
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("GET /token", second.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := second.AccessToken(r.Context())
+		if err != nil {
+			http.Error(w, "no token", http.StatusBadGateway)
+			return
+		}
+		_, _ = io.WriteString(w, tok)
+	})))
+	srv2 := httptest.NewServer(second.Middleware(mux))
+	defer srv2.Close()
+
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	cookie := h.sessionCookie(c)
+	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+		h.clock.Advance(d)
+		h.get(c, "/dashboard")
+	}
+	h.emu.SetLatency(100 * time.Millisecond)
+	type result struct {
+		status int
+		body   string
+	}
+	results := make(chan result, 2)
+	for _, base := range []string{h.srv.URL, srv2.URL} {
+		go func() {
+			resp, err := h.clientWithCookie(cookie).Get(base + "/token")
+			if err != nil {
+				results <- result{}
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			results <- result{resp.StatusCode, string(b)}
+		}()
+	}
+	r1, r2 := <-results, <-results
+	h.emu.SetLatency(0)
+	assert.Equal(t, http.StatusOK, r1.status, r1.body)
+	assert.Equal(t, http.StatusOK, r2.status, r2.body)
+	after := h.get(h.clientWithCookie(cookie), "/token")
+	assert.Equal(t, http.StatusOK, after.StatusCode)
+	assert.Contains(t, []string{r1.body, r2.body}, after.body, "the stored token is one of the refreshed ones")
+}
