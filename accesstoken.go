@@ -70,6 +70,8 @@ func (c *recentRefreshes) put(key string, tok *transmit.TokenResponse, now time.
 // context inside [Auth.Middleware], [Auth.RequireAuth] or [Auth.Handler]). When the stored
 // token has expired or expires within 30 seconds it is refreshed through Mosaic and the
 // rotated refresh token is stored; concurrent refreshes of one session share one call.
+// Mosaic's refresh tokens are single-use, so when a refresh is refused AccessToken watches
+// the session store for up to a second for tokens another instance rotated meanwhile.
 // It returns [ErrNotSignedIn] when nobody is signed in.
 func (a *Auth) AccessToken(ctx context.Context) (string, error) {
 	st := stateFrom(ctx)
