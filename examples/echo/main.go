@@ -4,7 +4,7 @@
 //	go run ./examples/echo
 //
 // With no TRANSMIT_CLIENT_ID it runs the embedded Mosaic emulator: sign in with any address
-// and read the link or code at http://localhost:8080/dev/outbox.
+// and read the link or code at http://localhost:8080/dev/outbox (or /dev/outbox.json).
 package main
 
 import (
@@ -32,12 +32,12 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	app, err := exampleapp.New(ctx, exampleapp.FromEnv(os.Getenv), os.Stderr)
+	app, err := exampleapp.New(ctx, exampleapp.FromEnv(os.Getenv), os.Stdout)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
-	return app.Serve(ctx, "echo", newRouter(app.Auth, app.Outbox))
+	return app.Serve(ctx, newRouter(app.Auth, app.Outbox))
 }
 
 // newRouter wires the routes: /healthz outside the session layer, everything else inside.
@@ -50,6 +50,7 @@ func newRouter(auth *otlogin.Auth, outbox http.Handler) *echo.Echo {
 	echootl.Mount(app, auth)
 	if outbox != nil {
 		app.GET(exampleapp.OutboxPath, echo.WrapHandler(outbox))
+		app.GET(exampleapp.OutboxJSONPath, echo.WrapHandler(outbox))
 	}
 	app.GET("/", func(c echo.Context) error {
 		u, _ := echootl.User(c)

@@ -12,3 +12,9 @@ import (
 func TestConformance(t *testing.T) {
 	conformance.Run(t, func(_ *testing.T, auth *otlogin.Auth) http.Handler { return newRouter(auth, nil) })
 }
+
+// TestEmulated runs this example as `go run` does without a Mosaic tenant and signs in
+// through the dev outbox.
+func TestEmulated(t *testing.T) {
+	conformance.RunEmulated(t, func(auth *otlogin.Auth, outbox http.Handler) http.Handler { return newRouter(auth, outbox) })
+}

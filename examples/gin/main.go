@@ -4,7 +4,7 @@
 //	go run ./examples/gin
 //
 // With no TRANSMIT_CLIENT_ID it runs the embedded Mosaic emulator: sign in with any address
-// and read the link or code at http://localhost:8080/dev/outbox.
+// and read the link or code at http://localhost:8080/dev/outbox (or /dev/outbox.json).
 package main
 
 import (
@@ -32,13 +32,13 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	app, err := exampleapp.New(ctx, exampleapp.FromEnv(os.Getenv), os.Stderr)
+	app, err := exampleapp.New(ctx, exampleapp.FromEnv(os.Getenv), os.Stdout)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
 	gin.SetMode(gin.ReleaseMode)
-	return app.Serve(ctx, "gin", newRouter(app.Auth, app.Outbox))
+	return app.Serve(ctx, newRouter(app.Auth, app.Outbox))
 }
 
 // newRouter wires the routes: /healthz outside the session layer, everything else inside.
@@ -50,6 +50,7 @@ func newRouter(auth *otlogin.Auth, outbox http.Handler) *gin.Engine {
 	ginotl.Mount(app, auth)
 	if outbox != nil {
 		app.GET(exampleapp.OutboxPath, gin.WrapH(outbox))
+		app.GET(exampleapp.OutboxJSONPath, gin.WrapH(outbox))
 	}
 	app.GET("/", func(c *gin.Context) {
 		u, _ := ginotl.User(c)

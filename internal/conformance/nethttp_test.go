@@ -12,8 +12,12 @@ import (
 )
 
 // netHTTPApp is the net/http app of DESIGN §6, wired like examples/nethttp.
-func netHTTPApp(_ *testing.T, auth *otlogin.Auth) http.Handler {
+func netHTTPApp(auth *otlogin.Auth, outbox http.Handler) http.Handler {
 	app := http.NewServeMux()
+	if outbox != nil {
+		app.Handle("GET "+exampleapp.OutboxPath, outbox)
+		app.Handle("GET "+exampleapp.OutboxJSONPath, outbox)
+	}
 	app.Handle("/auth/", auth.Handler())
 	app.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		u, _ := otlogin.UserFromContext(r.Context())
@@ -41,5 +45,10 @@ func netHTTPApp(_ *testing.T, auth *otlogin.Auth) http.Handler {
 
 func TestNetHTTP(t *testing.T) {
 	t.Parallel()
-	conformance.Run(t, netHTTPApp)
+	conformance.Run(t, func(_ *testing.T, auth *otlogin.Auth) http.Handler { return netHTTPApp(auth, nil) })
+}
+
+func TestNetHTTPEmulated(t *testing.T) {
+	t.Parallel()
+	conformance.RunEmulated(t, netHTTPApp)
 }

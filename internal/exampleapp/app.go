@@ -53,8 +53,8 @@ func FromEnv(getenv func(string) string) Env {
 type App struct {
 	// Auth is the otlogin service, with CreateUsers on.
 	Auth *otlogin.Auth
-	// Outbox serves the emulator's outbox; nil when a real Mosaic tenant is configured.
-	// Mount it at [OutboxPath].
+	// Outbox serves the emulator's outbox (HTML, or JSON for a path ending in ".json"); nil
+	// when a real Mosaic tenant is configured. Mount it at [OutboxPath] and [OutboxJSONPath].
 	Outbox http.Handler
 
 	env   Env
@@ -63,29 +63,40 @@ type App struct {
 	emu   *transmittest.Server
 }
 
-// OutboxPath is where the examples serve the emulator's outbox.
-const OutboxPath = "/dev/outbox"
+// Where the examples serve the emulator's outbox.
+const (
+	OutboxPath     = "/dev/outbox"
+	OutboxJSONPath = "/dev/outbox.json"
+)
 
 // New builds the App described by env: the Mosaic client (or, without a client id, the
-// embedded emulator), the session store and the Auth. Logs go to out. Call [App.Close].
+// embedded emulator), the session store (the Auth's own memory store for "memory") and the
+// Auth. It writes the start-up notes and the Auth's log to out. Call [App.Close].
 func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
 	a := &App{env: env, out: out}
-	logger := slog.New(slog.NewTextHandler(out, nil))
 	tc := transmit.Config{BaseURL: env.BaseURL, ClientID: env.ClientID, ClientSecret: env.ClientSecret}
 	if env.ClientID == "" {
-		a.emu = transmittest.NewServer(transmittest.Options{Logger: logger.With("component", "emulator")})
+		a.emu = transmittest.NewServer(transmittest.Options{})
 		tc = transmit.Config{BaseURL: a.emu.BaseURL(), ClientID: a.emu.ClientID, ClientSecret: a.emu.ClientSecret}
 		a.Outbox = a.emu.OutboxHandler()
+		fmt.Fprintln(out, "No TRANSMIT_CLIENT_ID: using the embedded Mosaic emulator (no real email or SMS is sent).")
+		fmt.Fprintf(out, "Sign in at %s/ and read the links and codes at %s%s\n", env.PublicURL, env.PublicURL, OutboxPath)
 	} else if env.ClientSecret == "" {
 		return nil, errors.New("exampleapp: TRANSMIT_CLIENT_SECRET is required with TRANSMIT_CLIENT_ID")
 	}
 	client, err := transmit.New(tc)
-	if err == nil {
-		a.store, err = store.Open(ctx, env.SessionStore)
+	if err == nil && env.SessionStore != "memory" {
+		if a.store, err = store.Open(ctx, env.SessionStore); err == nil {
+			fmt.Fprintf(out, "Sessions: %s store\n", a.store.Kind())
+		}
 	}
 	if err == nil {
-		a.Auth, err = otlogin.New(otlogin.Config{Client: client, PublicURL: env.PublicURL,
-			SessionStore: a.store, CreateUsers: true, Logger: logger})
+		cfg := otlogin.Config{Client: client, PublicURL: env.PublicURL, CreateUsers: true,
+			Logger: slog.New(slog.NewTextHandler(out, nil))}
+		if a.store != nil {
+			cfg.SessionStore = a.store
+		}
+		a.Auth, err = otlogin.New(cfg)
 	}
 	if err != nil {
 		_ = a.Close()
@@ -105,29 +116,22 @@ func (a *App) Close() error {
 	return nil
 }
 
-// Serve prints the start-up text naming router, then serves h on Env.Addr until ctx ends.
-func (a *App) Serve(ctx context.Context, router string, h http.Handler) error {
+// Serve serves h on Env.Addr until ctx ends, then shuts down gracefully.
+func (a *App) Serve(ctx context.Context, h http.Handler) error {
 	ln, err := net.Listen("tcp", a.env.Addr)
 	if err != nil {
 		return fmt.Errorf("exampleapp: %w", err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(a.out, "otlogin example (%s) listening on http://%s, public URL %s\n", router, ln.Addr(), a.env.PublicURL)
-	fmt.Fprintf(a.out, "  sessions: %s\n", a.store.Kind())
-	if a.emu != nil {
-		fmt.Fprintf(a.out, "  Mosaic: embedded emulator (TRANSMIT_CLIENT_ID is not set); any email or phone number works\n")
-		fmt.Fprintf(a.out, "  sent links and codes: %s%s\n", a.env.PublicURL, OutboxPath)
-	} else {
-		fmt.Fprintf(a.out, "  Mosaic: %s\n", a.env.BaseURL)
-	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(a.out, "Listening on %s\n", a.env.Addr)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("exampleapp: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("exampleapp: shutdown: %w", err)

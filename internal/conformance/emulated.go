@@ -1,0 +1,74 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/internal/exampleapp"
+)
+
+// Router wires an example app: the routes of DESIGN §6 for auth, and outbox (when not nil)
+// at /dev/outbox and /dev/outbox.json.
+type Router func(auth *otlogin.Auth, outbox http.Handler) http.Handler
+
+// RunEmulated builds the example as `go run` does without a Mosaic tenant (exampleapp.New
+// with the embedded emulator), serves router's app and signs in the way a developer does:
+// the code is read from /dev/outbox.json.
+func RunEmulated(t *testing.T, router Router) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	base := "http://" + ln.Addr().String()
+	vars := exampleapp.FromEnv(func(k string) string { return map[string]string{"PUBLIC_URL": base}[k] })
+	app, err := exampleapp.New(context.Background(), vars, io.Discard)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, app.Close()) })
+	require.NotNil(t, app.Outbox)
+	srv := httptest.NewUnstartedServer(router(app.Auth, app.Outbox))
+	require.NoError(t, srv.Listener.Close())
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	b := (&env{srv: srv}).browser(t)
+
+	page := b.get("/dev/outbox")
+	assert.Equal(t, http.StatusOK, page.StatusCode)
+	assert.Contains(t, page.Header.Get("Content-Type"), "text/html")
+
+	r := b.form("/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {"dev@example.com"}, "next": {"/dashboard"}})
+	require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+	box := b.get("/dev/outbox.json")
+	require.Equal(t, http.StatusOK, box.StatusCode)
+	var msgs []struct{ To, Code string }
+	require.NoError(t, json.Unmarshal([]byte(box.body), &msgs))
+	require.NotEmpty(t, msgs)
+	assert.Equal(t, "dev@example.com", msgs[0].To)
+
+	r = b.form("/auth/otp/authenticate", url.Values{"passcode": {msgs[0].Code}})
+	require.Equal(t, http.StatusSeeOther, r.StatusCode, r.body)
+	assert.Equal(t, "/dashboard", r.Header.Get("Location"))
+	dash := b.get("/dashboard")
+	assert.Equal(t, http.StatusOK, dash.StatusCode)
+	assert.Contains(t, dash.body, "dev@example.com")
+	assert.Equal(t, string(exampleapp.Dashboard(mustUser(t, b))), dash.body, "the shared page")
+}
+
+// mustUser reads the signed-in user from /auth/me.
+func mustUser(t *testing.T, b *browser) *otlogin.User {
+	t.Helper()
+	me := b.get("/auth/me")
+	require.Equal(t, http.StatusOK, me.StatusCode)
+	var u otlogin.User
+	require.NoError(t, json.Unmarshal([]byte(me.body), &u))
+	return &u
+}
