@@ -272,3 +272,28 @@ func TestMount(t *testing.T) {
 	status, _, _ = get(t, newClient(t), f.url+"/app/auth/me")
 	assert.Equal(t, http.StatusUnauthorized, status)
 }
+
+// TestPanicRecovered: a handler that panics inside the session layer is answered by an outer
+// recover middleware (like echo's middleware.Recover), once.
+func TestPanicRecovered(t *testing.T) {
+	f := newFixture(t)
+	e := newEcho(io.Discard)
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) (err error) {
+			defer func() {
+				if v := recover(); v != nil {
+					c.Error(fmt.Errorf("recovered: %v", v))
+				}
+			}()
+			return next(c)
+		}
+	}, echootl.Middleware(f.auth))
+	e.GET("/", func(c echo.Context) error {
+		f.sm.Put(c.Request().Context(), "k", "v")
+		panic("boom")
+	})
+	f.start(t, e)
+	status, body, _ := get(t, newClient(t), f.url+"/")
+	assert.Equal(t, http.StatusInternalServerError, status)
+	assert.Equal(t, "{\"message\":\"Internal Server Error\"}\n", body)
+}
