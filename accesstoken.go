@@ -3,14 +3,11 @@ package otlogin
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/alexedwards/scs/v2"
 
 	"github.com/otlogin/otlogin/transmit"
 )
@@ -111,7 +108,7 @@ func (a *Auth) AccessToken(ctx context.Context) (string, error) {
 	if err != nil && !errors.Is(err, transmit.ErrUnavailable) && !errors.Is(err, transmit.ErrRateLimited) {
 		// Refresh tokens are single-use: another instance (or a request that loaded the
 		// session earlier) may have refreshed first and saved the rotated tokens.
-		if fresh := a.awaitRotated(ctx, s.refreshToken); fresh != nil {
+		if fresh := a.awaitRotated(ctx, s.sessionID, s.refreshToken); fresh != nil {
 			a.sm.Put(ctx, keyAuth, encodeAuth(fresh))
 			st.late = true
 			a.log(ctx, "refresh", s.user.Method, "rotated_elsewhere", s.user.Subject)
@@ -133,6 +130,9 @@ func (a *Auth) AccessToken(ctx context.Context) (string, error) {
 	}
 	a.sm.Put(ctx, keyAuth, encodeAuth(s))
 	st.late = true
+	if err := a.saveRotated(ctx, s); err != nil {
+		a.log(ctx, "refresh", s.user.Method, "record_failed", s.user.Subject)
+	}
 	a.log(ctx, "refresh", s.user.Method, "ok", s.user.Subject)
 	return s.accessToken, nil
 }
@@ -143,18 +143,12 @@ const (
 	rotatedPolls = 10
 )
 
-// awaitRotated re-reads this session from the store for a short while and returns its
-// signed-in state once it holds a refresh token other than used and a valid access token:
-// the result of a refresh made by another request. It returns nil otherwise.
-func (a *Auth) awaitRotated(ctx context.Context, used string) *authState {
+// awaitRotated re-reads this session, and the record of its newest tokens, from the store
+// for a short while and returns a signed-in state once one holds a refresh token other than
+// used and a valid access token: the result of a refresh made by another request. It
+// returns nil otherwise.
+func (a *Auth) awaitRotated(ctx context.Context, sessionID, used string) *authState {
 	token := a.sm.Token(ctx)
-	if token == "" {
-		return nil
-	}
-	if a.sm.HashTokenInStore {
-		sum := sha256.Sum256([]byte(token))
-		token = base64.RawURLEncoding.EncodeToString(sum[:])
-	}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for i := 0; i < rotatedPolls; i++ {
@@ -163,35 +157,26 @@ func (a *Auth) awaitRotated(ctx context.Context, used string) *authState {
 			return nil
 		case <-t.C:
 		}
-		if s := a.storedAuth(ctx, token); s != nil && s.refreshToken != used &&
-			a.cfg.Now().Add(refreshMargin).Before(s.accessExpiry) {
-			return s
+		candidates := [2]*authState{}
+		if token != "" {
+			candidates[0] = decodeStoredAuth(a.storedAuthBytes(ctx, token))
+		}
+		if sessionID != "" {
+			candidates[1] = decodeStoredAuth(a.authOf(a.storeFindKey(ctx, rotatedKey(sessionID))))
+		}
+		for _, s := range candidates {
+			if s != nil && s.refreshToken != used && a.cfg.Now().Add(refreshMargin).Before(s.accessExpiry) {
+				return s
+			}
 		}
 		t.Reset(rotatedWait)
 	}
 	return nil
 }
 
-// storedAuth reads the signed-in state of a session straight from the store (storeToken
-// is the key the store uses).
-func (a *Auth) storedAuth(ctx context.Context, storeToken string) *authState {
-	var b []byte
-	var found bool
-	var err error
-	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
-		b, found, err = cs.FindCtx(ctx, storeToken)
-	} else {
-		b, found, err = a.sm.Store.Find(storeToken)
-	}
-	if err != nil || !found {
-		return nil
-	}
-	_, values, err := a.sm.Codec.Decode(b)
-	if err != nil {
-		return nil
-	}
-	raw, _ := values[keyAuth].([]byte)
-	if raw == nil {
+// decodeStoredAuth decodes a stored signed-in state, or returns nil.
+func decodeStoredAuth(raw []byte, _ bool, err error) *authState {
+	if err != nil || raw == nil {
 		return nil
 	}
 	s, err := decodeAuth(raw)

@@ -121,6 +121,7 @@ func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 				outcome = "mosaic_logout_failed"
 			}
 			a.log(ctx, "logout", s.user.Method, outcome, s.user.Subject, "error", errKind(err))
+			a.deleteRotated(ctx, s.sessionID)
 		}
 	}
 	if err := a.sm.Destroy(ctx); err != nil {

@@ -17,6 +17,7 @@ type reqState struct {
 	unavailable bool   // the session store failed on load: nothing is known, nothing is saved
 	loadedToken string // token looked up in the store at load ("" if none); scs's token equals it only if found
 	late        bool   // the session changed after the response was committed
+	loadedAuth  []byte // the signed-in state as loaded, to detect changes made elsewhere
 
 	userBuf User      // storage for user, saving an allocation per signed-in request
 	amrBuf  [4]string // storage for userBuf.AMR
@@ -80,6 +81,7 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState) {
 	if b == nil {
 		return
 	}
+	st.loadedAuth = b
 	now := a.cfg.Now()
 	u := &st.userBuf
 	_, err := decodeUserInto(u, st.amrBuf[:0], b)
@@ -223,7 +225,7 @@ func (w *sessionWriter) commit() {
 	case scs.Modified:
 		token := a.sm.Token(ctx)
 		if token != "" && token == st.loadedToken {
-			found, err := a.storeHas(ctx, token)
+			found, err := a.reconcile(ctx, st, token)
 			if err != nil {
 				w.fail(err)
 				return

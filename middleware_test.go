@@ -272,3 +272,37 @@ func TestRefreshAcrossInstances(t *testing.T) {
 	assert.Equal(t, http.StatusOK, after.StatusCode)
 	assert.Contains(t, []string{r1.body, r2.body}, after.body, "the stored token is one of the refreshed ones")
 }
+
+// TestStaleWriteKeepsRotatedTokens: a slow request that loaded the session before a token
+// refresh saves it afterwards; the rotated refresh token survives.
+func TestStaleWriteKeepsRotatedTokens(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	cookie := h.sessionCookie(c)
+	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+		h.clock.Advance(d)
+		h.get(c, "/dashboard")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := h.clientWithCookie(cookie).Get(h.url("/slow"))
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-h.slowStarted
+	first := h.get(c, "/token")
+	require.Equal(t, http.StatusOK, first.StatusCode)
+	close(h.slowRelease)
+	<-done
+	for i := 0; i < 2; i++ {
+		r := h.get(c, "/token")
+		assert.Equal(t, http.StatusOK, r.StatusCode)
+		assert.Equal(t, first.body, r.body)
+	}
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
+}

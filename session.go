@@ -1,10 +1,12 @@
 package otlogin
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -247,16 +249,101 @@ func (a *Auth) saveFlow(ctx context.Context, f *flow) {
 	a.sm.Put(ctx, keyFlow, b)
 }
 
-// storeHas reports whether token still has data in the session store.
-func (a *Auth) storeHas(ctx context.Context, token string) (bool, error) {
+// storeFind reads a session's encoded data straight from the store, bypassing the
+// request's copy.
+func (a *Auth) storeFind(ctx context.Context, token string) ([]byte, bool, error) {
 	if a.sm.HashTokenInStore {
 		sum := sha256.Sum256([]byte(token))
 		token = base64.RawURLEncoding.EncodeToString(sum[:])
 	}
+	return a.storeFindKey(ctx, token)
+}
+
+// storeFindKey reads the record stored under key.
+func (a *Auth) storeFindKey(ctx context.Context, key string) ([]byte, bool, error) {
 	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
-		_, found, err := cs.FindCtx(ctx, token)
+		return cs.FindCtx(ctx, key)
+	}
+	return a.sm.Store.Find(key)
+}
+
+// rotatedKey is the store key of the record that holds a Mosaic session's newest tokens
+// (see saveRotated). It cannot collide with scs's 43-character tokens.
+func rotatedKey(sessionID string) string {
+	sum := sha256.Sum256([]byte("otlogin-rotated\x00" + sessionID))
+	return "otlogin-rotated-" + hex.EncodeToString(sum[:16])
+}
+
+// saveRotated records the signed-in state after a token refresh in a record of its own.
+// The session itself may be overwritten by a slower request of another instance that
+// loaded it before the refresh (scs saves whole sessions); this record is written only by
+// refreshes, so the rotated refresh token survives such a write. Best effort.
+func (a *Auth) saveRotated(ctx context.Context, s *authState) error {
+	if s.sessionID == "" {
+		return nil
+	}
+	b, err := a.sm.Codec.Encode(s.user.ExpiresAt, map[string]any{keyAuth: encodeAuth(s)})
+	if err != nil {
+		return err
+	}
+	key := rotatedKey(s.sessionID)
+	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
+		return cs.CommitCtx(ctx, key, b, s.user.ExpiresAt)
+	}
+	return a.sm.Store.Commit(key, b, s.user.ExpiresAt)
+}
+
+// deleteRotated removes the record of saveRotated. Best effort.
+func (a *Auth) deleteRotated(ctx context.Context, sessionID string) {
+	if sessionID == "" {
+		return
+	}
+	key := rotatedKey(sessionID)
+	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
+		_ = cs.DeleteCtx(ctx, key)
+		return
+	}
+	_ = a.sm.Store.Delete(key)
+}
+
+// storeHas reports whether token still has data in the session store.
+func (a *Auth) storeHas(ctx context.Context, token string) (bool, error) {
+	_, found, err := a.storeFind(ctx, token)
+	return found, err
+}
+
+// storedAuthBytes returns the signed-in state the store currently holds for token.
+func (a *Auth) storedAuthBytes(ctx context.Context, token string) (b []byte, found bool, err error) {
+	data, found, err := a.storeFind(ctx, token)
+	return a.authOf(data, found, err)
+}
+
+// authOf extracts the signed-in state from an encoded session.
+func (a *Auth) authOf(data []byte, found bool, err error) (b []byte, _ bool, _ error) {
+	if err != nil || !found {
+		return nil, found, err
+	}
+	_, values, err := a.sm.Codec.Decode(data)
+	if err != nil {
+		return nil, true, err
+	}
+	b, _ = values[keyAuth].([]byte)
+	return b, true, nil
+}
+
+// reconcile runs before a session loaded from the store is saved again. It reports false
+// when the session is gone from the store (a logout meanwhile: saving would resurrect it).
+// When this request did not change the signed-in state but the store's copy did change
+// (another instance refreshed the tokens), the store's state is kept, so this save cannot
+// bring back a refresh token Mosaic has already rotated away.
+func (a *Auth) reconcile(ctx context.Context, st *reqState, token string) (bool, error) {
+	stored, found, err := a.storedAuthBytes(ctx, token)
+	if err != nil || !found {
 		return found, err
 	}
-	_, found, err := a.sm.Store.Find(token)
-	return found, err
+	mine := a.sm.GetBytes(ctx, keyAuth)
+	if bytes.Equal(mine, st.loadedAuth) && !bytes.Equal(mine, stored) && stored != nil && mine != nil {
+		a.sm.Put(ctx, keyAuth, stored)
+	}
+	return true, nil
 }
