@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -284,12 +286,71 @@ func TestScaleOutAccessTokenRefresh(t *testing.T) {
 			wg.Go(func() { rB = cl.Get(instB, "/api/token") })
 			wg.Wait()
 			emu.SetLatency(0)
-			t.Logf("%s: A %s; B %s; %d refresh calls", b.name, rA, rB, c.Emu.Calls(transmittest.EndpointRefresh))
-			assert.Equal(t, http.StatusOK, rA.Status, "instance A: %s", rA)
+			t.Logf("%s: A %d, B %d; %d refresh calls", b.name, rA.Status, rB.Status, c.Emu.Calls(transmittest.EndpointRefresh))
+			assert.Equal(t, http.StatusOK, rA.Status, "instance A")
 			assert.Equal(t, http.StatusOK, rB.Status, "instance B: %s", rB)
 			r = cl.Get(instB, "/api/token")
 			assert.Equal(t, http.StatusOK, r.Status, "afterwards: %s", r)
 			assert.NotEqual(t, first, r.Body, "a refreshed token")
+		})
+	}
+}
+
+// slowReads returns what it read from the store only after a delay, like a request whose
+// handler works for a while between loading the session and saving it.
+type slowReads struct {
+	*store.Store
+	delay time.Duration
+}
+
+func (s slowReads) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	b, found, err := s.Store.FindCtx(ctx, token)
+	time.Sleep(s.delay)
+	return b, found, err
+}
+
+// TestScaleOutStaleWriteKeepsRotatedTokens has instance B save a session it loaded before
+// instance A refreshed the tokens in it (B records the user's activity, which it does at most
+// once a minute). Afterwards the user must still get an access token: B's write must not
+// bring back the refresh token Mosaic has rotated away. (Without otlogin re-reading the stored
+// signed-in state before such a save, B answered 502 on every backend: the lost update.)
+func TestScaleOutStaleWriteKeepsRotatedTokens(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			clk := &clock{t: time.Now()}
+			emu := transmittest.NewTestServer(t, transmittest.Options{TokenTTL: time.Minute})
+			c := apptest.New(t, apptest.Options{Store: b.open(t), Emulator: emu,
+				Config: func(cfg *otlogin.Config) { cfg.Now = clk.Now },
+				WrapStore: func(i int, s scs.Store) scs.Store {
+					if i == instB {
+						return slowReads{Store: s.(*store.Store), delay: 300 * time.Millisecond}
+					}
+					return s
+				}})
+			email := c.CreateUsers("stale", 1)[0]
+			cl := c.NewClient()
+			require.True(t, cl.SignInOTP(instA, instA, email))
+
+			clk.Advance(61 * time.Second) // the access token has expired and B will record activity
+			var rA, rB apptest.Response
+			var wg sync.WaitGroup
+			wg.Go(func() { rB = cl.Get(instB, "/api/me", "Accept", "application/json") })
+			wg.Go(func() {
+				time.Sleep(100 * time.Millisecond) // B has read the session and is still working
+				rA = cl.Get(instA, "/api/token")
+			})
+			wg.Wait()
+			require.Equal(t, http.StatusOK, rB.Status, "%s", rB)
+			require.Equal(t, http.StatusOK, rA.Status, "A refreshed: %s", rA)
+
+			// B first: A would heal the store from its in-process cache of recent refreshes.
+			for _, inst := range []int{instB, instA} {
+				r := cl.Get(inst, "/api/token")
+				assert.Equal(t, http.StatusOK, r.Status, "instance %d still gets an access token after B's stale write: %s", inst, r)
+			}
+			t.Logf("%s: %d refresh calls", b.name, c.Emu.Calls(transmittest.EndpointRefresh))
 		})
 	}
 }

@@ -58,6 +58,9 @@ type Options struct {
 	Emulator *transmittest.Server
 	// Config adjusts each instance's Config before otlogin.New. Default: nil.
 	Config func(*otlogin.Config)
+	// WrapStore, when set, gives instance i the store WrapStore(i, Store) instead of Store
+	// (to slow down or break one instance's view of the shared store). Default: nil.
+	WrapStore func(i int, s scs.Store) scs.Store
 }
 
 // Cluster is a running deployment.
@@ -93,7 +96,11 @@ func New(t testing.TB, opts Options) *Cluster {
 	for i := range opts.Instances {
 		client, err := transmit.New(transmit.Config{BaseURL: c.Emu.BaseURL(), ClientID: c.Emu.ClientID, ClientSecret: c.Emu.ClientSecret})
 		require.NoError(t, err)
-		cfg := otlogin.Config{Client: client, PublicURL: c.PublicURL, SessionStore: opts.Store}
+		st := opts.Store
+		if opts.WrapStore != nil {
+			st = opts.WrapStore(i, st)
+		}
+		cfg := otlogin.Config{Client: client, PublicURL: c.PublicURL, SessionStore: st}
 		if opts.Config != nil {
 			opts.Config(&cfg)
 		}
