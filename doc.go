@@ -63,7 +63,12 @@
 //   - ID tokens are verified once, at sign-in (issuer from discovery or Config.Issuer, RS256,
 //     audience = client ID). Later requests use the session only: they keep working when
 //     Mosaic is down, and [Auth.AccessToken] refreshes the access token when an API call
-//     needs one.
+//     needs one (Mosaic's refresh tokens are single-use: concurrent refreshes of a session
+//     share one call, and an instance that loses the race picks up the rotated tokens from
+//     the store).
+//   - Several instances can share one session store (package store): flows, sessions and
+//     rate-limit counts live there. A save of a session never brings back a session that a
+//     logout deleted, nor tokens that a refresh replaced.
 //   - Rate limits run before Mosaic is called and answer 429 with Retry-After: sends per
 //     identifier (5/15m) and per client IP (30/15m), passcode attempts per identifier (5/15m),
 //     a global SMS budget (500/h) and an optional SMS country allow-list. The client IP is the
