@@ -8,16 +8,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
+
+	"github.com/otlogin/otlogin/internal/exampleapp"
 )
 
 func main() {
@@ -29,33 +25,10 @@ func main() {
 func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	app, cleanup, err := newApp(ctx, lookupEnv, os.Stdout)
+	app, err := exampleapp.New(ctx, exampleapp.FromEnv(lookupEnv), os.Stdout)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
-	addr := os.Getenv("ADDR")
-	if addr == "" {
-		addr = defaultAddr
-	}
-	srv := &http.Server{Addr: addr, Handler: app, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	fmt.Printf("Listening on %s\n", addr)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	defer app.Close()
+	return app.Serve(ctx, newRouter(app.Auth, app.Outbox))
 }
-
-func jsonEncode(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
