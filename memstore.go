@@ -3,16 +3,25 @@ package otlogin
 import (
 	"sync"
 	"time"
+
+	"github.com/alexedwards/scs/v2"
 )
 
 // memSweepEvery is how often, at most, a commit walks the whole map to drop expired
 // sessions.
 const memSweepEvery = time.Minute
 
-// memStore is the default session store: an in-memory map with amortised cleanup on
-// commit, so it needs no background goroutine. It implements scs.Store and
-// scs.IterableStore.
-type memStore struct {
+// MemoryStore is an in-process session store for scs: the one [New] uses when
+// Config.SessionStore is nil, and the one package store's Open("memory") returns. It suits a
+// single instance; sessions are lost on restart. It implements [scs.Store] and
+// [scs.IterableStore] and is safe for concurrent use.
+//
+// It starts no goroutine: expired sessions are never found, and a commit drops them all at
+// most once a minute, so the cost stays amortised and there is nothing to stop. scs's own
+// memstore is not used because it runs a cleanup goroutine whose StopCleanup (scs v2.9.0)
+// races with that goroutine (its stop channel is assigned inside it): a data race under
+// -race, and a leaked goroutine when StopCleanup loses.
+type MemoryStore struct {
 	mu        sync.RWMutex
 	items     map[string]memItem
 	lastSweep time.Time
@@ -23,10 +32,16 @@ type memItem struct {
 	expiry time.Time
 }
 
-func newMemStore() *memStore { return &memStore{items: make(map[string]memItem)} }
+var (
+	_ scs.Store         = (*MemoryStore)(nil)
+	_ scs.IterableStore = (*MemoryStore)(nil)
+)
 
-// Find returns the data of an unexpired token.
-func (m *memStore) Find(token string) ([]byte, bool, error) {
+// NewMemoryStore returns an empty [MemoryStore].
+func NewMemoryStore() *MemoryStore { return &MemoryStore{items: make(map[string]memItem)} }
+
+// Find returns the data of token. found is false when the token is unknown or expired.
+func (m *MemoryStore) Find(token string) (b []byte, found bool, err error) {
 	m.mu.RLock()
 	it, ok := m.items[token]
 	m.mu.RUnlock()
@@ -36,12 +51,17 @@ func (m *memStore) Find(token string) ([]byte, bool, error) {
 	return it.b, true, nil
 }
 
-// Commit stores b under token until expiry, sweeping expired entries now and then.
-func (m *memStore) Commit(token string, b []byte, expiry time.Time) error {
+// Commit stores b under token until expiry, replacing what was there; an expiry that is not
+// in the future deletes the token. At most once a minute it also drops every expired session.
+func (m *MemoryStore) Commit(token string, b []byte, expiry time.Time) error {
 	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.items[token] = memItem{b: b, expiry: expiry}
+	if now.Before(expiry) {
+		m.items[token] = memItem{b: b, expiry: expiry}
+	} else {
+		delete(m.items, token)
+	}
 	if now.Sub(m.lastSweep) >= memSweepEvery {
 		m.lastSweep = now
 		for k, it := range m.items {
@@ -53,16 +73,16 @@ func (m *memStore) Commit(token string, b []byte, expiry time.Time) error {
 	return nil
 }
 
-// Delete removes token.
-func (m *memStore) Delete(token string) error {
+// Delete removes token; deleting an unknown token is not an error.
+func (m *MemoryStore) Delete(token string) error {
 	m.mu.Lock()
 	delete(m.items, token)
 	m.mu.Unlock()
 	return nil
 }
 
-// All returns every unexpired session (scs.IterableStore).
-func (m *memStore) All() (map[string][]byte, error) {
+// All returns every unexpired session, keyed by token ([scs.IterableStore]).
+func (m *MemoryStore) All() (map[string][]byte, error) {
 	now := time.Now()
 	m.mu.RLock()
 	defer m.mu.RUnlock()

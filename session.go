@@ -31,7 +31,7 @@ func newSessionManager(cfg Config, https bool) *scs.SessionManager {
 	sm := scs.New()
 	sm.Store = cfg.SessionStore
 	if sm.Store == nil {
-		sm.Store = newMemStore()
+		sm.Store = NewMemoryStore()
 	}
 	sm.Codec = Codec{}
 	sm.Lifetime = cfg.SessionLifetime

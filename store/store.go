@@ -55,7 +55,8 @@ var (
 
 // Open returns the session store described by rawURL:
 //
-//   - "" or "memory": an in-process store (one instance only; sessions are lost on restart).
+//   - "" or "memory": an in-process store, [otlogin.NewMemoryStore] (one instance only;
+//     sessions are lost on restart).
 //   - "redis://[user:password@]host:port/db?options" or "rediss://..." (TLS): Redis, through
 //     go-redis and scs's goredisstore. Options are go-redis's URL options (dial_timeout,
 //     read_timeout, write_timeout, pool_size, max_retries, ...) plus key_prefix (default: session
@@ -74,7 +75,7 @@ var (
 // address, never the password. Call [Store.Close] when done.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if rawURL == "" || rawURL == KindMemory {
-		return &Store{kind: KindMemory, b: newMemory(time.Minute)}, nil
+		return &Store{kind: KindMemory, b: memoryBackend{otlogin.NewMemoryStore()}}, nil
 	}
 	secrets := urlSecrets(rawURL)
 	u, err := url.Parse(rawURL)
@@ -97,6 +98,34 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	return s, nil
 }
 
+// memoryBackend is the memory kind: otlogin's [otlogin.MemoryStore], which starts no
+// goroutine, so Close has nothing to stop. A call whose context is done fails like it does
+// on the other backends.
+type memoryBackend struct{ m *otlogin.MemoryStore }
+
+func (b memoryBackend) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	return b.m.Find(token)
+}
+
+func (b memoryBackend) CommitCtx(ctx context.Context, token string, data []byte, expiry time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return b.m.Commit(token, data, expiry)
+}
+
+func (b memoryBackend) DeleteCtx(ctx context.Context, token string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return b.m.Delete(token)
+}
+
+func (memoryBackend) Close() error { return nil }
+
 // Kind reports the backend: "memory", "redis" or "postgres".
 func (s *Store) Kind() string { return s.kind }
 
@@ -112,7 +141,8 @@ func (s *Store) Limiter() otlogin.Limiter {
 	return s.limiter
 }
 
-// Close stops the store's background goroutines and closes its connection pool. It is safe to
+// Close stops the store's background goroutines and closes its connection pool (the memory
+// store has neither, so there is nothing to stop). It is safe to
 // call more than once; later calls return the first call's result. Calls to the other methods
 // after Close return [ErrClosed].
 func (s *Store) Close() error {

@@ -12,6 +12,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/alicebob/miniredis/v2"
+	"github.com/otlogin/otlogin"
 	"github.com/otlogin/otlogin/internal/testservice"
 	"github.com/otlogin/otlogin/store/storetest"
 	"github.com/stretchr/testify/assert"
@@ -25,7 +26,9 @@ func TestConformance(t *testing.T) {
 		open func(t *testing.T) scs.Store
 	}{
 		{"memory", func(t *testing.T) scs.Store { return open(t, "memory") }},
-		// scs's own memstore, to show the memory backend keeps its semantics.
+		// The memory backend's store on its own (scs.Store only, as otlogin.New uses it).
+		{"otlogin-memorystore", func(*testing.T) scs.Store { return otlogin.NewMemoryStore() }},
+		// scs's own memstore, for comparison: the memory backend keeps its semantics.
 		{"scs-memstore", func(t *testing.T) scs.Store { return memstore.NewWithCleanupInterval(0) }},
 		{"miniredis", func(t *testing.T) scs.Store { return open(t, miniredisURL(t)) }},
 		{"redis", func(t *testing.T) scs.Store { return open(t, redisURL(t)) }},
