@@ -2,7 +2,7 @@ package otlogin
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -14,6 +14,11 @@ import (
 type Limiter interface {
 	// Allow records one event under key and reports whether it is within limit events per
 	// window. When it is not, retryAfter is the time until the window resets.
+	//
+	// A limit below 1 or a window of zero or less is an error, with allowed false: an
+	// implementation fails closed rather than reading such arguments as "no limit". otlogin
+	// never makes such calls (a Rate with a negative N is skipped before Allow). Any other
+	// error also comes with allowed false, and otlogin then refuses the request (503).
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (allowed bool, retryAfter time.Duration, err error)
 }
 
@@ -56,16 +61,17 @@ func NewMemoryLimiter() *MemoryLimiter {
 	return &MemoryLimiter{Now: time.Now, windows: make(map[string]memoryLimiterWindow)}
 }
 
-// Allow implements [Limiter]. A limit of zero or less means no limit. Each key has a fixed
-// window that starts with its first event; when the window is full, retryAfter is the time
-// until it resets, at least one second. Denied events are not counted. As with any fixed
-// window, up to 2×limit events can pass around a window boundary.
+// Allow implements [Limiter]. A limit below 1 or a window of zero or less is an error (with
+// allowed false), never "no limit". Each key has a fixed window that starts with its first
+// event; when the window is full, retryAfter is the time until it resets, at least one
+// second. Denied events are not counted. As with any fixed window, up to 2×limit events can
+// pass around a window boundary.
 func (l *MemoryLimiter) Allow(_ context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
-	if limit <= 0 {
-		return true, 0, nil
+	if limit < 1 {
+		return false, 0, fmt.Errorf("otlogin: rate limit must be at least 1, got %d", limit)
 	}
 	if window <= 0 {
-		return false, 0, errors.New("otlogin: rate limit window must be positive")
+		return false, 0, fmt.Errorf("otlogin: rate limit window must be positive, got %s", window)
 	}
 	now := time.Now()
 	if l.Now != nil {

@@ -2,8 +2,8 @@ package otlogin
 
 import (
 	"context"
-	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -94,33 +94,40 @@ func TestMemoryLimiterWindowResetAndRetryAfter(t *testing.T) {
 	assert.Equal(t, 15*time.Minute, retry)
 }
 
-func TestMemoryLimiterNoLimitAndBadWindow(t *testing.T) {
+func TestMemoryLimiterInvalidArgs(t *testing.T) {
 	t.Parallel()
-	l, _ := newMemoryLimiterForTest()
-	for _, limit := range []int{0, -1} {
-		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
-			for range 100 {
-				ok, retry, err := l.Allow(context.Background(), "k", limit, time.Minute)
-				require.NoError(t, err)
-				require.True(t, ok)
-				require.Zero(t, retry)
-			}
+	tests := []struct {
+		name   string
+		limit  int
+		window time.Duration
+	}{
+		{"zero limit", 0, time.Minute},
+		{"negative limit", -1, time.Minute},
+		{"zero window", 1, 0},
+		{"negative window", 1, -time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l, _ := newMemoryLimiterForTest()
+			ok, retry, err := l.Allow(context.Background(), "k", tt.limit, tt.window)
+			require.Error(t, err, "invalid arguments are an error, never \"no limit\"")
+			assert.False(t, ok, "invalid arguments never allow (fail closed)")
+			assert.Zero(t, retry)
+			assert.True(t, strings.HasPrefix(err.Error(), "otlogin: "), "error %q names the package", err)
 		})
 	}
-	t.Run("zero window", func(t *testing.T) {
-		ok, _, err := l.Allow(context.Background(), "k", 1, 0)
-		require.Error(t, err)
-		assert.False(t, ok)
-	})
-	t.Run("zero value limiter", func(t *testing.T) {
-		var z MemoryLimiter
-		ok, _, err := z.Allow(context.Background(), "k", 1, time.Minute)
-		require.NoError(t, err)
-		assert.True(t, ok)
-		ok, _, err = z.Allow(context.Background(), "k", 1, time.Minute)
-		require.NoError(t, err)
-		assert.False(t, ok)
-	})
+}
+
+func TestMemoryLimiterZeroValue(t *testing.T) {
+	t.Parallel()
+	var z MemoryLimiter
+	ok, _, err := z.Allow(context.Background(), "k", 1, time.Minute)
+	require.NoError(t, err)
+	assert.True(t, ok, "the zero value is ready to use")
+	ok, _, err = z.Allow(context.Background(), "k", 1, time.Minute)
+	require.NoError(t, err)
+	assert.False(t, ok, "and counts")
 }
 
 func TestMemoryLimiterKeysIndependent(t *testing.T) {

@@ -37,7 +37,8 @@ type PostgresLimiter struct {
 	lastSweep atomic.Int64 // unix nanoseconds
 }
 
-// Allow implements [otlogin.Limiter]. Errors from PostgreSQL are returned with allowed false.
+// Allow implements [otlogin.Limiter]. A limit below 1 or a window of zero or less is an error;
+// errors, these and PostgreSQL's, are returned with allowed false.
 func (l *PostgresLimiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
 	if err := checkLimitArgs(limit, window); err != nil {
 		return false, 0, err

@@ -33,7 +33,8 @@ type RedisLimiter struct {
 	prefix string
 }
 
-// Allow implements [otlogin.Limiter]. Errors from Redis are returned with allowed false.
+// Allow implements [otlogin.Limiter]. A limit below 1 or a window of zero or less is an error;
+// errors, these and Redis's, are returned with allowed false.
 func (l *RedisLimiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
 	if err := checkLimitArgs(limit, window); err != nil {
 		return false, 0, err

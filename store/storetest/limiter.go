@@ -16,7 +16,9 @@ type Limiter interface {
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (allowed bool, retryAfter time.Duration, err error)
 }
 
-// RunLimiter runs the rate limiter conformance suite. newLimiter is called once per case; it
+// RunLimiter runs the rate limiter conformance suite. Besides counting, it checks that a limit
+// below 1 or a window of zero or less is an error with allowed false (fail closed), as
+// otlogin.Limiter requires. newLimiter is called once per case; it
 // should register its own cleanup with t.Cleanup.
 func RunLimiter(t *testing.T, newLimiter func(t *testing.T) Limiter) {
 	t.Helper()
@@ -28,6 +30,7 @@ func RunLimiter(t *testing.T, newLimiter func(t *testing.T) Limiter) {
 		{"IndependentKeys", testIndependentKeys},
 		{"RetryAfterWhenDenied", testRetryAfter},
 		{"WindowExpiry", testWindowExpiry},
+		{"InvalidArgs", testInvalidArgs},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -102,4 +105,27 @@ func testWindowExpiry(t *testing.T, l Limiter) {
 		ok, _, err := l.Allow(context.Background(), key, 1, window)
 		return err == nil && ok
 	}, 10*time.Second, 100*time.Millisecond, "a new window allows again")
+}
+
+func testInvalidArgs(t *testing.T, l Limiter) {
+	tests := []struct {
+		name   string
+		limit  int
+		window time.Duration
+	}{
+		{"zero limit", 0, time.Minute},
+		{"negative limit", -1, time.Minute},
+		{"zero window", 1, 0},
+		{"negative window", 1, -time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := "bad:" + Token(t)
+			for i := range 3 {
+				ok, _, err := l.Allow(context.Background(), key, tt.limit, tt.window)
+				require.Error(t, err, "call %d: invalid arguments are an error, never \"no limit\"", i+1)
+				assert.False(t, ok, "call %d: invalid arguments never allow", i+1)
+			}
+		})
+	}
 }
