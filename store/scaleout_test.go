@@ -235,24 +235,6 @@ func TestScaleOutConcurrentSignIns(t *testing.T) {
 	}
 }
 
-// clock is a settable clock shared by the instances (Config.Now).
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // TestScaleOutAccessTokenRefresh has one browser ask both instances at once for its Mosaic
 // access token when it is about to expire: both must answer with a valid token, although
 // Mosaic's refresh tokens are single-use.
@@ -266,7 +248,7 @@ func TestScaleOutAccessTokenRefresh(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			clk := &clock{t: time.Now()}
+			clk := apptest.NewClock()
 			emu := transmittest.NewTestServer(t, transmittest.Options{TokenTTL: time.Minute})
 			c := apptest.New(t, apptest.Options{Store: b.open(t), Emulator: emu, Config: func(cfg *otlogin.Config) {
 				cfg.Now = clk.Now
@@ -319,7 +301,7 @@ func TestScaleOutStaleWriteKeepsRotatedTokens(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			clk := &clock{t: time.Now()}
+			clk := apptest.NewClock()
 			emu := transmittest.NewTestServer(t, transmittest.Options{TokenTTL: time.Minute})
 			c := apptest.New(t, apptest.Options{Store: b.open(t), Emulator: emu,
 				Config: func(cfg *otlogin.Config) { cfg.Now = clk.Now },

@@ -1,75 +1,24 @@
 package echootl_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
-	"github.com/alexedwards/scs/v2"
-	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin"
 	echootl "github.com/otlogin/otlogin/adapters/echo"
+	"github.com/otlogin/otlogin/internal/apptest"
 	"github.com/otlogin/otlogin/internal/conformance"
-	"github.com/otlogin/otlogin/transmit"
-	"github.com/otlogin/otlogin/transmit/transmittest"
 )
-
-// fixture is an Auth over the emulator whose session manager the test handlers can use.
-type fixture struct {
-	emu  *transmittest.Server
-	auth *otlogin.Auth
-	sm   *scs.SessionManager
-	ln   net.Listener
-	url  string
-}
-
-func newFixture(t *testing.T, mods ...func(*otlogin.Config)) *fixture {
-	t.Helper()
-	f := &fixture{emu: transmittest.NewTestServer(t, transmittest.Options{}), sm: scs.New()}
-	f.sm.Store = memstore.NewWithCleanupInterval(0)
-	client, err := transmit.New(transmit.Config{BaseURL: f.emu.BaseURL(), ClientID: f.emu.ClientID, ClientSecret: f.emu.ClientSecret})
-	require.NoError(t, err)
-	f.ln, err = net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	f.url = "http://" + f.ln.Addr().String()
-	cfg := otlogin.Config{Client: client, PublicURL: f.url, Sessions: f.sm, CreateUsers: true}
-	for _, m := range mods {
-		m(&cfg)
-	}
-	f.auth, err = otlogin.New(cfg)
-	require.NoError(t, err)
-	return f
-}
-
-// start serves h on the fixture's address.
-func (f *fixture) start(t *testing.T, h http.Handler) {
-	t.Helper()
-	var serverLog syncBuffer
-	t.Cleanup(func() { // runs after the server closed
-		assert.NotContains(t, serverLog.String(), "superfluous", "every answer is written once")
-	})
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config.ErrorLog = log.New(&serverLog, "", 0)
-	require.NoError(t, srv.Listener.Close())
-	srv.Listener = f.ln
-	srv.Start()
-	t.Cleanup(srv.Close)
-}
 
 // newEcho returns an echo instance whose log goes to buf.
 func newEcho(buf io.Writer) *echo.Echo {
@@ -77,53 +26,6 @@ func newEcho(buf io.Writer) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(buf)
 	return e
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newClient(t *testing.T) *http.Client {
-	t.Helper()
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-}
-
-// get returns the status, body and session cookie ("" when none was set).
-func get(t *testing.T, c *http.Client, url string, header ...string) (int, string, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	require.NoError(t, err)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := c.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	cookie := ""
-	for _, ck := range resp.Cookies() {
-		if ck.Name == "session" {
-			cookie = ck.Value
-		}
-	}
-	return resp.StatusCode, string(b), cookie
 }
 
 // TestSessionSavedBeforeTheBody changes the session in a handler that then answers in each of
@@ -154,31 +56,27 @@ func TestSessionSavedBeforeTheBody(t *testing.T) {
 		{"error", func(c echo.Context) error { return errors.New("internal detail") },
 			http.StatusInternalServerError, "{\"message\":\"Internal Server Error\"}\n"},
 	}
-	f := newFixture(t)
-	var log syncBuffer
+	f := conformance.NewAdapterFixture(t)
+	var log apptest.SyncBuffer
 	e := newEcho(&log)
-	app := e.Group("", echootl.Middleware(f.auth))
+	app := e.Group("", echootl.Middleware(f.Auth))
 	for _, tc := range cases {
 		app.GET("/"+tc.name, func(c echo.Context) error {
-			f.sm.Put(c.Request().Context(), "note", tc.name)
+			f.Sessions.Put(c.Request().Context(), "note", tc.name)
 			return tc.write(c)
 		})
 	}
 	app.GET("/read", func(c echo.Context) error {
-		return c.String(http.StatusOK, f.sm.GetString(c.Request().Context(), "note"))
+		return c.String(http.StatusOK, f.Sessions.GetString(c.Request().Context(), "note"))
 	})
-	f.start(t, e)
+	f.Start(t, e)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClient(t)
-			status, body, cookie := get(t, c, f.url+"/"+strings.ReplaceAll(tc.name, " ", "%20"))
+			status, body := f.CheckSessionSaved(t, tc.name)
 			assert.Equal(t, tc.status, status)
 			if tc.status != http.StatusSeeOther {
 				assert.Equal(t, tc.body, body, "written once")
 			}
-			assert.NotEmpty(t, cookie, "the session cookie is sent")
-			_, note, _ := get(t, c, f.url+"/read")
-			assert.Equal(t, tc.name, note, "the change was saved")
 		})
 	}
 	assert.NotContains(t, log.String(), "already committed")
@@ -190,7 +88,7 @@ type innerKey struct{}
 // TestRequestValues: values that other middleware put on the request, before or after the
 // session middleware, reach the handler together with the session.
 func TestRequestValues(t *testing.T) {
-	f := newFixture(t)
+	f := conformance.NewAdapterFixture(t)
 	e := newEcho(io.Discard)
 	with := func(k any, v string) echo.MiddlewareFunc {
 		return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -200,15 +98,15 @@ func TestRequestValues(t *testing.T) {
 			}
 		}
 	}
-	e.Use(with(outerKey{}, "outer"), echootl.Middleware(f.auth), with(innerKey{}, "inner"))
+	e.Use(with(outerKey{}, "outer"), echootl.Middleware(f.Auth), with(innerKey{}, "inner"))
 	e.GET("/", func(c echo.Context) error {
 		ctx := c.Request().Context()
-		f.sm.Put(ctx, "k", "v") // panics without a loaded session
+		f.Sessions.Put(ctx, "k", "v") // panics without a loaded session
 		_, signedIn := echootl.User(c)
 		return c.String(http.StatusOK, fmt.Sprint(ctx.Value(outerKey{}), " ", ctx.Value(innerKey{}), " ", signedIn))
 	})
-	f.start(t, e)
-	status, body, cookie := get(t, newClient(t), f.url+"/")
+	f.Start(t, e)
+	status, body, cookie := f.Get(t, conformance.NewClient(t), "/")
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, "outer inner false", body)
 	assert.NotEmpty(t, cookie)
@@ -218,7 +116,7 @@ func TestRequestValues(t *testing.T) {
 // chain stops; signed-in requests reach the handler, which sees the user and whose session
 // change is saved although it writes first. Outer middleware sees the real status.
 func TestRequireAuth(t *testing.T) {
-	f := newFixture(t)
+	f := conformance.NewAdapterFixture(t)
 	e := newEcho(io.Discard)
 	statuses := make(chan int, 10)
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -228,55 +126,34 @@ func TestRequireAuth(t *testing.T) {
 			return err
 		}
 	})
-	echootl.Mount(e, f.auth)
+	echootl.Mount(e, f.Auth)
 	var reached atomic.Int32
 	e.GET("/me", func(c echo.Context) error {
 		reached.Add(1)
 		u, ok := echootl.User(c)
 		require.True(t, ok)
-		f.sm.Put(c.Request().Context(), "note", "seen")
+		f.Sessions.Put(c.Request().Context(), "note", "seen")
 		return c.String(http.StatusOK, u.Email)
-	}, echootl.RequireAuth(f.auth))
-	f.start(t, e)
-	c := newClient(t)
-
-	status, _, _ := get(t, c, f.url+"/me")
-	assert.Equal(t, http.StatusSeeOther, status)
-	status, body, _ := get(t, c, f.url+"/me", "Accept", "application/json")
-	assert.Equal(t, http.StatusUnauthorized, status)
-	assert.Contains(t, body, `"error":"unauthenticated"`)
-	assert.Zero(t, reached.Load(), "the chain stopped")
-
-	conformance.SignIn(t, c, f.url, f.emu, "ada@example.com")
-	status, body, cookie := get(t, c, f.url+"/me")
-	assert.Equal(t, http.StatusOK, status)
-	assert.Equal(t, "ada@example.com", body)
-	assert.NotEmpty(t, cookie, "the handler's session change is sent")
-	assert.Equal(t, int32(1), reached.Load())
-	for _, want := range []int{303, 401, 200, 303, 200} { // the two sign-in posts included
-		assert.Equal(t, want, <-statuses, "echo sees the answer's status")
-	}
+	}, echootl.RequireAuth(f.Auth))
+	f.Start(t, e)
+	f.CheckRequireAuth(t, "echo", &reached, statuses)
 }
 
 // TestMount mounts the auth routes on the echo instance and on a group without a prefix,
 // and refuses a group with a prefix, which would move them.
 func TestMount(t *testing.T) {
-	f := newFixture(t, func(c *otlogin.Config) { c.Prefix = "/app/auth" })
+	f := conformance.NewAdapterFixture(t, func(c *otlogin.Config) { c.Prefix = "/app/auth" })
 	e := newEcho(io.Discard)
-	echootl.Mount(e.Group("", echootl.Middleware(f.auth)), f.auth)
-	assert.Panics(t, func() { echootl.Mount(e.Group("/app"), f.auth) })
-	f.start(t, e)
-	status, body, _ := get(t, newClient(t), f.url+"/app/auth/login")
-	assert.Equal(t, http.StatusOK, status)
-	assert.Contains(t, body, `action="/app/auth/otp/send"`)
-	status, _, _ = get(t, newClient(t), f.url+"/app/auth/me")
-	assert.Equal(t, http.StatusUnauthorized, status)
+	echootl.Mount(e.Group("", echootl.Middleware(f.Auth)), f.Auth)
+	assert.Panics(t, func() { echootl.Mount(e.Group("/app"), f.Auth) })
+	f.Start(t, e)
+	f.CheckMountedAtAppAuth(t)
 }
 
 // TestPanicRecovered: a handler that panics inside the session layer is answered by an outer
 // recover middleware (like echo's middleware.Recover), once.
 func TestPanicRecovered(t *testing.T) {
-	f := newFixture(t)
+	f := conformance.NewAdapterFixture(t)
 	e := newEcho(io.Discard)
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) (err error) {
@@ -287,13 +164,13 @@ func TestPanicRecovered(t *testing.T) {
 			}()
 			return next(c)
 		}
-	}, echootl.Middleware(f.auth))
+	}, echootl.Middleware(f.Auth))
 	e.GET("/", func(c echo.Context) error {
-		f.sm.Put(c.Request().Context(), "k", "v")
+		f.Sessions.Put(c.Request().Context(), "k", "v")
 		panic("boom")
 	})
-	f.start(t, e)
-	status, body, _ := get(t, newClient(t), f.url+"/")
+	f.Start(t, e)
+	status, body, _ := f.Get(t, conformance.NewClient(t), "/")
 	assert.Equal(t, http.StatusInternalServerError, status)
 	assert.Equal(t, "{\"message\":\"Internal Server Error\"}\n", body)
 }

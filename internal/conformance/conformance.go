@@ -9,22 +9,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin"
-	"github.com/otlogin/otlogin/transmit"
+	"github.com/otlogin/otlogin/internal/apptest"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
@@ -50,48 +46,12 @@ func Run(t *testing.T, build Build) {
 	t.Run("BadInput", func(t *testing.T) { t.Parallel(); testBadInput(t, build) })
 }
 
-// clock is a settable clock for Config.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is one app in front of one emulator.
 type env struct {
 	emu   *transmittest.Server
 	auth  *otlogin.Auth
 	srv   *httptest.Server
-	clock *clock
+	clock *apptest.Clock
 	https bool
 }
 
@@ -104,37 +64,10 @@ func newEnv(t *testing.T, build Build, mods ...func(*otlogin.Config)) *env {
 
 func startEnv(t *testing.T, build Build, https bool, mods ...func(*otlogin.Config)) *env {
 	t.Helper()
-	e := &env{clock: &clock{t: time.Now()}, https: https}
-	e.emu = transmittest.NewTestServer(t, transmittest.Options{})
-	client, err := transmit.New(transmit.Config{BaseURL: e.emu.BaseURL(), ClientID: e.emu.ClientID, ClientSecret: e.emu.ClientSecret})
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	scheme := "http://"
-	if https {
-		scheme = "https://"
-	}
-	cfg := otlogin.Config{Client: client, PublicURL: scheme + ln.Addr().String(), CreateUsers: true, Now: e.clock.Now}
-	for _, m := range mods {
-		m(&cfg)
-	}
-	e.auth, err = otlogin.New(cfg)
-	require.NoError(t, err)
-	var serverLog syncBuffer
-	t.Cleanup(func() { // runs after the server closed
-		assert.NotContains(t, serverLog.String(), "superfluous", "every answer is written once")
-	})
-	e.srv = httptest.NewUnstartedServer(build(t, e.auth))
-	e.srv.Config.ErrorLog = log.New(&serverLog, "", 0)
-	require.NoError(t, e.srv.Listener.Close())
-	e.srv.Listener = ln
-	if https {
-		e.srv.StartTLS()
-	} else {
-		e.srv.Start()
-	}
-	t.Cleanup(e.srv.Close)
-	return e
+	clk := apptest.NewClock()
+	f := NewFixture(t, https, append([]func(*otlogin.Config){func(c *otlogin.Config) { c.Now = clk.Now }}, mods...)...)
+	f.Start(t, build(t, f.Auth))
+	return &env{emu: f.Emu, auth: f.Auth, srv: f.Server, clock: clk, https: https}
 }
 
 // mosaicCalls sums the business calls the emulator received.
@@ -274,23 +207,4 @@ func (b *browser) signInOTP(email, next string) answer {
 	r := b.form("/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {email}, "next": {next}})
 	require.Equal(b.t, http.StatusOK, r.StatusCode, r.body)
 	return b.form("/auth/otp/authenticate", url.Values{"passcode": {b.e.lastCode(b.t, email)}})
-}
-
-// SignIn signs the cookie-jar client c in at the app at baseURL with an email code read from
-// emu's outbox (the auth routes under /auth), and fails t otherwise. For adapter tests.
-func SignIn(t *testing.T, c *http.Client, baseURL string, emu *transmittest.Server, email string) {
-	t.Helper()
-	nc := *c
-	nc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	post := func(path string, vals url.Values) int {
-		resp, err := nc.PostForm(baseURL+path, vals)
-		require.NoError(t, err)
-		_, _ = io.Copy(io.Discard, resp.Body)
-		require.NoError(t, resp.Body.Close())
-		return resp.StatusCode
-	}
-	require.Equal(t, http.StatusOK, post("/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {email}}))
-	code, ok := emu.LastCode(email)
-	require.True(t, ok, "a code was sent to %s", email)
-	require.Equal(t, http.StatusSeeOther, post("/auth/otp/authenticate", url.Values{"passcode": {code}}))
 }

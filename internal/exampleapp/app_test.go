@@ -1,13 +1,11 @@
 package exampleapp
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/internal/apptest"
 	"github.com/otlogin/otlogin/transmit"
 )
 
@@ -67,24 +66,6 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a goroutine-safe output sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestServeEmulated starts the emulated app, reads the start-up text, serves one request and
 // stops when the context ends.
 func TestServeEmulated(t *testing.T) {
@@ -94,7 +75,7 @@ func TestServeEmulated(t *testing.T) {
 	require.NoError(t, err)
 	env.Addr = ln.Addr().String()
 	require.NoError(t, ln.Close())
-	var out syncBuffer
+	var out apptest.SyncBuffer
 	app, err := New(context.Background(), env, &out)
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, app.Close()) }()

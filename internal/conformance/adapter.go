@@ -1,0 +1,136 @@
+package conformance
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin"
+)
+
+// AdapterFixture is the scaffolding of the gin and echo adapter tests: a [Fixture] over
+// http whose Auth uses Sessions, a session manager the test handlers can use too.
+type AdapterFixture struct {
+	*Fixture
+	// Sessions is the Auth's session manager (memory store, cookie "session").
+	Sessions *scs.SessionManager
+}
+
+// NewAdapterFixture builds the fixture; mods adjust the Config after Sessions is set.
+func NewAdapterFixture(t *testing.T, mods ...func(*otlogin.Config)) *AdapterFixture {
+	t.Helper()
+	sm := scs.New()
+	sm.Store = memstore.NewWithCleanupInterval(0)
+	mods = append([]func(*otlogin.Config){func(c *otlogin.Config) { c.Sessions = sm }}, mods...)
+	return &AdapterFixture{Fixture: NewFixture(t, false, mods...), Sessions: sm}
+}
+
+// NewClient returns a cookie-jar client that does not follow redirects.
+func NewClient(t *testing.T) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// Get sends GET path (header is name, value pairs) to the app with c and returns the status,
+// the body and the session cookie the answer sets ("" when none).
+func (f *AdapterFixture) Get(t *testing.T, c *http.Client, path string, header ...string) (int, string, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, f.URL+path, nil)
+	require.NoError(t, err)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	cookie := ""
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "session" {
+			cookie = ck.Value
+		}
+	}
+	return resp.StatusCode, string(b), cookie
+}
+
+// CheckSessionSaved requests "/"+name with a new client from a handler that put name under
+// "note" in the session and then answered, and checks that the session cookie was sent and
+// that GET /read (which answers the note) then answers name: the change was saved. It
+// returns the first answer's status and body.
+func (f *AdapterFixture) CheckSessionSaved(t *testing.T, name string) (int, string) {
+	t.Helper()
+	c := NewClient(t)
+	status, body, cookie := f.Get(t, c, "/"+strings.ReplaceAll(name, " ", "%20"))
+	assert.NotEmpty(t, cookie, "the session cookie is sent")
+	_, note, _ := f.Get(t, c, "/read")
+	assert.Equal(t, name, note, "the change was saved")
+	return status, body
+}
+
+// CheckRequireAuth checks a GET /me route behind the router's RequireAuth without the
+// session middleware, whose handler counts itself in reached, puts a note in the session and
+// answers the user's email; an outer middleware sends each answer's status, as the router
+// sees it, to statuses (capacity 5 or more). Anonymous requests are refused and the chain
+// stops; a signed-in request reaches the handler and its session change is sent.
+func (f *AdapterFixture) CheckRequireAuth(t *testing.T, router string, reached *atomic.Int32, statuses <-chan int) {
+	t.Helper()
+	c := NewClient(t)
+	status, _, _ := f.Get(t, c, "/me")
+	assert.Equal(t, http.StatusSeeOther, status)
+	status, body, _ := f.Get(t, c, "/me", "Accept", "application/json")
+	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.Contains(t, body, `"error":"unauthenticated"`)
+	assert.Zero(t, reached.Load(), "the chain stopped")
+
+	f.SignIn(t, c, "ada@example.com")
+	status, body, cookie := f.Get(t, c, "/me")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "ada@example.com", body)
+	assert.NotEmpty(t, cookie, "the handler's session change is sent")
+	assert.Equal(t, int32(1), reached.Load())
+	for _, want := range []int{303, 401, 200, 303, 200} { // the two sign-in posts included
+		assert.Equal(t, want, <-statuses, fmt.Sprintf("%s sees the answer's status", router))
+	}
+}
+
+// CheckMountedAtAppAuth checks that the auth routes answer under Config.Prefix "/app/auth".
+func (f *AdapterFixture) CheckMountedAtAppAuth(t *testing.T) {
+	t.Helper()
+	status, body, _ := f.Get(t, NewClient(t), "/app/auth/login")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, `action="/app/auth/otp/send"`)
+	status, _, _ = f.Get(t, NewClient(t), "/app/auth/me")
+	assert.Equal(t, http.StatusUnauthorized, status)
+}
+
+// SignIn signs the cookie-jar client c in at the app with an email code read from the
+// emulator's outbox (the auth routes under /auth), and fails t otherwise.
+func (f *Fixture) SignIn(t *testing.T, c *http.Client, email string) {
+	t.Helper()
+	nc := *c
+	nc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	post := func(path string, vals url.Values) int {
+		resp, err := nc.PostForm(f.URL+path, vals)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, resp.Body.Close())
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusOK, post("/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {email}}))
+	code, ok := f.Emu.LastCode(email)
+	require.True(t, ok, "a code was sent to %s", email)
+	require.Equal(t, http.StatusSeeOther, post("/auth/otp/authenticate", url.Values{"passcode": {code}}))
+}
