@@ -1,0 +1,231 @@
+package otlogin
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// The ID-token signing keys.
+//
+// Keys come only from the JWKS URL named by discovery, through keySet, never from jku, x5u,
+// jwk or x5c token headers (those headers are ignored). A cached kid keeps verifying until a
+// later successful JWKS fetch no longer lists it; a fetch only happens on the first verification
+// or when a token names a kid that is not cached (at most once per Cooldown).
+
+const (
+	// verifierMaxJWKSBytes caps a JWKS or error response body.
+	verifierMaxJWKSBytes = 1 << 20
+	// verifierMaxKeys caps the number of usable keys kept from one JWKS.
+	verifierMaxKeys = 64
+	// verifierMinRSABits is the smallest RSA modulus accepted from the JWKS.
+	verifierMinRSABits = 2048
+)
+
+// keySet is an oidc.KeySet backed by a JWKS URL, with a guarded in-memory cache.
+type keySet struct {
+	client   *http.Client
+	timeout  time.Duration
+	cooldown time.Duration
+	now      func() time.Time
+
+	mu          sync.Mutex
+	url         string
+	keys        []keySetKey
+	loaded      bool      // a fetch has succeeded
+	gen         uint64    // bumped on every successful fetch
+	lastRefetch time.Time // last fetch caused by an unknown kid
+	inflight    *verifierFlight
+}
+
+type keySetKey struct {
+	kid string
+	pub *rsa.PublicKey
+}
+
+func (ks *keySet) setURL(u string) {
+	ks.mu.Lock()
+	ks.url = u
+	ks.mu.Unlock()
+}
+
+// VerifySignature implements oidc.KeySet.
+func (ks *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
+	payload, err := ks.keySetVerify(ctx, raw)
+	if err != nil {
+		if slot, ok := ctx.Value(verifierErrSlotKey{}).(*error); ok && slot != nil {
+			*slot = err
+		}
+	}
+	return payload, err
+}
+
+func (ks *keySet) keySetVerify(ctx context.Context, raw string) ([]byte, error) {
+	if err := idTokenPrecheck(raw); err != nil {
+		return nil, err
+	}
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		return nil, fmt.Errorf("otlogin: malformed id token: %w", err)
+	}
+	if len(jws.Signatures) != 1 || jws.Signatures[0].Header.Algorithm != string(jose.RS256) {
+		return nil, errors.New("otlogin: id token must have one RS256 signature")
+	}
+	kid := jws.Signatures[0].Header.KeyID
+	payload, found, gen, err := ks.keySetTry(jws, kid)
+	if found {
+		return payload, err
+	}
+	if err := ks.keySetRefresh(ctx, gen); err != nil {
+		return nil, err
+	}
+	payload, found, _, err = ks.keySetTry(jws, kid)
+	if !found {
+		return nil, errors.New("otlogin: id token signed by an unknown key")
+	}
+	return payload, err
+}
+
+// keySetTry verifies jws with the cached keys. found reports whether the result is final:
+// a key with the token's kid exists (its verdict stands), or some kid-less candidate verified.
+// gen identifies the cache state that was searched.
+func (ks *keySet) keySetTry(jws *jose.JSONWebSignature, kid string) (payload []byte, found bool, gen uint64, err error) {
+	ks.mu.Lock()
+	keys, gen := ks.keys, ks.gen
+	ks.mu.Unlock()
+	var exact, fallback []*rsa.PublicKey
+	for _, k := range keys {
+		switch {
+		case kid != "" && k.kid == kid:
+			exact = append(exact, k.pub)
+		case kid == "" || k.kid == "":
+			fallback = append(fallback, k.pub)
+		}
+	}
+	if len(exact) > 0 {
+		for _, pub := range exact {
+			if p, err := jws.Verify(pub); err == nil {
+				return p, true, gen, nil
+			}
+		}
+		return nil, true, gen, errors.New("otlogin: id token signature invalid")
+	}
+	for _, pub := range fallback {
+		if p, err := jws.Verify(pub); err == nil {
+			return p, true, gen, nil
+		}
+	}
+	return nil, false, gen, nil
+}
+
+// keySetRefresh fetches the JWKS, or joins a fetch in progress, unless the cache has changed
+// since gen. Once keys are cached, a fetch caused by an unknown kid happens at most once per
+// cooldown; before the first success every call may fetch (coalesced).
+func (ks *keySet) keySetRefresh(ctx context.Context, gen uint64) error {
+	ks.mu.Lock()
+	if ks.gen != gen {
+		ks.mu.Unlock()
+		return nil // another fetch updated the cache; look again
+	}
+	f := ks.inflight
+	if f == nil {
+		if ks.loaded {
+			now := ks.now()
+			if since := now.Sub(ks.lastRefetch); !ks.lastRefetch.IsZero() && since >= 0 && since < ks.cooldown {
+				ks.mu.Unlock()
+				return errors.New("otlogin: id token signed by an unknown key (jwks refetch cooling down)")
+			}
+			ks.lastRefetch = now
+		}
+		f = &verifierFlight{done: make(chan struct{})}
+		ks.inflight = f
+		go ks.keySetFetch(context.WithoutCancel(ctx), ks.url, f)
+	}
+	ks.mu.Unlock()
+	return verifierWait(ctx, f, ks.timeout, "jwks fetch")
+}
+
+func (ks *keySet) keySetFetch(ctx context.Context, jwksURL string, f *verifierFlight) {
+	ctx, cancel := context.WithTimeout(ctx, ks.timeout)
+	defer cancel()
+	keys, err := ks.keySetDownload(ctx, jwksURL)
+	ks.mu.Lock()
+	if err == nil {
+		ks.keys = keys
+		ks.loaded = true
+		ks.gen++
+	} else {
+		err = fmt.Errorf("otlogin: jwks fetch: %w: %w", errVerifierUnavailable, err)
+	}
+	ks.inflight = nil
+	f.err = err
+	ks.mu.Unlock()
+	close(f.done)
+}
+
+// keySetDownload fetches and parses the JWKS. It fails, leaving the cache untouched, unless
+// the answer is a 200 with at least one usable key.
+func (ks *keySet) keySetDownload(ctx context.Context, jwksURL string) ([]keySetKey, error) {
+	if jwksURL == "" {
+		return nil, errors.New("no jwks_uri")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, jwksURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Cache-Control", "no-cache")
+	resp, err := ks.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, verifierMaxJWKSBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if len(body) > verifierMaxJWKSBytes {
+		return nil, errors.New("response too large")
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, errors.New("response is not a JWK set")
+	}
+	keys := make([]keySetKey, 0, min(len(set.Keys), verifierMaxKeys))
+	for _, rawKey := range set.Keys {
+		// Keys are parsed one by one so that a key of an unknown type is skipped (RFC 7517
+		// §5) instead of failing the whole set.
+		var k jose.JSONWebKey
+		if k.UnmarshalJSON(rawKey) != nil {
+			continue
+		}
+		pub, ok := k.Key.(*rsa.PublicKey) // private keys and non-RSA keys are skipped
+		if !ok || pub.N == nil || pub.N.BitLen() < verifierMinRSABits {
+			continue
+		}
+		if (k.Use != "" && k.Use != "sig") || (k.Algorithm != "" && k.Algorithm != string(jose.RS256)) {
+			continue
+		}
+		keys = append(keys, keySetKey{kid: k.KeyID, pub: pub})
+		if len(keys) == verifierMaxKeys {
+			break
+		}
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("no usable RS256 signing keys")
+	}
+	return keys, nil
+}
