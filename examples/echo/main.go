@@ -8,12 +8,7 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/labstack/echo/v4"
 
@@ -22,26 +17,10 @@ import (
 	"github.com/otlogin/otlogin/internal/exampleapp"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "example:", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context) error {
-	app, err := exampleapp.New(ctx, exampleapp.FromEnv(os.Getenv), os.Stdout)
-	if err != nil {
-		return err
-	}
-	defer app.Close()
-	return app.Serve(ctx, newRouter(app.Auth, app.Outbox))
-}
+func main() { exampleapp.Main(newRouter) }
 
 // newRouter wires the routes: /healthz outside the session layer, everything else inside.
-func newRouter(auth *otlogin.Auth, outbox http.Handler) *echo.Echo {
+func newRouter(auth *otlogin.Auth, outbox http.Handler) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })

@@ -8,12 +8,7 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/gin-gonic/gin"
 
@@ -23,26 +18,12 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "example:", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context) error {
-	app, err := exampleapp.New(ctx, exampleapp.FromEnv(os.Getenv), os.Stdout)
-	if err != nil {
-		return err
-	}
-	defer app.Close()
 	gin.SetMode(gin.ReleaseMode)
-	return app.Serve(ctx, newRouter(app.Auth, app.Outbox))
+	exampleapp.Main(newRouter)
 }
 
 // newRouter wires the routes: /healthz outside the session layer, everything else inside.
-func newRouter(auth *otlogin.Auth, outbox http.Handler) *gin.Engine {
+func newRouter(auth *otlogin.Auth, outbox http.Handler) http.Handler {
 	r := gin.New()
 	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 

@@ -1,24 +1,16 @@
 package main
 
 import (
-	"net/http"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/otlogin/otlogin"
 	"github.com/otlogin/otlogin/internal/conformance"
 )
 
-// TestConformance runs the router conformance suite against this example's router.
-func TestConformance(t *testing.T) {
+// TestExample runs the router conformance suite against this example's router, and the
+// example as `go run` does without a Mosaic tenant, signing in through the dev outbox.
+func TestExample(t *testing.T) {
 	gin.SetMode(gin.TestMode)
-	conformance.Run(t, func(_ *testing.T, auth *otlogin.Auth) http.Handler { return newRouter(auth, nil) })
-}
-
-// TestEmulated runs this example as `go run` does without a Mosaic tenant and signs in
-// through the dev outbox.
-func TestEmulated(t *testing.T) {
-	gin.SetMode(gin.TestMode)
-	conformance.RunEmulated(t, func(auth *otlogin.Auth, outbox http.Handler) http.Handler { return newRouter(auth, outbox) })
+	conformance.RunExample(t, newRouter)
 }

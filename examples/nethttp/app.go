@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 
 	"github.com/otlogin/otlogin"
 	"github.com/otlogin/otlogin/internal/exampleapp"
@@ -65,6 +64,3 @@ func apiMe(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(exampleapp.Me(u))
 }
-
-// lookupEnv is os.Getenv; a variable so tests can pass their own.
-func lookupEnv(k string) string { return os.Getenv(k) }

@@ -6,29 +6,6 @@
 // against the embedded Mosaic emulator and shows sent links and codes at /dev/outbox.
 package main
 
-import (
-	"context"
-	"log"
-	"os"
-	"os/signal"
-	"syscall"
+import "github.com/otlogin/otlogin/internal/exampleapp"
 
-	"github.com/otlogin/otlogin/internal/exampleapp"
-)
-
-func main() {
-	if err := run(); err != nil {
-		log.Fatal(err)
-	}
-}
-
-func run() error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	app, err := exampleapp.New(ctx, exampleapp.FromEnv(lookupEnv), os.Stdout)
-	if err != nil {
-		return err
-	}
-	defer app.Close()
-	return app.Serve(ctx, newRouter(app.Auth, app.Outbox))
-}
+func main() { exampleapp.Main(newRouter) }

@@ -17,14 +17,20 @@ import (
 	"github.com/otlogin/otlogin/internal/exampleapp"
 )
 
-// Router wires an example app: the routes of DESIGN §6 for auth, and outbox (when not nil)
-// at /dev/outbox and /dev/outbox.json.
-type Router func(auth *otlogin.Auth, outbox http.Handler) http.Handler
+// RunExample runs the tests of an example app on router: [Run] (without an outbox) and
+// [RunEmulated].
+func RunExample(t *testing.T, router exampleapp.Router) {
+	t.Helper()
+	t.Run("Conformance", func(t *testing.T) {
+		Run(t, func(_ *testing.T, auth *otlogin.Auth) http.Handler { return router(auth, nil) })
+	})
+	t.Run("Emulated", func(t *testing.T) { RunEmulated(t, router) })
+}
 
 // RunEmulated builds the example as `go run` does without a Mosaic tenant (exampleapp.New
 // with the embedded emulator), serves router's app and signs in the way a developer does:
 // the code is read from /dev/outbox.json.
-func RunEmulated(t *testing.T, router Router) {
+func RunEmulated(t *testing.T, router exampleapp.Router) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

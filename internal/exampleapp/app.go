@@ -10,10 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/otlogin/otlogin"
 	"github.com/otlogin/otlogin/store"
@@ -112,29 +110,6 @@ func (a *App) Close() error {
 	}
 	if a.store != nil {
 		return a.store.Close()
-	}
-	return nil
-}
-
-// Serve serves h on Env.Addr until ctx ends, then shuts down gracefully.
-func (a *App) Serve(ctx context.Context, h http.Handler) error {
-	ln, err := net.Listen("tcp", a.env.Addr)
-	if err != nil {
-		return fmt.Errorf("exampleapp: %w", err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(a.out, "Listening on %s\n", a.env.Addr)
-	select {
-	case err := <-errc:
-		return fmt.Errorf("exampleapp: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("exampleapp: shutdown: %w", err)
 	}
 	return nil
 }

@@ -66,9 +66,9 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
-// TestServeEmulated starts the emulated app, reads the start-up text, serves one request and
+// TestRunEmulated runs the emulated app, reads the start-up text, serves one request and
 // stops when the context ends.
-func TestServeEmulated(t *testing.T) {
+func TestRunEmulated(t *testing.T) {
 	t.Parallel()
 	env := FromEnv(func(string) string { return "" })
 	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port
@@ -76,18 +76,21 @@ func TestServeEmulated(t *testing.T) {
 	env.Addr = ln.Addr().String()
 	require.NoError(t, ln.Close())
 	var out apptest.SyncBuffer
-	app, err := New(context.Background(), env, &out)
-	require.NoError(t, err)
-	defer func() { assert.NoError(t, app.Close()) }()
-	require.NotNil(t, app.Outbox, "the emulator's outbox is served")
+	outboxes := make(chan http.Handler, 1)
+	router := func(_ *otlogin.Auth, outbox http.Handler) http.Handler {
+		outboxes <- outbox
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- app.Serve(ctx, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			_, _ = io.WriteString(w, "ok")
-		}))
-	}()
+	go func() { done <- Run(ctx, env, &out, router) }()
+	select {
+	case outbox := <-outboxes:
+		require.NotNil(t, outbox, "the emulator's outbox is served")
+	case err := <-done:
+		require.FailNow(t, "Run returned before building the router", "%v", err)
+	}
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Listening on") }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, "No TRANSMIT_CLIENT_ID: using the embedded Mosaic emulator (no real email or SMS is sent).\n"+
 		"Sign in at http://localhost:8080/ and read the links and codes at http://localhost:8080/dev/outbox\n"+
@@ -99,7 +102,7 @@ func TestServeEmulated(t *testing.T) {
 	require.NoError(t, resp.Body.Close())
 	assert.Equal(t, "ok", string(body))
 	cancel()
-	assert.NoError(t, <-done)
+	assert.NoError(t, <-done, "served, shut down and closed")
 }
 
 func TestPages(t *testing.T) {
