@@ -12,9 +12,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/otlogin/otlogin/bench/internal/stats"
 )
 
 // sample is one benchmark's measurements across runs.
@@ -81,25 +82,12 @@ func parse(r io.Reader) ([]*sample, error) {
 	return order, nil
 }
 
-// median returns the median of v, or 0 for none.
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // table writes the markdown table, ratios relative to the benchmark named base.
 func table(w io.Writer, samples []*sample, base string) error {
 	var baseNS float64
 	for _, s := range samples {
 		if s.name == base {
-			baseNS = median(s.ns)
+			baseNS = stats.Median(s.ns)
 		}
 	}
 	if baseNS == 0 {
@@ -110,10 +98,10 @@ func table(w io.Writer, samples []*sample, base string) error {
 	for _, s := range samples {
 		stored := "-"
 		if len(s.stored) > 0 {
-			stored = strconv.FormatFloat(median(s.stored), 'f', 0, 64)
+			stored = strconv.FormatFloat(stats.Median(s.stored), 'f', 0, 64)
 		}
 		fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %.0f | %s | %.3fx |\n",
-			s.name, len(s.ns), median(s.ns), median(s.allocs), median(s.bytes), stored, median(s.ns)/baseNS)
+			s.name, len(s.ns), stats.Median(s.ns), stats.Median(s.allocs), stats.Median(s.bytes), stored, stats.Median(s.ns)/baseNS)
 	}
 	return nil
 }

@@ -2,9 +2,10 @@
 // serves for a signed-in GET /api/me compared with GET /healthz (which skips the session
 // layer), on the same server.
 //
-// It builds the app the way examples/nethttp does (embedded Mosaic emulator, memory session
-// store, /healthz outside Middleware, /api/me behind RequireAuth), listens on 127.0.0.1:0,
-// signs in once with an email passcode read from the emulator's outbox, then drives both
+// It builds the app with internal/exampleapp, as examples/nethttp does (embedded Mosaic
+// emulator, memory session store, the same Config; /healthz outside Middleware, /api/me
+// behind RequireAuth), listens on 127.0.0.1:0, signs in once with an email passcode read
+// from the dev outbox, then drives both
 // routes with -conns keep-alive clients, alternating between them in rounds of at most
 // 250ms, for -duration per route. It stops by itself and touches nothing but loopback.
 //
@@ -19,21 +20,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/otlogin/otlogin"
-	"github.com/otlogin/otlogin/transmit"
-	"github.com/otlogin/otlogin/transmit/transmittest"
+	"github.com/otlogin/otlogin/bench/internal/stats"
+	"github.com/otlogin/otlogin/internal/exampleapp"
 )
 
 // options are the command-line settings.
@@ -114,20 +113,21 @@ func run(ctx context.Context, o options) (result, error) {
 	if o.Conns < 1 || o.Conns > 256 {
 		return result{}, errors.New("-conns must be in [1, 256]")
 	}
-	emu := transmittest.NewServer(transmittest.Options{})
-	defer emu.Close()
-
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return result{}, err
 	}
 	base := "http://" + ln.Addr().String()
-	app, err := newApp(emu, base)
+	// The example app as `go run ./examples/nethttp` builds it without a Mosaic tenant.
+	app, err := exampleapp.New(ctx, exampleapp.FromEnv(func(k string) string {
+		return map[string]string{"PUBLIC_URL": base}[k]
+	}), io.Discard)
 	if err != nil {
 		ln.Close()
 		return result{}, err
 	}
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 5 * time.Second}
+	defer app.Close()
+	srv := &http.Server{Handler: newRouter(app.Auth, app.Outbox), ReadHeaderTimeout: 5 * time.Second}
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 	defer func() {
@@ -137,7 +137,7 @@ func run(ctx context.Context, o options) (result, error) {
 		<-serveDone
 	}()
 
-	cookie, err := signIn(ctx, emu, base)
+	cookie, err := signIn(ctx, base)
 	if err != nil {
 		return result{}, fmt.Errorf("sign in: %w", err)
 	}
@@ -197,54 +197,34 @@ func run(ctx context.Context, o options) (result, error) {
 	if res.Healthz.PerSecond > 0 {
 		res.Ratio = res.Me.PerSecond / res.Healthz.PerSecond
 	}
-	res.MedianRatio = median(ratios)
+	res.MedianRatio = stats.Median(ratios)
 	return res, nil
 }
 
-// newApp builds the routes of examples/nethttp (app.go) around an otlogin.Auth using emu:
-// the same Config, the same /api/me answer, /healthz outside Middleware.
-func newApp(emu *transmittest.Server, base string) (http.Handler, error) {
-	client, err := transmit.New(transmit.Config{
-		BaseURL:      emu.BaseURL(),
-		ClientID:     emu.ClientID,
-		ClientSecret: emu.ClientSecret,
-	})
-	if err != nil {
-		return nil, err
-	}
-	auth, err := otlogin.New(otlogin.Config{
-		Client:      client,
-		PublicURL:   base,
-		CreateUsers: true,
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)), // as the example logs
-	})
-	if err != nil {
-		return nil, err
-	}
-	app := http.NewServeMux()
-	app.Handle("/auth/", auth.Handler())
-	app.Handle("GET /api/me", auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// newRouter wires the routes of examples/nethttp (app.go) that the load test drives, with
+// the example's handlers: /healthz outside Middleware, /api/me behind RequireAuth, the auth
+// routes and the emulator's outbox.
+func newRouter(auth *otlogin.Auth, outbox http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/auth/", auth.Handler())
+	mux.Handle("GET /api/me", auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, _ := otlogin.UserFromContext(r.Context())
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{
-			"subject":      u.Subject,
-			"email":        u.Email,
-			"phone_number": u.PhoneNumber,
-			"method":       u.Method,
-		})
+		_ = json.NewEncoder(w).Encode(exampleapp.Me(u))
 	})))
+	mux.Handle("GET "+exampleapp.OutboxJSONPath, outbox)
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok")
 	})
-	root.Handle("/", auth.Middleware(app))
-	return root, nil
+	root.Handle("/", auth.Middleware(mux))
+	return root
 }
 
-// signIn signs in with an email passcode and returns the session cookie as a Cookie
+// signIn signs in with an email passcode read from the dev outbox and returns the session cookie as a Cookie
 // header value.
-func signIn(ctx context.Context, emu *transmittest.Server, base string) (string, error) {
+func signIn(ctx context.Context, base string) (string, error) {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		return "", err
@@ -272,9 +252,9 @@ func signIn(ctx context.Context, emu *transmittest.Server, base string) (string,
 	if err := post("/auth/otp/send", map[string]string{"channel": "email", "identifier": email}, http.StatusAccepted); err != nil {
 		return "", err
 	}
-	code, ok := emu.LastCode(email)
-	if !ok {
-		return "", errors.New("no passcode in the emulator outbox")
+	code, err := lastCode(ctx, c, base, email)
+	if err != nil {
+		return "", err
 	}
 	if err := post("/auth/otp/authenticate", map[string]string{"passcode": code}, http.StatusOK); err != nil {
 		return "", err
@@ -299,17 +279,28 @@ func signIn(ctx context.Context, emu *transmittest.Server, base string) (string,
 	return header, nil
 }
 
-// median returns the median of v, or 0 for none.
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
+// lastCode reads the newest passcode sent to email from the app's dev outbox, as a
+// developer does.
+func lastCode(ctx context.Context, c *http.Client, base, email string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+exampleapp.OutboxJSONPath, nil)
+	if err != nil {
+		return "", err
 	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
 	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	defer resp.Body.Close()
+	var msgs []struct{ To, Code string }
+	if err := json.NewDecoder(resp.Body).Decode(&msgs); err != nil {
+		return "", fmt.Errorf("reading the outbox: %w", err)
+	}
+	for _, m := range msgs { // newest first
+		if m.To == email && m.Code != "" {
+			return m.Code, nil
+		}
+	}
+	return "", errors.New("no passcode in the emulator outbox")
 }
 
 // drive sends GET url from conns goroutines for d and counts the 200 answers.
