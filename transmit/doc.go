@@ -22,11 +22,19 @@
 // deadline; the deadline covers the token fetch, the request and the single retry below.
 //
 // Sends and authenticates are not idempotent (a repeat can send a second email or SMS or burn
-// a one-time code), so nothing is retried automatically, with one exception: a 401 answer to a
-// business call means Mosaic rejected the client token before acting, so the cached token is
-// dropped, a new one fetched, and the call repeated once. A second 401 is returned as
-// [ErrUnauthorized]. Timeouts, connection errors, 5xx and 429 answers are returned to the
-// caller as they are.
+// a one-time code), so no business call is retried automatically, with one exception: a 401
+// answer to a business call means Mosaic rejected the client token before acting, so the
+// cached token is dropped, a new one fetched, and the call repeated once. A second 401 is
+// returned as [ErrUnauthorized]. Timeouts, connection errors, 5xx and 429 answers to business
+// calls are returned to the caller as they are.
+//
+// The client-token request is the one call retried, because it has no user-visible side
+// effect: when it fails as unavailable (a 5xx answer, a connection error or a timeout) it is
+// repeated at most twice, after 100ms and then 200ms (capped exponential back-off). The
+// retries stay within [Config].Timeout: a back-off that would end after the fetch's deadline
+// is not started, and the last error is returned. Each caller still stops waiting when its
+// own context ends. Bad client credentials (400 or 401 from the token endpoint), 429 and
+// unusable answers fail at once.
 //
 // # Errors
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,13 +89,68 @@ func (tc *tokenCache) invalidate(tok string) {
 	}
 }
 
-// fetch requests a new token and caches it.
+// Token fetch retries: a failure that means "unavailable" (a 5xx answer, a connection error,
+// a timeout) is retried tokenRetries times, after tokenRetryFirst, then twice as long each
+// time up to tokenRetryMax. Safe because a token request has no user-visible side effect.
+const (
+	tokenRetries    = 2
+	tokenRetryFirst = 100 * time.Millisecond
+	tokenRetryMax   = time.Second
+)
+
+// fetch requests a new token and caches it. Failures that mean "unavailable" are retried
+// with capped exponential back-off (see tokenRetries), never past ctx's deadline: a back-off
+// that would end after it is not started, and the last error is returned instead. Anything
+// else (400/401 for bad credentials, 429, an unusable 200 answer) is returned at once.
 func (tc *tokenCache) fetch(ctx context.Context) (string, error) {
-	start := tc.now()
-	t, err := tc.cc.Token(tc.ctxHTTP(ctx))
-	if err != nil {
-		return "", tokenError(err, start, tc.cc.ClientSecret)
+	for retry := 0; ; retry++ {
+		start := tc.now()
+		t, err := tc.cc.Token(tc.ctxHTTP(ctx))
+		if err == nil {
+			return tc.store(t, start)
+		}
+		if retry == tokenRetries || !tokenRetryable(err) || !sleepWithin(ctx, tokenBackoff(retry)) {
+			return "", tokenError(err, start, tc.cc.ClientSecret)
+		}
 	}
+}
+
+// tokenRetryable reports whether a failed token request means the endpoint was unavailable:
+// a 5xx answer, or no answer at all (a connection error or a timeout, which net/http reports
+// as *url.Error). oauth2 reports every other answer as a *RetrieveError or a parse error.
+func tokenRetryable(err error) bool {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		return re.Response != nil && re.Response.StatusCode >= 500
+	}
+	var ue *url.Error
+	return errors.As(err, &ue)
+}
+
+// tokenBackoff is the wait before retry number retry+1: tokenRetryFirst doubled each time,
+// capped at tokenRetryMax.
+func tokenBackoff(retry int) time.Duration {
+	return min(tokenRetryFirst<<retry, tokenRetryMax)
+}
+
+// sleepWithin waits d and reports true, or reports false at once when ctx's deadline would
+// pass first, or as soon as ctx ends.
+func sleepWithin(ctx context.Context, d time.Duration) bool {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= d {
+		return false
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// store caches the token t, requested at start.
+func (tc *tokenCache) store(t *oauth2.Token, start time.Time) (string, error) {
 	lifetime := defaultTokenLifetime
 	if secs, ok := expiresIn(t); ok {
 		lifetime = time.Duration(secs * float64(time.Second))

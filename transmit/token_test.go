@@ -150,38 +150,39 @@ func TestTokenFetchFailures(t *testing.T) {
 		timeout  time.Duration
 		sentinel error
 		status   int
+		fetches  int64 // token requests made: 5xx answers are retried twice, nothing else
 	}{
-		{"bad secret 400", nil, "wrong-secret", 0, ErrUnauthorized, 400},
+		{"bad secret 400", nil, "wrong-secret", 0, ErrUnauthorized, 400, 1},
 		{"401", func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, 401, `{"message":"Unauthorized `+testClientSecret+`","error_code":401}`)
-		}, "", 0, ErrUnauthorized, 401},
+		}, "", 0, ErrUnauthorized, 401, 1},
 		{"500", func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, 500, `{"message":"Something went wrong","error_code":500}`)
-		}, "", 0, ErrUnavailable, 500},
+		}, "", 0, ErrUnavailable, 500, 3},
 		{"503 HTML", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(503)
 			_, _ = w.Write([]byte("<html>RAWBODY " + testClientSecret + "</html>"))
-		}, "", 0, ErrUnavailable, 503},
+		}, "", 0, ErrUnavailable, 503, 3},
 		{"429", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Retry-After", "3")
 			writeJSON(w, 429, `{}`)
-		}, "", 0, ErrRateLimited, 429},
+		}, "", 0, ErrRateLimited, 429, 1},
 		{"200 not JSON", func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, 200, `<html>RAWBODY</html>`)
-		}, "", 0, ErrUnavailable, 0},
+		}, "", 0, ErrUnavailable, 0, 1},
 		{"200 without access_token", func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, 200, `{"token_type":"Bearer","expires_in":3600}`)
-		}, "", 0, ErrUnavailable, 0},
+		}, "", 0, ErrUnavailable, 0, 1},
 		{"200 negative expires_in", func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, 200, `{"access_token":"a","token_type":"Bearer","expires_in":-1}`)
-		}, "", 0, ErrUnavailable, 0},
+		}, "", 0, ErrUnavailable, 0, 1},
 		{"timeout", func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-r.Context().Done():
 			case <-time.After(10 * time.Second):
 			}
-		}, "", 250 * time.Millisecond, ErrUnavailable, 0},
+		}, "", 250 * time.Millisecond, ErrUnavailable, 0, 1}, // the deadline leaves no room to retry
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -213,8 +214,132 @@ func TestTokenFetchFailures(t *testing.T) {
 			assert.NotContains(t, err.Error(), "RAWBODY")
 			assert.Contains(t, err.Error(), "client token")
 			assert.Equal(t, 0, f.count(pathOTPSend), "no business call without a token")
-			assert.EqualValues(t, 1, f.tokenCalls.Load(), "token fetch not retried")
+			assert.Equal(t, tc.fetches, f.tokenCalls.Load(), "token requests made")
 		})
+	}
+}
+
+// tokenAnswers makes the fake's token endpoint fail as fail says for request n (1-based),
+// or issue token "a" when fail returns false.
+func tokenAnswers(f *fakeMosaic, fail func(w http.ResponseWriter, n int64) bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		if fail(w, f.tokenCalls.Load()) {
+			return
+		}
+		f.mu.Lock()
+		f.issued["a"] = true
+		f.mu.Unlock()
+		writeJSON(w, http.StatusOK, `{"access_token":"a","token_type":"Bearer","expires_in":3600}`)
+	}
+}
+
+// TestTokenFetchRetries: a token request that fails as "unavailable" is retried (at most
+// twice); bad credentials fail at once.
+func TestTokenFetchRetries(t *testing.T) {
+	t.Parallel()
+	status500 := func(w http.ResponseWriter) {
+		writeJSON(w, http.StatusInternalServerError, `{"message":"Something went wrong","error_code":500}`)
+	}
+	cases := []struct {
+		name     string
+		fail     func(w http.ResponseWriter, n int64) bool
+		fetches  int64
+		sentinel error // nil: the call succeeds
+	}{
+		{"500 then 200", func(w http.ResponseWriter, n int64) bool {
+			if n == 1 {
+				status500(w)
+			}
+			return n == 1
+		}, 2, nil},
+		{"502, 503 then 200", func(w http.ResponseWriter, n int64) bool {
+			if n <= 2 {
+				writeJSON(w, http.StatusBadGateway+int(n)-1, `{}`)
+			}
+			return n <= 2
+		}, 3, nil},
+		{"connection dropped then 200", func(w http.ResponseWriter, n int64) bool {
+			if n == 1 {
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					_ = conn.Close() // no answer at all
+				}
+			}
+			return n == 1
+		}, 2, nil},
+		{"500 three times", func(w http.ResponseWriter, _ int64) bool { status500(w); return true }, 3, ErrUnavailable},
+		{"401 fails fast", func(w http.ResponseWriter, _ int64) bool {
+			writeJSON(w, http.StatusUnauthorized, `{"message":"Unauthorized","error_code":401}`)
+			return true
+		}, 1, ErrUnauthorized},
+		{"400 fails fast", func(w http.ResponseWriter, _ int64) bool {
+			writeJSON(w, http.StatusBadRequest, `{"message":"Bad request","error_code":400}`)
+			return true
+		}, 1, ErrUnauthorized},
+		{"429 is not retried", func(w http.ResponseWriter, _ int64) bool {
+			writeJSON(w, http.StatusTooManyRequests, `{}`)
+			return true
+		}, 1, ErrRateLimited},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake(t)
+			f.tokenHandler = tokenAnswers(f, tc.fail)
+			c := newTestClient(t, f, nil)
+			err := sendOTP(context.Background(), c)
+			assert.Equal(t, tc.fetches, f.tokenCalls.Load(), "token requests made")
+			if tc.sentinel == nil {
+				require.NoError(t, err)
+				assert.Equal(t, 1, f.count(pathOTPSend), "one business call once a token came")
+				return
+			}
+			require.ErrorIs(t, err, tc.sentinel)
+			assert.Equal(t, 0, f.count(pathOTPSend), "no business call without a token")
+		})
+	}
+}
+
+// TestTokenFetchRetriesKeepDeadlines: retries never outlast a deadline. The caller's own
+// deadline ends its wait with a context error; the fetch's deadline (Config.Timeout) stops
+// the retries rather than starting a back-off that would end after it.
+func TestTokenFetchRetriesKeepDeadlines(t *testing.T) {
+	t.Parallel()
+	always500 := func(w http.ResponseWriter, _ int64) bool {
+		writeJSON(w, http.StatusInternalServerError, `{}`)
+		return true
+	}
+	t.Run("caller deadline", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t)
+		f.tokenHandler = tokenAnswers(f, always500)
+		c := newTestClient(t, f, nil)
+		// Shorter than the first back-off: the caller stops waiting while the fetch backs off.
+		ctx, cancel := context.WithTimeout(context.Background(), tokenRetryFirst/2)
+		defer cancel()
+		err := sendOTP(ctx, c)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.ErrorIs(t, err, ErrUnavailable)
+		assert.Equal(t, 0, f.count(pathOTPSend))
+	})
+	t.Run("fetch deadline", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t)
+		f.tokenHandler = tokenAnswers(f, always500)
+		// Room for the first back-off but not for the second.
+		timeout := tokenBackoff(0) + tokenBackoff(1)/2
+		c := newTestClient(t, f, func(cfg *Config) { cfg.Timeout = timeout })
+		err := sendOTP(context.Background(), c)
+		require.ErrorIs(t, err, ErrUnavailable)
+		assert.NotErrorIs(t, err, ErrUnauthorized)
+		assert.LessOrEqual(t, f.tokenCalls.Load(), int64(2), "no retry is started that would end past the deadline")
+	})
+}
+
+func TestTokenBackoff(t *testing.T) {
+	t.Parallel()
+	for retry, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second} {
+		assert.Equal(t, want, tokenBackoff(retry), "back-off before retry %d", retry+1)
 	}
 }
 
