@@ -121,12 +121,12 @@ func (c *Checker) Violations() []string {
 }
 
 // ReportLine formats the counters as the line CI sums:
-// "contract NAME requests=N responses=M violations=V by_design=K".
+// "contract NAME requests=N responses=M violations=V by_design=K unmatched=U".
 func (c *Checker) ReportLine(name string) string {
 	s := c.Stats()
 	name = strings.Join(strings.Fields(name), "_")
-	return fmt.Sprintf("contract %s requests=%d responses=%d violations=%d by_design=%d",
-		name, s.Requests, s.Responses, s.Violations, s.OutOfSpecByDesign)
+	return fmt.Sprintf("contract %s requests=%d responses=%d violations=%d by_design=%d unmatched=%d",
+		name, s.Requests, s.Responses, s.Violations, s.OutOfSpecByDesign, s.Unmatched)
 }
 
 // AppendReport appends [Checker.ReportLine] and a newline to the file at path, creating it.

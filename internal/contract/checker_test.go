@@ -104,8 +104,8 @@ func TestUnmatchedAndReport(t *testing.T) {
 	require.NoError(t, c.AppendReport(path, "TestY"))
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	assert.Equal(t, "contract TestX/sub_case requests=0 responses=0 violations=0 by_design=0\n"+
-		"contract TestY requests=0 responses=0 violations=0 by_design=0\n", string(b))
+	assert.Equal(t, "contract TestX/sub_case requests=0 responses=0 violations=0 by_design=0 unmatched=1\n"+
+		"contract TestY requests=0 responses=0 violations=0 by_design=0 unmatched=1\n", string(b))
 }
 
 func TestSpecDir(t *testing.T) {
