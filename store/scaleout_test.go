@@ -235,6 +235,22 @@ func TestScaleOutConcurrentSignIns(t *testing.T) {
 	}
 }
 
+// signedInWithTokenTTL starts two instances on b whose Mosaic tokens last a minute and
+// whose clock is clk, with wrap as Options.WrapStore, and signs one new user (named for
+// prefix) in through instance A.
+func signedInWithTokenTTL(t *testing.T, b backend, prefix string, wrap func(int, scs.Store) scs.Store) (
+	c *apptest.Cluster, cl *apptest.Client, clk *apptest.Clock) {
+	t.Helper()
+	clk = apptest.NewClock()
+	emu := transmittest.NewTestServer(t, transmittest.Options{TokenTTL: time.Minute})
+	c = apptest.New(t, apptest.Options{Store: b.open(t), Emulator: emu, WrapStore: wrap,
+		Config: func(cfg *otlogin.Config) { cfg.Now = clk.Now }})
+	email := c.CreateUsers(prefix, 1)[0]
+	cl = c.NewClient()
+	require.True(t, cl.SignInOTP(instA, instA, email))
+	return c, cl, clk
+}
+
 // TestScaleOutAccessTokenRefresh has one browser ask both instances at once for its Mosaic
 // access token when it is about to expire: both must answer with a valid token, although
 // Mosaic's refresh tokens are single-use.
@@ -248,14 +264,8 @@ func TestScaleOutAccessTokenRefresh(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			clk := apptest.NewClock()
-			emu := transmittest.NewTestServer(t, transmittest.Options{TokenTTL: time.Minute})
-			c := apptest.New(t, apptest.Options{Store: b.open(t), Emulator: emu, Config: func(cfg *otlogin.Config) {
-				cfg.Now = clk.Now
-			}})
-			email := c.CreateUsers("refresh", 1)[0]
-			cl := c.NewClient()
-			require.True(t, cl.SignInOTP(instA, instA, email))
+			c, cl, clk := signedInWithTokenTTL(t, b, "refresh", nil)
+			emu := c.Emu
 			r := cl.Get(instA, "/api/token")
 			require.Equal(t, http.StatusOK, r.Status, "%s", r)
 			first := r.Body
@@ -301,19 +311,12 @@ func TestScaleOutStaleWriteKeepsRotatedTokens(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			clk := apptest.NewClock()
-			emu := transmittest.NewTestServer(t, transmittest.Options{TokenTTL: time.Minute})
-			c := apptest.New(t, apptest.Options{Store: b.open(t), Emulator: emu,
-				Config: func(cfg *otlogin.Config) { cfg.Now = clk.Now },
-				WrapStore: func(i int, s scs.Store) scs.Store {
-					if i == instB {
-						return slowReads{Store: s.(*store.Store), delay: 300 * time.Millisecond}
-					}
-					return s
-				}})
-			email := c.CreateUsers("stale", 1)[0]
-			cl := c.NewClient()
-			require.True(t, cl.SignInOTP(instA, instA, email))
+			c, cl, clk := signedInWithTokenTTL(t, b, "stale", func(i int, s scs.Store) scs.Store {
+				if i == instB {
+					return slowReads{Store: s.(*store.Store), delay: 300 * time.Millisecond}
+				}
+				return s
+			})
 
 			clk.Advance(61 * time.Second) // the access token has expired and B will record activity
 			var rA, rB apptest.Response

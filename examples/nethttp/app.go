@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,19 +8,6 @@ import (
 	"github.com/otlogin/otlogin"
 	"github.com/otlogin/otlogin/internal/exampleapp"
 )
-
-// newApp builds the example application from the environment (see internal/exampleapp):
-// the auth routes under /auth, a public home page, a protected page and API, and /healthz
-// outside the session layer. Without TRANSMIT_CLIENT_ID it starts the embedded Mosaic
-// emulator and serves its outbox at /dev/outbox. The returned function releases what newApp
-// started.
-func newApp(ctx context.Context, env func(string) string, out io.Writer) (http.Handler, func(), error) {
-	app, err := exampleapp.New(ctx, exampleapp.FromEnv(env), out)
-	if err != nil {
-		return nil, nil, err
-	}
-	return newRouter(app.Auth, app.Outbox), func() { _ = app.Close() }, nil
-}
 
 // newRouter wires the routes: /healthz outside the session layer, everything else inside.
 func newRouter(auth *otlogin.Auth, outbox http.Handler) http.Handler {

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -16,25 +12,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin/internal/apptest"
+	"github.com/otlogin/otlogin/internal/conformance"
 )
 
-// startApp runs the example against the embedded emulator and returns its URL.
-func startApp(t *testing.T) (string, *bytes.Buffer) {
+// startApp runs the example against the embedded emulator and returns its URL and output.
+func startApp(t *testing.T) (string, *apptest.SyncBuffer) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	base := "http://" + ln.Addr().String()
-	env := map[string]string{"PUBLIC_URL": base}
-	var out bytes.Buffer
-	app, cleanup, err := newApp(context.Background(), func(k string) string { return env[k] }, &out)
-	require.NoError(t, err)
-	t.Cleanup(cleanup)
-	srv := httptest.NewUnstartedServer(app)
-	require.NoError(t, srv.Listener.Close())
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return base, &out
+	var out apptest.SyncBuffer
+	srv, _ := conformance.ServeExample(t, newRouter, &out)
+	return srv.URL, &out
 }
 
 type outboxMessage struct {

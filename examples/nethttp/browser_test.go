@@ -5,20 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"image/png"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin/internal/apptest"
+	"github.com/otlogin/otlogin/internal/conformance"
 )
 
 // This file drives the example in a real browser (headless Chromium through chromedp):
@@ -37,23 +38,12 @@ const (
 
 // browserLog is a goroutine-safe buffer for the app's and the browser's output, shown
 // only when the test fails.
-type browserLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *browserLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+type browserLog struct{ apptest.SyncBuffer }
 
 // String returns the output without Chromium's complaints about the missing D-Bus.
 func (l *browserLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var keep []string
-	for line := range strings.Lines(l.b.String()) {
+	for line := range strings.Lines(l.SyncBuffer.String()) {
 		if !strings.Contains(line, "dbus") {
 			keep = append(keep, line)
 		}
@@ -85,20 +75,8 @@ func browserExecPath(t *testing.T) string {
 // loopback listener, and returns its origin (also its PUBLIC_URL).
 func browserServeApp(t *testing.T, logs *browserLog) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	base := "http://" + ln.Addr().String()
-	env := map[string]string{"PUBLIC_URL": base, "SESSION_STORE": "memory"}
-	app, cleanup, err := newApp(context.Background(), func(k string) string { return env[k] }, logs)
-	if err != nil {
-		_ = ln.Close()
-		require.NoError(t, err)
-	}
-	t.Cleanup(cleanup)
-	srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return base
+	srv, _ := conformance.ServeExample(t, newRouter, logs)
+	return srv.URL
 }
 
 // browserStart starts a headless Chromium with a fresh profile and returns its first tab.

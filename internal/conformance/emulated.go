@@ -27,24 +27,36 @@ func RunExample(t *testing.T, router exampleapp.Router) {
 	t.Run("Emulated", func(t *testing.T) { RunEmulated(t, router) })
 }
 
-// RunEmulated builds the example as `go run` does without a Mosaic tenant (exampleapp.New
-// with the embedded emulator), serves router's app and signs in the way a developer does:
-// the code is read from /dev/outbox.json.
-func RunEmulated(t *testing.T, router exampleapp.Router) {
+// ServeExample serves router's app as `go run` builds it without a Mosaic tenant
+// (exampleapp.New with the embedded emulator and memory sessions, writing its output to
+// out) on a loopback address that is its PUBLIC_URL (srv.URL), until the end of the test.
+func ServeExample(t *testing.T, router exampleapp.Router, out io.Writer) (*httptest.Server, *exampleapp.App) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	base := "http://" + ln.Addr().String()
 	vars := exampleapp.FromEnv(func(k string) string { return map[string]string{"PUBLIC_URL": base}[k] })
-	app, err := exampleapp.New(context.Background(), vars, io.Discard)
-	require.NoError(t, err)
+	app, err := exampleapp.New(context.Background(), vars, out)
+	if err != nil {
+		_ = ln.Close()
+		require.NoError(t, err)
+	}
 	t.Cleanup(func() { assert.NoError(t, app.Close()) })
-	require.NotNil(t, app.Outbox)
 	srv := httptest.NewUnstartedServer(router(app.Auth, app.Outbox))
 	require.NoError(t, srv.Listener.Close())
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(srv.Close)
+	return srv, app
+}
+
+// RunEmulated builds the example as `go run` does without a Mosaic tenant (exampleapp.New
+// with the embedded emulator), serves router's app and signs in the way a developer does:
+// the code is read from /dev/outbox.json.
+func RunEmulated(t *testing.T, router exampleapp.Router) {
+	t.Helper()
+	srv, app := ServeExample(t, router, io.Discard)
+	require.NotNil(t, app.Outbox)
 	b := (&env{srv: srv}).browser(t)
 
 	page := b.get("/dev/outbox")
