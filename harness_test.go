@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,29 +20,10 @@ import (
 	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/otlogin/otlogin/transmit"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
-
-// testClock is a settable clock for the Now seam.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock { return &testClock{t: time.Now()} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // countingStore wraps a memstore, counts writes and can be made to fail.
 type countingStore struct {
@@ -86,24 +66,6 @@ func (s *countingStore) Delete(token string) error {
 
 func (s *countingStore) writes() int64 { return s.commits.Load() + s.deletes.Load() }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness is an app (like examples/nethttp) in front of the emulator.
 type harness struct {
 	t     *testing.T
@@ -111,8 +73,8 @@ type harness struct {
 	auth  *Auth
 	srv   *httptest.Server
 	store *countingStore
-	clock *testClock
-	logs  *syncBuffer
+	clock *safe.Clock
+	logs  *safe.Buffer
 	// slow, when set, blocks GET /slow until closed (logout race).
 	slowStarted chan struct{}
 	slowRelease chan struct{}
@@ -121,7 +83,7 @@ type harness struct {
 // newHarness starts the emulator and the app; mod adjusts the Config.
 func newHarness(t *testing.T, mod ...func(*Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, store: newCountingStore(), clock: newTestClock(), logs: &syncBuffer{},
+	h := &harness{t: t, store: newCountingStore(), clock: safe.NewClock(), logs: &safe.Buffer{},
 		slowStarted: make(chan struct{}, 1), slowRelease: make(chan struct{})}
 	h.emu = transmittest.NewTestServer(t, transmittest.Options{})
 	client, err := transmit.New(transmit.Config{BaseURL: h.emu.BaseURL(), ClientID: h.emu.ClientID, ClientSecret: h.emu.ClientSecret})

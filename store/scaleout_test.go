@@ -16,6 +16,7 @@ import (
 
 	"github.com/otlogin/otlogin"
 	"github.com/otlogin/otlogin/internal/apptest"
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/otlogin/otlogin/store"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
@@ -239,9 +240,9 @@ func TestScaleOutConcurrentSignIns(t *testing.T) {
 // whose clock is clk, with wrap as Options.WrapStore, and signs one new user (named for
 // prefix) in through instance A.
 func signedInWithTokenTTL(t *testing.T, b backend, prefix string, wrap func(int, scs.Store) scs.Store) (
-	c *apptest.Cluster, cl *apptest.Client, clk *apptest.Clock) {
+	c *apptest.Cluster, cl *apptest.Client, clk *safe.Clock) {
 	t.Helper()
-	clk = apptest.NewClock()
+	clk = safe.NewClock()
 	emu := transmittest.NewTestServer(t, transmittest.Options{TokenTTL: time.Minute})
 	c = apptest.New(t, apptest.Options{Store: b.open(t), Emulator: emu, WrapStore: wrap,
 		Config: func(cfg *otlogin.Config) { cfg.Now = clk.Now }})

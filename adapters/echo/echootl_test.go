@@ -16,7 +16,7 @@ import (
 
 	"github.com/otlogin/otlogin"
 	echootl "github.com/otlogin/otlogin/adapters/echo"
-	"github.com/otlogin/otlogin/internal/apptest"
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/otlogin/otlogin/internal/conformance"
 )
 
@@ -57,7 +57,7 @@ func TestSessionSavedBeforeTheBody(t *testing.T) {
 			http.StatusInternalServerError, "{\"message\":\"Internal Server Error\"}\n"},
 	}
 	f := conformance.NewAdapterFixture(t)
-	var log apptest.SyncBuffer
+	var log safe.Buffer
 	e := newEcho(&log)
 	app := e.Group("", echootl.Middleware(f.Auth))
 	for _, tc := range cases {

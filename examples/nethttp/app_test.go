@@ -13,14 +13,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otlogin/otlogin/internal/apptest"
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/otlogin/otlogin/internal/conformance"
 )
 
 // startApp runs the example against the embedded emulator and returns its URL and output.
-func startApp(t *testing.T) (string, *apptest.SyncBuffer) {
+func startApp(t *testing.T) (string, *safe.Buffer) {
 	t.Helper()
-	var out apptest.SyncBuffer
+	var out safe.Buffer
 	srv, _ := conformance.ServeExample(t, newRouter, &out)
 	return srv.URL, &out
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otlogin/otlogin/internal/apptest"
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/otlogin/otlogin/internal/conformance"
 )
 
@@ -38,12 +38,12 @@ const (
 
 // browserLog is a goroutine-safe buffer for the app's and the browser's output, shown
 // only when the test fails.
-type browserLog struct{ apptest.SyncBuffer }
+type browserLog struct{ safe.Buffer }
 
 // String returns the output without Chromium's complaints about the missing D-Bus.
 func (l *browserLog) String() string {
 	var keep []string
-	for line := range strings.Lines(l.SyncBuffer.String()) {
+	for line := range strings.Lines(l.Buffer.String()) {
 		if !strings.Contains(line, "dbus") {
 			keep = append(keep, line)
 		}

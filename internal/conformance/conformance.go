@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin"
-	"github.com/otlogin/otlogin/internal/apptest"
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
@@ -51,7 +51,7 @@ type env struct {
 	emu   *transmittest.Server
 	auth  *otlogin.Auth
 	srv   *httptest.Server
-	clock *apptest.Clock
+	clock *safe.Clock
 	https bool
 }
 
@@ -64,7 +64,7 @@ func newEnv(t *testing.T, build Build, mods ...func(*otlogin.Config)) *env {
 
 func startEnv(t *testing.T, build Build, https bool, mods ...func(*otlogin.Config)) *env {
 	t.Helper()
-	clk := apptest.NewClock()
+	clk := safe.NewClock()
 	f := NewFixture(t, https, append([]func(*otlogin.Config){func(c *otlogin.Config) { c.Now = clk.Now }}, mods...)...)
 	f.Start(t, build(t, f.Auth))
 	return &env{emu: f.Emu, auth: f.Auth, srv: f.Server, clock: clk, https: https}

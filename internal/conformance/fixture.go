@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin"
-	"github.com/otlogin/otlogin/internal/apptest"
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/otlogin/otlogin/transmit"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
@@ -59,7 +59,7 @@ func NewFixture(t *testing.T, https bool, mods ...func(*otlogin.Config)) *Fixtur
 // superfluous WriteHeader (an answer written twice).
 func (f *Fixture) Start(t *testing.T, h http.Handler) {
 	t.Helper()
-	var serverLog apptest.SyncBuffer
+	var serverLog safe.Buffer
 	t.Cleanup(func() { // runs after the server closed
 		assert.NotContains(t, serverLog.String(), "superfluous", "every answer is written once")
 	})

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin"
-	"github.com/otlogin/otlogin/internal/apptest"
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/otlogin/otlogin/transmit"
 )
 
@@ -75,7 +75,7 @@ func TestRunEmulated(t *testing.T) {
 	require.NoError(t, err)
 	env.Addr = ln.Addr().String()
 	require.NoError(t, ln.Close())
-	var out apptest.SyncBuffer
+	var out safe.Buffer
 	outboxes := make(chan http.Handler, 1)
 	router := func(_ *otlogin.Auth, outbox http.Handler) http.Handler {
 		outboxes <- outbox

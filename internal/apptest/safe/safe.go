@@ -1,4 +1,7 @@
-package apptest
+// Package safe has the goroutine-safe helpers otlogin's tests share: a settable [Clock] for
+// the Config.Now seam and a [Buffer] for logs and output. It imports only the standard
+// library, so every test package can use it, the root package's included.
+package safe
 
 import (
 	"bytes"
@@ -30,22 +33,22 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// SyncBuffer is a goroutine-safe output sink (for a server's ErrorLog, a logger or an app's
+// Buffer is a goroutine-safe output sink (for a server's ErrorLog, a logger or an app's
 // output). Its zero value is empty and ready to use.
-type SyncBuffer struct {
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
 // Write appends p to the buffer.
-func (s *SyncBuffer) Write(p []byte) (int, error) {
+func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
 // String returns what was written so far.
-func (s *SyncBuffer) String() string {
+func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
