@@ -66,6 +66,7 @@ func errKind(err error) string {
 		{transmit.ErrExpired, "expired"},
 		{transmit.ErrLocked, "locked"},
 		{transmit.ErrUserNotFound, "user_not_found"},
+		{transmit.ErrUserNotActive, "user_not_active"},
 		{transmit.ErrUserExists, "user_exists"},
 		{transmit.ErrRateLimited, "rate_limited"},
 		{transmit.ErrUnauthorized, "unauthorized"},

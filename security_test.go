@@ -280,8 +280,10 @@ func TestAttemptLimit(t *testing.T) {
 // (status, body, header names, cookie attributes) for every method (SECURITY M1).
 func TestNoEnumeration(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newHarness(t, func(c *Config) { c.Limits.SendsPerIdentifier = Rate{N: 100} }) // the known user is asked often
 	h.emu.CreateUser("known@example.com", "+14155550100")
+	disabled := h.emu.CreateUser("disabled@example.com", "+14155550111")
+	require.True(t, h.emu.SetUserStatus(disabled, transmittest.StatusDisabled))
 	cases := []struct {
 		name, path     string
 		known, unknown url.Values
@@ -292,6 +294,12 @@ func TestNoEnumeration(t *testing.T) {
 			url.Values{"channel": {"email"}, "identifier": {"known@example.com"}}, url.Values{"channel": {"email"}, "identifier": {"unknown@example.com"}}},
 		{"SMS OTP", "/auth/otp/send",
 			url.Values{"channel": {"sms"}, "identifier": {"+14155550100"}}, url.Values{"channel": {"sms"}, "identifier": {"+14155550199"}}},
+		{"magic link, disabled user", "/auth/link/email/send",
+			url.Values{"email": {"known@example.com"}}, url.Values{"email": {"disabled@example.com"}}},
+		{"email OTP, disabled user", "/auth/otp/send",
+			url.Values{"channel": {"email"}, "identifier": {"known@example.com"}}, url.Values{"channel": {"email"}, "identifier": {"disabled@example.com"}}},
+		{"SMS OTP, disabled user", "/auth/otp/send",
+			url.Values{"channel": {"sms"}, "identifier": {"+14155550100"}}, url.Values{"channel": {"sms"}, "identifier": {"+14155550111"}}},
 	}
 	normalize := func(r response) (int, string, []string, string) {
 		var names []string
@@ -345,6 +353,7 @@ func TestNoEnumeration(t *testing.T) {
 		}
 	}
 	assert.Contains(t, h.logs.String(), `"outcome":"unknown_user"`, "the difference goes to the log")
+	assert.Contains(t, h.logs.String(), `"outcome":"user_not_active"`, "the difference goes to the log")
 }
 
 // TestCrossOriginRefused: every POST route refuses cross-site requests before doing

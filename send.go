@@ -193,6 +193,9 @@ func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool
 			outcome, err = "unknown_user", nil // answered like a send; the log keeps the difference
 		}
 	}
+	if errors.Is(err, transmit.ErrUserNotActive) {
+		outcome, err = "user_not_active", nil // a disabled user is answered like any other
+	}
 	if err != nil {
 		a.log(ctx, "send", method, "error", f.Identifier, "error", errKind(err))
 		a.fail(w, r, mosaicError(err))

@@ -57,9 +57,14 @@
 //	  message "Invalid magic link code" (400)         ErrInvalidCode
 //	error_code user_not_found, user_email_address_missing,
 //	  user_phone_number_missing; message "User not found"
-//	  with 404, or 400 (magic-link authenticate)      ErrUserNotFound
+//	  with 404, or 400 (magic-link authenticate);
+//	  403 "Public signup is not allowed for this
+//	  application" (magic-link send)                  ErrUserNotFound
+//	error_code user_not_active,
+//	  403 "User is not active"                        ErrUserNotActive
 //	any other 400                                     ErrInvalidRequest
-//	other answers (e.g. 403 "User is not active")     no sentinel; inspect the APIError
+//	other answers (e.g. 403
+//	  auth_login_preferences_missing)                 no sentinel; inspect the APIError
 //
 // Timeouts, connection failures and unreadable answers wrap [ErrUnavailable] together with
 // the underlying net or context error. A success answer that lacks a required field

@@ -24,6 +24,9 @@ var (
 	ErrLocked = errors.New("transmit: locked after too many attempts")
 	// ErrUserNotFound: Mosaic does not know the user (or the user lacks the channel's address).
 	ErrUserNotFound = errors.New("transmit: user not found")
+	// ErrUserNotActive: the user exists but is not active (disabled or pending), so nothing
+	// was sent (403 user_not_active, or 403 "User is not active").
+	ErrUserNotActive = errors.New("transmit: user not active")
 	// ErrUserExists: createUser answered 409 (the identifier is taken).
 	ErrUserExists = errors.New("transmit: user already exists")
 	// ErrRateLimited: Mosaic answered 429.
@@ -129,6 +132,11 @@ func (e *APIError) sentinel() error {
 		return ErrLocked
 	case code == "auth_invalid_credentials", msg == "invalid magic link code":
 		return ErrInvalidCode
+	case code == "user_not_active", msg == "user is not active" && e.Status == http.StatusForbidden:
+		return ErrUserNotActive
+	case msg == "public signup is not allowed for this application" && e.Status == http.StatusForbidden:
+		// The magic-link send's answer for an address the tenant does not know.
+		return ErrUserNotFound
 	case code == "user_not_found", code == "user_email_address_missing",
 		code == "user_phone_number_missing":
 		return ErrUserNotFound

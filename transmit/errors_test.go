@@ -56,7 +56,7 @@ func endpoints() []endpoint {
 }
 
 // allSentinels is every sentinel a caller may test for.
-var allSentinels = []error{ErrInvalidCode, ErrExpired, ErrLocked, ErrUserNotFound, ErrUserExists,
+var allSentinels = []error{ErrInvalidCode, ErrExpired, ErrLocked, ErrUserNotFound, ErrUserNotActive, ErrUserExists,
 	ErrRateLimited, ErrUnauthorized, ErrUnavailable, ErrInvalidRequest, ErrInvalidResponse}
 
 // assertOnlySentinel checks err matches want (nil = none) and no other sentinel, except that
@@ -115,8 +115,14 @@ func TestAPIErrorShapes(t *testing.T) {
 		{"HTML body 502", 502, map[string]string{"Content-Type": "text/html"}, `<html><body>Bad Gateway RAWBODY</body></html>`,
 			APIError{Status: 502}, ErrUnavailable},
 		{"JSON that is not an object", 400, nil, `["nope"]`, APIError{Status: 400}, ErrInvalidRequest},
-		{"user not active has no sentinel", 403, nil, `{"error_code":"user_not_active","message":"User is not active"}`,
-			APIError{Status: 403, Code: "user_not_active", Message: "User is not active"}, nil},
+		{"user not active (OTP send)", 403, nil, `{"error_code":"user_not_active","message":"User is not active"}`,
+			APIError{Status: 403, Code: "user_not_active", Message: "User is not active"}, ErrUserNotActive},
+		{"user not active (magic-link send)", 403, nil, `{"error_code":"403","message":"User is not active"}`,
+			APIError{Status: 403, Code: "403", Message: "User is not active"}, ErrUserNotActive},
+		{"public signup not allowed is an unknown user", 403, nil, `{"error_code":"403","message":"Public signup is not allowed for this application"}`,
+			APIError{Status: 403, Code: "403", Message: "Public signup is not allowed for this application"}, ErrUserNotFound},
+		{"login preferences missing has no sentinel", 403, nil, `{"error_code":"auth_login_preferences_missing","message":"OTP login preferences not configured"}`,
+			APIError{Status: 403, Code: "auth_login_preferences_missing", Message: "OTP login preferences not configured"}, nil},
 		{"429 Retry-After seconds", 429, map[string]string{"Retry-After": "7"}, `{"message":"Too many requests","error_code":429}`,
 			APIError{Status: 429, Code: "429", Message: "Too many requests", RetryAfter: 7 * time.Second}, ErrRateLimited},
 		{"429 Retry-After date", 429, map[string]string{"Retry-After": now.Now().Add(30 * time.Second).Format(http.TimeFormat)}, ``,
