@@ -41,7 +41,12 @@ func ServeExample(t *testing.T, router exampleapp.Router, out io.Writer) (*httpt
 		_ = ln.Close()
 		require.NoError(t, err)
 	}
-	t.Cleanup(func() { assert.NoError(t, app.Close()) })
+	t.Cleanup(func() {
+		assert.NoError(t, app.Close())
+		if e := app.Emulator(); e != nil {
+			e.CheckContract(t) // the example's own emulator traffic is held to the OpenAPI documents too
+		}
+	})
 	srv := httptest.NewUnstartedServer(router(app.Auth, app.Outbox))
 	require.NoError(t, srv.Listener.Close())
 	srv.Listener = ln

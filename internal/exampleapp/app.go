@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/otlogin/otlogin"
@@ -74,6 +76,10 @@ func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
 	a := &App{env: env, out: out}
 	tc := transmit.Config{BaseURL: env.BaseURL, ClientID: env.ClientID, ClientSecret: env.ClientSecret}
 	if env.ClientID == "" {
+		if !loopback(env.Addr) {
+			return nil, fmt.Errorf("exampleapp: without TRANSMIT_CLIENT_ID the app runs the embedded emulator, whose "+
+				"outbox (%s) shows every sign-in code: it listens only on a loopback address, not ADDR=%q", OutboxPath, env.Addr)
+		}
 		a.emu = transmittest.NewServer(transmittest.Options{})
 		tc = transmit.Config{BaseURL: a.emu.BaseURL(), ClientID: a.emu.ClientID, ClientSecret: a.emu.ClientSecret}
 		a.Outbox = a.emu.OutboxHandler()
@@ -101,6 +107,28 @@ func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
 		return nil, fmt.Errorf("exampleapp: %w", err)
 	}
 	return a, nil
+}
+
+// Emulator is the embedded Mosaic emulator, or nil when a real tenant is configured.
+func (a *App) Emulator() *transmittest.Emulator {
+	if a.emu == nil {
+		return nil
+	}
+	return a.emu.Emulator
+}
+
+// loopback reports whether addr (host:port) listens on loopback only: "localhost", 127.0.0.0/8
+// or ::1. An empty host (all interfaces) is not.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // Close stops the emulator and closes the session store.

@@ -41,6 +41,17 @@ func TestFromEnv(t *testing.T) {
 	}
 }
 
+func TestLoopback(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8080": true, "localhost:8080": true, "[::1]:8080": true, "127.1.2.3:1": true,
+		":8080": false, "0.0.0.0:8080": false, "[::]:8080": false, "192.0.2.10:8080": false,
+		"example.com:8080": false, "no-port": false,
+	} {
+		assert.Equal(t, want, loopback(addr), addr)
+	}
+}
+
 func TestNewErrors(t *testing.T) {
 	t.Parallel()
 	base := FromEnv(func(string) string { return "" })
@@ -52,6 +63,8 @@ func TestNewErrors(t *testing.T) {
 		{"client id without secret", func(e *Env) { e.ClientID = "id" }, "TRANSMIT_CLIENT_SECRET"},
 		{"unknown session store", func(e *Env) { e.SessionStore = "ftp://example.com" }, "exampleapp:"},
 		{"bad public URL", func(e *Env) { e.PublicURL = "ftp://x" }, "PublicURL"},
+		{"emulator on all interfaces", func(e *Env) { e.Addr = ":8080" }, "loopback"},
+		{"emulator on a public address", func(e *Env) { e.Addr = "0.0.0.0:8080" }, "loopback"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

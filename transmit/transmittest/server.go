@@ -86,17 +86,26 @@ func NewTestServer(t testing.TB, opts Options) *Server {
 	}
 	t.Cleanup(func() {
 		s.Close()
-		if s.checker == nil {
-			return
-		}
-		if v := s.checker.Violations(); len(v) > 0 {
-			t.Errorf("transmittest: %d OpenAPI contract violation(s):\n  %s", len(v), strings.Join(v, "\n  "))
-		}
-		if path := os.Getenv("OTLOGIN_CONTRACT_REPORT"); path != "" {
-			if err := s.checker.AppendReport(path, t.Name()); err != nil {
-				t.Errorf("transmittest: %v", err)
-			}
-		}
+		s.CheckContract(t)
 	})
 	return s
+}
+
+// CheckContract fails t listing every OpenAPI contract violation the emulator has seen, and
+// appends its counts to $OTLOGIN_CONTRACT_REPORT when that is set. [NewTestServer] calls it at
+// cleanup; call it yourself for an emulator made with [New] or [NewServer] (the example apps'
+// embedded emulator, for instance). Without the OpenAPI documents it does nothing.
+func (e *Emulator) CheckContract(t testing.TB) {
+	t.Helper()
+	if e.checker == nil {
+		return
+	}
+	if v := e.checker.Violations(); len(v) > 0 {
+		t.Errorf("transmittest: %d OpenAPI contract violation(s):\n  %s", len(v), strings.Join(v, "\n  "))
+	}
+	if path := os.Getenv("OTLOGIN_CONTRACT_REPORT"); path != "" {
+		if err := e.checker.AppendReport(path, t.Name()); err != nil {
+			t.Errorf("transmittest: %v", err)
+		}
+	}
 }
