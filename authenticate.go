@@ -82,13 +82,31 @@ func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errNoFlow())
 		return
 	}
+	if e := a.allow(ctx, "redeem:ip:"+limitKey(a.clientIP(r)), a.cfg.Limits.RedeemsPerIP); e != nil {
+		a.log(ctx, "authenticate", MethodMagicLink, "refused", "", "error", errKind(e))
+		a.fail(w, r, e)
+		return
+	}
 	a.redeemLink(w, r, &flow{Kind: flowLink, Channel: channelEmail, Next: "/"}, code)
 }
 
-// redeemLink exchanges the code once; the flow ends whatever the outcome.
+// redeemLink exchanges the code once; the flow ends whatever the outcome. A code reaches
+// Mosaic at most once (SECURITY L2): the first redeem claims it in the limiter, which is
+// atomic and shared by every instance, and any later one gets the generic answer.
 func (a *Auth) redeemLink(w http.ResponseWriter, r *http.Request, f *flow, code string) {
 	ctx := r.Context()
 	a.sm.Remove(ctx, keyFlow)
+	first, _, err := a.limiter.Allow(ctx, "otlogin:redeem:code:"+limitKey(code), 1, a.cfg.LinkTTL)
+	if err != nil {
+		a.log(ctx, "authenticate", MethodMagicLink, "unavailable", f.Identifier, "error", errKind(err))
+		a.fail(w, r, errUnavailable(err))
+		return
+	}
+	if !first {
+		a.log(ctx, "authenticate", MethodMagicLink, "code_reused", f.Identifier)
+		a.fail(w, r, errInvalidCode(nil))
+		return
+	}
 	cctx, cancel := a.callCtx(ctx)
 	tok, err := a.client.AuthenticateMagicLink(cctx, transmit.AuthenticateMagicLinkRequest{
 		Code: code, ClientAttributes: a.clientAttrs(r)})

@@ -52,6 +52,9 @@ type Limits struct {
 	AttemptsPerIdentifier Rate
 	// SMSPerHour caps SMS sends for the whole application. Default: 500.
 	SMSPerHour int
+	// RedeemsPerIP caps magic-link codes redeemed from one client IP without a matching flow
+	// in the browser (POST /link/email/authenticate with AllowCrossDevice). Default: 30 per 15m.
+	RedeemsPerIP Rate
 }
 
 // Defaults applied by [New] to zero-valued [Config] fields.
@@ -293,6 +296,7 @@ func (c *Config) applyDefaults() error {
 	defRate(&c.Limits.SendsPerIdentifier, 5, 15*time.Minute)
 	defRate(&c.Limits.SendsPerIP, 30, 15*time.Minute)
 	defRate(&c.Limits.AttemptsPerIdentifier, 5, 15*time.Minute)
+	defRate(&c.Limits.RedeemsPerIP, 30, 15*time.Minute)
 	if c.Limits.SMSPerHour == 0 {
 		c.Limits.SMSPerHour = 500
 	}

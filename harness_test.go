@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ type countingStore struct {
 	deletes atomic.Int64
 	finds   atomic.Int64
 	broken  atomic.Bool
+	authed  sync.Map // tokens once committed with a signed-in state
 }
 
 var errStoreDown = errors.New("test: store down")
@@ -53,7 +55,22 @@ func (s *countingStore) Commit(token string, b []byte, expiry time.Time) error {
 	if s.broken.Load() {
 		return errStoreDown
 	}
+	if bytes.Contains(b, []byte(keyAuth)) {
+		s.authed.Store(token, true)
+	}
 	return s.inner.Commit(token, b, expiry)
+}
+
+// signedIn counts the sessions in the store that hold a signed-in state.
+func (s *countingStore) signedIn() int {
+	n := 0
+	s.authed.Range(func(k, _ any) bool {
+		if b, found, _ := s.inner.Find(k.(string)); found && bytes.Contains(b, []byte(keyAuth)) {
+			n++
+		}
+		return true
+	})
+	return n
 }
 
 func (s *countingStore) Delete(token string) error {

@@ -1,6 +1,7 @@
 package otlogin
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -124,8 +125,8 @@ func TestStateTamperingAndReplay(t *testing.T) {
 	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
 }
 
-// TestReplayedCodeCrossDevice: with AllowCrossDevice a replayed code reaches Mosaic, which
-// refuses it; the answer is the generic one.
+// TestReplayedCodeCrossDevice: with AllowCrossDevice a replayed code gets the generic answer
+// and does not reach Mosaic again (the local single-use guard, SECURITY L2).
 func TestReplayedCodeCrossDevice(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.AllowCrossDevice = true })
@@ -136,6 +137,80 @@ func TestReplayedCodeCrossDevice(t *testing.T) {
 	r := h.postJSON(h.newClient(), "/auth/link/email/authenticate", map[string]string{"code": code, "state": state})
 	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
 	assert.JSONEq(t, `{"error":"invalid_code","message":"That code is invalid or has expired. Request a new one."}`, r.body)
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
+	assert.NotContains(t, h.logs.String(), code, "the code is never logged, nor used raw as a limiter key")
+}
+
+// TestLinkCodeRedeemedOnce: 20 parallel GETs and POSTs of one link in the browser that asked
+// for it make exactly one Mosaic authenticate call and one session (SECURITY L2).
+func TestLinkCodeRedeemedOnce(t *testing.T) {
+	t.Parallel()
+	for _, crossDevice := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AllowCrossDevice=%v", crossDevice), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, func(c *Config) { c.AllowCrossDevice = crossDevice })
+			h.emu.CreateUser("ada@example.com", "")
+			c := h.newClient()
+			r := h.postForm(c, "/auth/link/email/send", url.Values{"email": {"ada@example.com"}})
+			require.Equal(t, http.StatusOK, r.StatusCode)
+			link := h.lastLink("ada@example.com")
+			code, state := linkParams(t, link)
+			form := url.Values{"code": {code}, "state": {state}}.Encode()
+
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			statuses := map[int]int{}
+			for i := 0; i < 20; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var req *http.Request
+					if i%2 == 0 {
+						req, _ = http.NewRequest(http.MethodGet, link, nil)
+					} else {
+						req, _ = http.NewRequest(http.MethodPost, h.url("/auth/link/email/authenticate"), strings.NewReader(form))
+						req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					}
+					<-start
+					resp, err := c.Do(req)
+					if err != nil {
+						return
+					}
+					resp.Body.Close()
+					mu.Lock()
+					statuses[resp.StatusCode]++
+					mu.Unlock()
+				}()
+			}
+			close(start)
+			wg.Wait()
+			assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink), "Mosaic is asked once")
+			assert.Equal(t, 1, statuses[http.StatusSeeOther], "one sign-in: %v", statuses)
+			assert.Equal(t, 1, h.store.signedIn(), "one signed-in session")
+			assert.NotContains(t, h.logs.String(), code)
+		})
+	}
+}
+
+// TestCrossDeviceRedeemsPerIP: codes posted without a matching flow are capped per client IP
+// before Mosaic is called.
+func TestCrossDeviceRedeemsPerIP(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) {
+		c.AllowCrossDevice = true
+		c.Limits.RedeemsPerIP = Rate{N: 2}
+	})
+	for i := 0; i < 3; i++ {
+		r := h.postJSON(h.newClient(), "/auth/link/email/authenticate", map[string]string{"code": fmt.Sprintf("guess%d", i), "state": "s"})
+		if i < 2 {
+			assert.Equal(t, http.StatusBadRequest, r.StatusCode, r.body)
+		} else {
+			assert.Equal(t, http.StatusTooManyRequests, r.StatusCode, r.body)
+			assert.NotEmpty(t, r.Header.Get("Retry-After"))
+		}
+	}
+	assert.Equal(t, 2, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
 }
 
 // TestOTPFlowRules: no flow → 400 and no call; a JSON identifier that differs from the
