@@ -87,9 +87,11 @@ type Config struct {
 	// Sessions is the session manager. When nil, New builds one: Store = SessionStore,
 	// cookie "__Host-otlogin" (Secure) when PublicURL is https, else "otlogin"; HttpOnly,
 	// SameSite=Lax, Path "/", persistent; Lifetime = SessionLifetime. A manager passed
-	// here is used as is, but must have a Secure cookie when PublicURL is https; leave its
-	// IdleTimeout at 0 (otlogin enforces IdleTimeout itself, and scs's would make every
-	// request write to the store). Default: nil.
+	// here is used as is, but New refuses it unless its cookie is HttpOnly, not SameSite=None
+	// and without Domain, and its IdleTimeout is 0 (otlogin enforces Config.IdleTimeout
+	// itself; scs's would make every request write to the store); when PublicURL is https it
+	// must also be Secure, named "__Host-..." and have Path "/" (unless InsecureCookies).
+	// Default: nil.
 	Sessions *scs.SessionManager
 	// SessionStore is the store of the session manager New builds (ignored when Sessions
 	// is set). Default: an in-memory store.
@@ -205,8 +207,10 @@ func New(cfg Config) (*Auth, error) {
 		a.smsCodes = append(a.smsCodes, d)
 	}
 	a.sm = cfg.Sessions
-	if a.sm != nil && u.Scheme == "https" && !a.sm.Cookie.Secure && !cfg.InsecureCookies {
-		return nil, errors.New("otlogin: Config.Sessions.Cookie.Secure must be true when PublicURL is https (or set InsecureCookies)")
+	if a.sm != nil {
+		if err := checkSessions(a.sm, u.Scheme == "https" && !cfg.InsecureCookies); err != nil {
+			return nil, err
+		}
 	}
 	if a.sm == nil {
 		a.sm = newSessionManager(cfg, u.Scheme == "https")
@@ -302,6 +306,30 @@ func (c *Config) applyDefaults() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	return nil
+}
+
+// checkSessions refuses a user-supplied session manager whose cookie or timeouts weaken
+// the session (SECURITY S2). https requires the cookie attributes a browser needs to keep
+// an https session to this origin only.
+func checkSessions(sm *scs.SessionManager, https bool) error {
+	c := sm.Cookie
+	switch {
+	case !c.HttpOnly:
+		return errors.New("otlogin: Config.Sessions.Cookie.HttpOnly must be true")
+	case c.SameSite == http.SameSiteNoneMode:
+		return errors.New("otlogin: Config.Sessions.Cookie.SameSite must not be None (use Lax or Strict)")
+	case c.Domain != "":
+		return errors.New("otlogin: Config.Sessions.Cookie.Domain must be empty (the cookie belongs to PublicURL's host only)")
+	case sm.IdleTimeout != 0:
+		return errors.New("otlogin: Config.Sessions.IdleTimeout must be 0: otlogin enforces the idle timeout itself (set Config.IdleTimeout), and scs's would write the session on every request")
+	case https && !c.Secure:
+		return errors.New("otlogin: Config.Sessions.Cookie.Secure must be true when PublicURL is https (or set InsecureCookies)")
+	case https && !strings.HasPrefix(c.Name, "__Host-"):
+		return errors.New("otlogin: Config.Sessions.Cookie.Name must start with \"__Host-\" when PublicURL is https (or set InsecureCookies)")
+	case https && c.Path != "/":
+		return errors.New("otlogin: Config.Sessions.Cookie.Path must be \"/\" when PublicURL is https (or set InsecureCookies)")
 	}
 	return nil
 }

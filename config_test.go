@@ -2,6 +2,7 @@ package otlogin
 
 import (
 	"html/template"
+	"net/http"
 	"testing"
 	"time"
 
@@ -90,10 +91,55 @@ func TestNewDefaults(t *testing.T) {
 	assert.Equal(t, "/login", local.prefix)
 
 	own := scs.New()
-	_, err = New(Config{Client: testClient(t), PublicURL: "https://a.example", Sessions: own})
-	require.Error(t, err, "an https app with a non-Secure cookie")
-	own.Cookie.Secure = true
+	own.Cookie.Name, own.Cookie.Secure = "__Host-app", true
 	withOwn, err := New(Config{Client: testClient(t), PublicURL: "https://a.example", Sessions: own})
 	require.NoError(t, err)
 	assert.Same(t, own, withOwn.sm)
+}
+
+// TestNewChecksOwnSessions: a session manager passed in Config.Sessions is refused, with an
+// error naming the field, when its cookie or timeouts weaken the session (SECURITY S2).
+func TestNewChecksOwnSessions(t *testing.T) {
+	t.Parallel()
+	good := func(sm *scs.SessionManager) { sm.Cookie.Name, sm.Cookie.Secure = "__Host-app", true }
+	cases := []struct {
+		name      string
+		publicURL string
+		insecure  bool
+		mod       func(*scs.SessionManager)
+		wantErr   string // "" = accepted
+	}{
+		{"https, hardened", "https://a.example", false, func(*scs.SessionManager) {}, ""},
+		{"https, SameSite Strict", "https://a.example", false, func(sm *scs.SessionManager) { sm.Cookie.SameSite = http.SameSiteStrictMode }, ""},
+		{"http loopback, scs defaults", "http://localhost:8080", false, func(sm *scs.SessionManager) { sm.Cookie.Name, sm.Cookie.Secure = "session", false }, ""},
+		{"https, not Secure", "https://a.example", false, func(sm *scs.SessionManager) { sm.Cookie.Secure = false }, "Cookie.Secure"},
+		{"https, no __Host- prefix", "https://a.example", false, func(sm *scs.SessionManager) { sm.Cookie.Name = "session" }, "Cookie.Name"},
+		{"https, Path not /", "https://a.example", false, func(sm *scs.SessionManager) { sm.Cookie.Path = "/app" }, "Cookie.Path"},
+		{"https with InsecureCookies, scs defaults", "https://a.example", true, func(sm *scs.SessionManager) {
+			sm.Cookie.Name, sm.Cookie.Secure, sm.Cookie.Path = "session", false, ""
+		}, ""},
+		{"not HttpOnly", "https://a.example", false, func(sm *scs.SessionManager) { sm.Cookie.HttpOnly = false }, "Cookie.HttpOnly"},
+		{"not HttpOnly, even with InsecureCookies", "http://app.example", true, func(sm *scs.SessionManager) { sm.Cookie.HttpOnly = false }, "Cookie.HttpOnly"},
+		{"SameSite None", "https://a.example", false, func(sm *scs.SessionManager) { sm.Cookie.SameSite = http.SameSiteNoneMode }, "Cookie.SameSite"},
+		{"Domain set", "https://a.example", false, func(sm *scs.SessionManager) { sm.Cookie.Domain = "a.example" }, "Cookie.Domain"},
+		{"Domain set over http", "http://localhost:8080", false, func(sm *scs.SessionManager) { sm.Cookie.Domain = "localhost" }, "Cookie.Domain"},
+		{"scs IdleTimeout", "https://a.example", false, func(sm *scs.SessionManager) { sm.IdleTimeout = time.Hour }, "Config.IdleTimeout"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sm := scs.New()
+			good(sm)
+			tc.mod(sm)
+			a, err := New(Config{Client: testClient(t), PublicURL: tc.publicURL, InsecureCookies: tc.insecure, Sessions: sm})
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+				assert.Same(t, sm, a.sm)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "otlogin: Config.Sessions.")
+			assert.Contains(t, err.Error(), tc.wantErr)
+		})
+	}
 }
