@@ -1,6 +1,7 @@
 package otlogin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -258,6 +259,7 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 	}
 	if err := a.sm.RenewToken(ctx); err != nil {
 		a.log(ctx, "authenticate", method, "unavailable", f.Identifier, "error", "session_store")
+		a.revoke(r, tok)
 		a.fail(w, r, errUnavailable(err))
 		return
 	}
@@ -266,7 +268,9 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 	a.sm.Put(ctx, keyAuth, encodeAuth(s))
 	a.sm.Put(ctx, keySeen, now.Unix())
 	a.sm.Remove(ctx, keyFlow)
-	stateFrom(ctx).user = u
+	st := stateFrom(ctx)
+	st.user = u
+	st.newSession = tok.SessionID
 	a.log(ctx, "authenticate", method, "ok", f.Identifier)
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, u)
@@ -280,7 +284,13 @@ func (a *Auth) revoke(r *http.Request, tok *transmit.TokenResponse) {
 	if tok == nil || tok.SessionID == "" {
 		return
 	}
-	cctx, cancel := a.callCtx(r.Context())
+	a.revokeID(r.Context(), tok.SessionID)
+}
+
+// revokeID ends a Mosaic session (best effort), within Timeout even when ctx is already
+// cancelled: the client may have gone away, the Mosaic session must not stay alive.
+func (a *Auth) revokeID(ctx context.Context, sessionID string) {
+	cctx, cancel := a.callCtx(context.WithoutCancel(ctx))
 	defer cancel()
-	_ = a.client.Logout(cctx, tok.SessionID)
+	_ = a.client.Logout(cctx, sessionID)
 }

@@ -18,6 +18,7 @@ type reqState struct {
 	loadedToken string // token looked up in the store at load ("" if none); scs's token equals it only if found
 	late        bool   // the session changed after the response was committed
 	loadedAuth  []byte // the signed-in state as loaded, to detect changes made elsewhere
+	newSession  string // Mosaic session id of a sign-in in this request, revoked if the save fails
 
 	userBuf User      // storage for user, saving an allocation per signed-in request
 	amrBuf  [4]string // storage for userBuf.AMR
@@ -260,6 +261,11 @@ func (w *sessionWriter) writeCookie(ctx context.Context, token string, expiry ti
 func (w *sessionWriter) fail(err error) {
 	w.failed = true
 	w.a.log(w.r.Context(), "session", "", "unavailable", "", "error", errKind(err))
+	if id := w.st.newSession; id != "" {
+		// The sign-in is lost with the session: end its Mosaic session too.
+		w.st.newSession = ""
+		w.a.revokeID(w.r.Context(), id)
+	}
 	h := w.ResponseWriter.Header()
 	h.Del("Location")
 	h.Del("Set-Cookie")

@@ -224,7 +224,7 @@ func TestStoreFailure(t *testing.T) {
 }
 
 // TestStoreFailsOnCommit: the store loads but cannot save the new session: the login
-// answers 503 and nobody is signed in.
+// answers 503, nobody is signed in, and the new Mosaic session is ended.
 func TestStoreFailsOnCommit(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -237,6 +237,8 @@ func TestStoreFailsOnCommit(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
 	assert.NotContains(t, r.body, "subject")
 	assert.Empty(t, r.Header.Values("Set-Cookie"))
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateOTP))
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointLogout), "the Mosaic session of the lost sign-in is revoked")
 }
 
 // failCommitStore finds and deletes but cannot commit.
