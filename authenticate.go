@@ -83,7 +83,7 @@ func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errNoFlow())
 		return
 	}
-	if e := a.allow(ctx, "redeem:ip:"+limitKey(a.clientIP(r)), a.cfg.Limits.RedeemsPerIP); e != nil {
+	if e := a.allow(ctx, "redeem:ip:"+limitKey(a.clientNet(r)), a.cfg.Limits.RedeemsPerIP); e != nil {
 		a.log(ctx, "authenticate", MethodMagicLink, "refused", "", "error", errKind(e))
 		a.fail(w, r, e)
 		return

@@ -46,14 +46,15 @@ type Limits struct {
 	// SendsPerIdentifier caps link and code sends to one email address or phone number.
 	// Default: 5 per 15m.
 	SendsPerIdentifier Rate
-	// SendsPerIP caps link and code sends from one client IP address. Default: 30 per 15m.
+	// SendsPerIP caps link and code sends from one client IP address (an IPv6 client counts
+	// by its /64). Default: 30 per 15m.
 	SendsPerIP Rate
 	// AttemptsPerIdentifier caps passcode attempts for one identifier. Default: 5 per 15m.
 	AttemptsPerIdentifier Rate
 	// SMSPerHour caps SMS sends for the whole application. Default: 500.
 	SMSPerHour int
-	// RedeemsPerIP caps magic-link codes redeemed from one client IP without a matching flow
-	// in the browser (POST /link/email/authenticate with AllowCrossDevice). Default: 30 per 15m.
+	// RedeemsPerIP caps magic-link codes redeemed from one client IP (IPv6: its /64) without
+	// a matching flow in the browser (POST /link/email/authenticate with AllowCrossDevice). Default: 30 per 15m.
 	RedeemsPerIP Rate
 }
 

@@ -247,6 +247,22 @@ func (a *Auth) clientIP(r *http.Request) string {
 	return ip.String()
 }
 
+// clientNet names the client for per-IP limits: an IPv4 address as itself, an IPv6 address
+// by its /64 (one subscriber usually holds a whole /64, so per-address keys would give an
+// attacker 2^64 budgets).
+func (a *Auth) clientNet(r *http.Request) string {
+	ip := a.clientIP(r)
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || !addr.Is6() {
+		return ip
+	}
+	p, err := addr.WithZone("").Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
 func (a *Auth) trusted(ip netip.Addr) bool {
 	for _, p := range a.cfg.TrustedProxies {
 		if p.Contains(ip) {

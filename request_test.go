@@ -123,6 +123,28 @@ func TestClientIP(t *testing.T) {
 	}
 }
 
+// TestClientNet: per-IP limits key IPv4 clients by address and IPv6 clients by their /64.
+func TestClientNet(t *testing.T) {
+	t.Parallel()
+	a := &Auth{}
+	cases := []struct{ remote, want string }{
+		{"203.0.113.7:1234", "203.0.113.7"},
+		{"[::ffff:203.0.113.7]:1234", "203.0.113.7"},
+		{"[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:ffff::1]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:3::1]:443", "2001:db8:1:3::/64"},
+		{"[fe80::1%eth0]:443", "fe80::/64"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.remote, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			r.RemoteAddr = tc.remote
+			assert.Equal(t, tc.want, a.clientNet(r))
+		})
+	}
+}
+
 // TestBadInput sends malformed requests to every route: each gets a 4xx with a message a
 // person understands, Mosaic is never called, and nothing is stored.
 func TestBadInput(t *testing.T) {

@@ -3,6 +3,7 @@ package otlogin
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -305,6 +306,27 @@ func TestSendRateLimits(t *testing.T) {
 				assert.Equal(t, http.StatusAccepted, r.StatusCode)
 			} else {
 				assert.Equal(t, http.StatusTooManyRequests, r.StatusCode)
+			}
+		}
+		assert.Equal(t, 3, h.emu.Calls(transmittest.EndpointSendMagicLink))
+	})
+	t.Run("per IPv6 /64", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, func(c *Config) {
+			c.Limits.SendsPerIP = Rate{N: 2}
+			c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		})
+		for i, tc := range []struct{ email, ip string }{
+			{"a@example.com", "2001:db8:1:2::1"},
+			{"b@example.com", "2001:db8:1:2:ffff:ffff:ffff:ffff"},
+			{"c@example.com", "2001:db8:1:2::abcd"}, // same /64: over its budget
+			{"d@example.com", "2001:db8:1:3::1"},    // the next /64 has its own
+		} {
+			r := h.postJSON(h.newClient(), "/auth/link/email/send", map[string]string{"email": tc.email}, "X-Forwarded-For", tc.ip)
+			if i == 2 {
+				assert.Equal(t, http.StatusTooManyRequests, r.StatusCode, tc.ip)
+			} else {
+				assert.Equal(t, http.StatusAccepted, r.StatusCode, tc.ip)
 			}
 		}
 		assert.Equal(t, 3, h.emu.Calls(transmittest.EndpointSendMagicLink))

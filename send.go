@@ -51,7 +51,7 @@ func (a *Auth) checkSendLimits(r *http.Request, identifier, channel string) *Err
 	if e := a.allow(ctx, "send:id:"+limitKey(identifier), a.cfg.Limits.SendsPerIdentifier); e != nil {
 		return e
 	}
-	if e := a.allow(ctx, "send:ip:"+limitKey(a.clientIP(r)), a.cfg.Limits.SendsPerIP); e != nil {
+	if e := a.allow(ctx, "send:ip:"+limitKey(a.clientNet(r)), a.cfg.Limits.SendsPerIP); e != nil {
 		return e
 	}
 	if channel == channelSMS && a.cfg.Limits.SMSPerHour > 0 {
