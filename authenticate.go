@@ -221,8 +221,8 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 	now := a.cfg.Now()
 	u := &User{
 		Subject:     claims.Subject,
-		Email:       claims.Email,
-		PhoneNumber: claims.PhoneNumber,
+		Email:       verifiedClaim(claims.Email, claims.EmailVerified, f, transmit.IdentifierEmail),
+		PhoneNumber: verifiedClaim(claims.PhoneNumber, claims.PhoneNumberVerified, f, transmit.IdentifierPhoneNumber),
 		Method:      method,
 		AMR:         claims.AMR,
 		AuthTime:    claims.AuthTime,
@@ -236,12 +236,6 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 		u.AuthTime = now
 	}
 	u.AuthTime = u.AuthTime.Truncate(time.Second)
-	if u.Email == "" && f.IdentifierType == transmit.IdentifierEmail {
-		u.Email = f.Identifier
-	}
-	if u.PhoneNumber == "" && f.IdentifierType == transmit.IdentifierPhoneNumber {
-		u.PhoneNumber = f.Identifier
-	}
 	if a.cfg.OnLogin != nil {
 		if err := a.cfg.OnLogin(ctx, u); err != nil {
 			a.log(ctx, "authenticate", method, "refused_by_app", f.Identifier)
@@ -277,6 +271,19 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 		return
 	}
 	http.Redirect(w, r, f.Next, http.StatusSeeOther)
+}
+
+// verifiedClaim returns an email address or phone number the user is known to control: the
+// ID token's claim when Mosaic marks it verified, else the flow's identifier when this
+// sign-in was by that kind of identifier (it was just proven), else "".
+func verifiedClaim(claim string, verified bool, f *flow, idType string) string {
+	if claim != "" && verified {
+		return claim
+	}
+	if f.IdentifierType == idType {
+		return f.Identifier
+	}
+	return ""
 }
 
 // revoke ends the Mosaic session of tokens that will not be used (best effort).

@@ -136,3 +136,37 @@ func TestCreateUsers(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, r.StatusCode, r.body)
 	assert.Equal(t, 2, h.emu.Calls(transmittest.EndpointCreateUser))
 }
+
+// TestUserHasVerifiedContactsOnly: User.Email and User.PhoneNumber hold only addresses the
+// user is known to control: a claim Mosaic marks verified, or the identifier the sign-in
+// proved. An unverified email in the ID token of an SMS sign-in is left out.
+func TestUserHasVerifiedContactsOnly(t *testing.T) {
+	t.Parallel()
+	const email, phone = "ada@example.com", "+14155550123"
+	h := newHarness(t)
+	h.emu.CreateUser(email, phone) // neither verified yet
+	me := func(c *http.Client) map[string]string {
+		t.Helper()
+		r := h.get(c, "/api/me", "Accept", "application/json")
+		require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+		var m map[string]string
+		require.NoError(t, json.Unmarshal([]byte(r.body), &m))
+		return m
+	}
+
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInOTP(c, "sms", phone).StatusCode)
+	got := me(c)
+	assert.Equal(t, "", got["email"], "the token's email is not verified")
+	assert.Equal(t, phone, got["phone_number"])
+
+	c = h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInOTP(c, "email", email).StatusCode)
+	got = me(c)
+	assert.Equal(t, email, got["email"], "proved by this sign-in")
+	assert.Equal(t, phone, got["phone_number"], "verified by the earlier SMS sign-in")
+
+	c = h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInOTP(c, "sms", phone).StatusCode)
+	assert.Equal(t, email, me(c)["email"], "now verified in Mosaic")
+}

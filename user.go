@@ -19,9 +19,13 @@ const (
 type User struct {
 	// Subject is Mosaic's user ID (the ID token's sub).
 	Subject string `json:"subject"`
-	// Email is the verified email address, if any.
+	// Email is the user's verified email address: the ID token's email when email_verified
+	// is true, else the address this sign-in proved (a magic link or email code); "" when
+	// there is none.
 	Email string `json:"email"`
-	// PhoneNumber is the phone number in E.164 form, if any.
+	// PhoneNumber is the user's verified phone number in E.164 form: the ID token's
+	// phone_number when phone_number_verified is true, else the number this sign-in proved
+	// (an SMS code); "" when there is none.
 	PhoneNumber string `json:"phone_number"`
 	// Method is how the user signed in: "magic_link", "email_otp" or "sms_otp".
 	Method string `json:"method"`
