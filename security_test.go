@@ -310,6 +310,27 @@ func TestSendRateLimits(t *testing.T) {
 		}
 		assert.Equal(t, 3, h.emu.Calls(transmittest.EndpointSendMagicLink))
 	})
+	t.Run("refused by the IP limit, the victim's budget is not spent", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, func(c *Config) {
+			c.Limits.SendsPerIP = Rate{N: 1}
+			c.Limits.SendsPerIdentifier = Rate{N: 3}
+			c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		})
+		h.emu.CreateUser("victim@example.com", "")
+		send := func(ip string) int {
+			r := h.postJSON(h.newClient(), "/auth/link/email/send", map[string]string{"email": "victim@example.com"}, "X-Forwarded-For", ip)
+			return r.StatusCode
+		}
+		require.Equal(t, http.StatusAccepted, send("198.51.100.1"))
+		for i := 0; i < 10; i++ {
+			require.Equal(t, http.StatusTooManyRequests, send("198.51.100.1"), "the attacker is over its IP limit")
+		}
+		assert.Equal(t, http.StatusAccepted, send("203.0.113.1"))
+		assert.Equal(t, http.StatusAccepted, send("203.0.113.2"))
+		assert.Equal(t, http.StatusTooManyRequests, send("203.0.113.3"), "the victim's budget of 3 is now spent")
+		assert.Equal(t, 3, h.emu.Calls(transmittest.EndpointSendMagicLink))
+	})
 	t.Run("per IPv6 /64", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, func(c *Config) {

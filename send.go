@@ -31,8 +31,8 @@ func (a *Auth) allow(ctx context.Context, key string, r Rate) *Error {
 	return nil
 }
 
-// checkSendLimits applies the per-identifier and per-IP send limits, and for SMS the
-// country allow-list and the global SMS budget. Mosaic is not called when one refuses.
+// checkSendLimits applies, in this order, the SMS country allow-list, the per-IP and
+// per-identifier send limits and the global SMS budget. Mosaic is not called when one refuses.
 func (a *Auth) checkSendLimits(r *http.Request, identifier, channel string) *Error {
 	ctx := r.Context()
 	if channel == channelSMS && len(a.smsCodes) > 0 {
@@ -48,10 +48,12 @@ func (a *Auth) checkSendLimits(r *http.Request, identifier, channel string) *Err
 				"We can't send text messages to that country. Use email instead.")
 		}
 	}
-	if e := a.allow(ctx, "send:id:"+limitKey(identifier), a.cfg.Limits.SendsPerIdentifier); e != nil {
+	// The per-IP limit comes first, so requests it refuses do not spend the budget of the
+	// address they name (an attacker over its own limit cannot lock a victim out).
+	if e := a.allow(ctx, "send:ip:"+limitKey(a.clientNet(r)), a.cfg.Limits.SendsPerIP); e != nil {
 		return e
 	}
-	if e := a.allow(ctx, "send:ip:"+limitKey(a.clientNet(r)), a.cfg.Limits.SendsPerIP); e != nil {
+	if e := a.allow(ctx, "send:id:"+limitKey(identifier), a.cfg.Limits.SendsPerIdentifier); e != nil {
 		return e
 	}
 	if channel == channelSMS && a.cfg.Limits.SMSPerHour > 0 {
