@@ -51,8 +51,10 @@ func errUnavailable(cause error) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: msgUnavailable, Err: cause}
 }
 
+// errRateLimited is a 429. retry is when to try again: a known delay is kept (Retry-After
+// rounds it up to whole seconds, at least 1); an unknown one (0 or less) becomes a minute.
 func errRateLimited(retry time.Duration) *Error {
-	if retry < time.Second {
+	if retry <= 0 {
 		retry = time.Minute
 	}
 	return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: msgRateLimited, RetryAfter: retry}
@@ -97,10 +99,7 @@ func retryAfterOf(err error) time.Duration {
 
 // fail answers e in the format the request asked for, through Config.ErrorHandler if set.
 func (a *Auth) fail(w http.ResponseWriter, r *http.Request, e *Error) {
-	if e.RetryAfter > 0 {
-		secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	}
+	setRetryAfter(w, e)
 	if a.cfg.ErrorHandler != nil {
 		a.cfg.ErrorHandler(w, r, e)
 		return
@@ -110,4 +109,12 @@ func (a *Auth) fail(w http.ResponseWriter, r *http.Request, e *Error) {
 		return
 	}
 	a.render(w, r, e.Status, tmplError, pageData{Title: "Sign-in problem", Error: e.Message, Status: e.Status})
+}
+
+// setRetryAfter sets Retry-After from e.RetryAfter, rounded up to whole seconds.
+func setRetryAfter(w http.ResponseWriter, e *Error) {
+	if e.RetryAfter > 0 {
+		secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
 }

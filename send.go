@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -221,9 +220,7 @@ func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool
 // message (and the status); everything else goes to fail.
 func (a *Auth) failForm(w http.ResponseWriter, r *http.Request, e *Error, next string) {
 	if e.Status/100 == 4 && !wantsJSON(r) && a.cfg.ErrorHandler == nil {
-		if e.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
-		}
+		setRetryAfter(w, e)
 		a.render(w, r, e.Status, tmplLogin, pageData{Title: "Sign in", Next: sanitizeNext(next), Error: e.Message})
 		return
 	}
