@@ -271,7 +271,8 @@ func verifierCheckEndpoints(issuer, jwksURL string) error {
 	return nil
 }
 
-// verifierWait waits for f, for at most timeout, or until ctx is done.
+// verifierWait waits for f, for at most timeout, or until ctx is done. Giving up (timeout or
+// ctx) wraps errVerifierUnavailable.
 func verifierWait(ctx context.Context, f *verifierFlight, timeout time.Duration, what string) error {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
@@ -279,7 +280,9 @@ func verifierWait(ctx context.Context, f *verifierFlight, timeout time.Duration,
 	case <-f.done:
 		return f.err
 	case <-ctx.Done():
-		return fmt.Errorf("otlogin: %s: %w", what, context.Cause(ctx))
+		// The keys are not known to be bad, only not fetched yet: callers answer 503, not
+		// "invalid token".
+		return fmt.Errorf("otlogin: %s: %w: %w", what, errVerifierUnavailable, context.Cause(ctx))
 	case <-t.C:
 		return fmt.Errorf("otlogin: %s: timed out: %w", what, errVerifierUnavailable)
 	}

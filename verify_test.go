@@ -324,11 +324,45 @@ func TestVerifyCallerCancelled(t *testing.T) {
 	cancel()
 	err := <-errc
 	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, errVerifierUnavailable, "keys not fetched yet is an outage, not a bad token")
 
 	close(gate)
 	_, err = v.verify(context.Background(), raw)
 	require.NoError(t, err, "a later verify works")
 	assert.Equal(t, int64(1), p.jwksFetches.Load(), "the detached fetch was reused, not repeated")
+}
+
+// TestVerifyCallerCancelledDuringDiscovery: a caller that gives up while discovery runs gets
+// an error that reads as unavailable, not as an invalid token.
+func TestVerifyCallerCancelledDuringDiscovery(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+	clock := newVerifierTestClock()
+	started, release := make(chan struct{}), make(chan struct{})
+	v := newVerifierForTest(t, p, clock, func(c *verifierConfig) {
+		discover := c.Discover
+		c.Discover = func(ctx context.Context) (string, string, error) {
+			close(started)
+			<-release
+			return discover(ctx)
+		}
+	})
+	raw := verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := v.verify(ctx, raw)
+		errc <- err
+	}()
+	<-started
+	cancel()
+	err := <-errc
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, errVerifierUnavailable)
+	close(release)
+	_, err = v.verify(context.Background(), raw)
+	require.NoError(t, err)
 }
 
 func TestVerifyHostileTokens(t *testing.T) {
