@@ -120,6 +120,11 @@ type Config struct {
 	JWKSCooldown time.Duration
 	// Timeout bounds each Mosaic call. Default: 10s.
 	Timeout time.Duration
+	// HTTPClient fetches the signing keys (the JWKS URL named by Mosaic's discovery
+	// document); Mosaic's API calls and discovery go through Client. Redirects are never
+	// followed, whatever the client's CheckRedirect (a copy is used). Default: a client
+	// with Timeout and no redirects.
+	HTTPClient *http.Client
 	// LinkTTL is the lifetime of a magic link; at most 10m. Default: 10m.
 	LinkTTL time.Duration
 	// OTPTTL is the lifetime of a passcode; at most 10m. Default: 5m.
@@ -239,10 +244,11 @@ func New(cfg Config) (*Auth, error) {
 			}
 			return d.Issuer, d.JWKSURL, nil
 		},
-		Timeout:  cfg.Timeout,
-		Leeway:   cfg.Leeway,
-		Cooldown: cfg.JWKSCooldown,
-		Now:      cfg.Now,
+		HTTPClient: cfg.HTTPClient,
+		Timeout:    cfg.Timeout,
+		Leeway:     cfg.Leeway,
+		Cooldown:   cfg.JWKSCooldown,
+		Now:        cfg.Now,
 	})
 	a.handler = a.buildHandler()
 	return a, nil

@@ -284,3 +284,46 @@ func TestVerifyJWKSDown(t *testing.T) {
 		})
 	}
 }
+
+// countingTransport counts the requests that go through it.
+type countingTransport struct{ n atomic.Int64 }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestVerifyJWKSRedirectNotFollowed: a JWKS URL that redirects elsewhere yields no keys and
+// the other server is never asked, with the default client and with a caller's client that
+// would follow redirects; a caller's client (its transport) is the one used.
+func TestVerifyJWKSRedirectNotFollowed(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	for _, custom := range []bool{false, true} {
+		t.Run(map[bool]string{false: "default client", true: "Config.HTTPClient"}[custom], func(t *testing.T) {
+			t.Parallel()
+			p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1")) // the keys live here
+			redirector := httptest.NewServer(http.RedirectHandler(p.srv.URL+"/jwks", http.StatusFound))
+			t.Cleanup(redirector.Close)
+			clock := newVerifierTestClock()
+			var tr countingTransport
+			var client *http.Client
+			if custom {
+				client = &http.Client{Transport: &tr} // follows redirects by default
+			}
+			v := newVerifierForTest(t, p, clock, func(c *verifierConfig) {
+				c.HTTPClient = client
+				c.Discover = func(context.Context) (string, string, error) {
+					return verifierTestIssuer, redirector.URL + "/jwks", nil
+				}
+			})
+			_, err := v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil))
+			require.ErrorIs(t, err, errVerifierUnavailable)
+			assert.Equal(t, int64(0), p.jwksFetches.Load(), "the redirect target gets no request")
+			if custom {
+				assert.Equal(t, int64(1), tr.n.Load(), "the caller's transport is used")
+				assert.Nil(t, client.CheckRedirect, "the caller's client is not changed")
+			}
+		})
+	}
+}

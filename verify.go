@@ -52,7 +52,8 @@ type verifierConfig struct {
 	// Discover returns the issuer and the JWKS URL. It is called lazily, on the first verify,
 	// and again after a failure.
 	Discover func(ctx context.Context) (issuer, jwksURL string, err error)
-	// HTTPClient is used for JWKS fetches. Default: a client with Timeout.
+	// HTTPClient is used for JWKS fetches; redirects are never followed (a copy is used).
+	// Default: a client with Timeout.
 	HTTPClient *http.Client
 	// Timeout bounds each discovery and JWKS fetch. Default: 5s.
 	Timeout time.Duration
@@ -113,6 +114,11 @@ func newVerifier(c verifierConfig) *verifier {
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: c.Timeout}
 	}
+	// Keys come from the URL discovery named, never from wherever it redirects: a copy of the
+	// client (so the caller's is unchanged) that does not follow redirects.
+	noRedirects := *c.HTTPClient
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.HTTPClient = &noRedirects
 	return &verifier{
 		cfg: c,
 		keys: &keySet{
