@@ -83,7 +83,7 @@ func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errNoFlow())
 		return
 	}
-	if e := a.allow(ctx, "redeem:ip:"+limitKey(a.clientNet(r)), a.cfg.Limits.RedeemsPerIP); e != nil {
+	if e := a.allow(ctx, "redeem:ip:"+a.limitKey(a.clientNet(r)), a.cfg.Limits.RedeemsPerIP); e != nil {
 		a.log(ctx, "authenticate", MethodMagicLink, "refused", "", "error", errKind(e))
 		a.fail(w, r, e)
 		return
@@ -97,7 +97,7 @@ func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
 func (a *Auth) redeemLink(w http.ResponseWriter, r *http.Request, f *flow, code string) {
 	ctx := r.Context()
 	a.sm.Remove(ctx, keyFlow)
-	first, _, err := a.limiter.Allow(ctx, "otlogin:redeem:code:"+limitKey(code), 1, a.cfg.LinkTTL)
+	first, _, err := a.limiter.Allow(ctx, "otlogin:redeem:code:"+a.limitKey(code), 1, a.cfg.LinkTTL)
 	if err != nil {
 		a.log(ctx, "authenticate", MethodMagicLink, "unavailable", f.Identifier, "error", errKind(err))
 		a.fail(w, r, errUnavailable(err))
@@ -161,7 +161,7 @@ func (a *Auth) handleOTPAuthenticate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errInvalidCode(nil))
 		return
 	}
-	if e := a.allow(ctx, "attempt:id:"+limitKey(f.Identifier), a.cfg.Limits.AttemptsPerIdentifier); e != nil {
+	if e := a.allow(ctx, "attempt:id:"+a.limitKey(f.Identifier), a.cfg.Limits.AttemptsPerIdentifier); e != nil {
 		a.log(ctx, "authenticate", f.method(), "refused", f.Identifier, "error", errKind(e))
 		a.fail(w, r, e)
 		return

@@ -150,6 +150,14 @@ type Config struct {
 	// ErrorHandler renders errors of the auth routes. The error is an [*Error]. Default: a
 	// JSON answer or the error page.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// HashKey, when set (at least 16 bytes, the same on every instance, kept secret), is the
+	// HMAC key that names identifiers and client IPs in rate-limit keys and in log events:
+	// the limit keys in a shared store cannot then be reversed with a dictionary of
+	// addresses, and logs of several instances name the same identifier the same way.
+	// When nil, limit keys are an unkeyed SHA-256 (the same on every instance) and log
+	// events use a random key per Auth (they correlate within one process only).
+	// Default: nil.
+	HashKey []byte
 	// Logger receives one event per sign-in attempt, without secrets. Default: nil (silent).
 	Logger *slog.Logger
 	// Templates replaces the embedded pages; it must define the same template names
@@ -169,7 +177,8 @@ type Auth struct {
 	limiter     Limiter
 	verifier    *verifier
 	tmpl        *template.Template
-	logKey      []byte
+	logKey      []byte // HMAC key of log hashes: HashKey, else random
+	hashKey     []byte // HMAC key of limit keys: HashKey, or nil for an unkeyed hash
 	prefix      string
 	callbackURL string
 	origin      string
@@ -199,10 +208,18 @@ func New(cfg Config) (*Auth, error) {
 		prefix:      cfg.Prefix,
 		origin:      u.Scheme + "://" + u.Host,
 		callbackURL: strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/") + cfg.Prefix + "/link/email/callback",
-		logKey:      make([]byte, 32),
 	}
-	if _, err := rand.Read(a.logKey); err != nil {
-		return nil, fmt.Errorf("otlogin: random key: %w", err)
+	switch {
+	case len(cfg.HashKey) > 0 && len(cfg.HashKey) < 16:
+		return nil, errors.New("otlogin: Config.HashKey must be at least 16 bytes")
+	case len(cfg.HashKey) > 0:
+		a.hashKey = append([]byte(nil), cfg.HashKey...)
+		a.logKey = a.hashKey
+	default:
+		a.logKey = make([]byte, 32)
+		if _, err := rand.Read(a.logKey); err != nil {
+			return nil, fmt.Errorf("otlogin: random key: %w", err)
+		}
 	}
 	a.idleStep = min(cfg.IdleTimeout/10, time.Minute)
 	for _, c := range cfg.SMSCountryCodes {

@@ -83,6 +83,10 @@
 //     X-Frame-Options, Referrer-Policy: no-referrer, Cache-Control: no-store and nosniff.
 //   - Config.Logger gets one event per attempt with the method, the outcome and an HMAC of
 //     the identifier; never a code, token, session ID, cookie, email address or phone number.
+//     The HMAC key is Config.HashKey, which also keys the names of identifiers and client IPs
+//     in rate-limit keys (so a shared store's keys cannot be reversed with a dictionary of
+//     addresses, and every instance's logs agree); without it, limit keys are an unkeyed
+//     SHA-256 and log hashes use a random key per process.
 //
 // Email and SMS login prove control of a mailbox or phone number, nothing more: they are a
 // single factor (ASVS level 2 at most; NIST does not accept email as an out-of-band

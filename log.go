@@ -11,8 +11,8 @@ import (
 	"github.com/otlogin/otlogin/transmit"
 )
 
-// log records one event. identifier is hashed with a per-Auth key (so logs can correlate
-// attempts without holding an address or number); attrs must never carry a code, passcode,
+// log records one event. identifier is hashed with Config.HashKey, or a random per-Auth key
+// (so logs can correlate attempts without holding an address or number); attrs must never carry a code, passcode,
 // token, secret, session ID, cookie, email address or phone number.
 func (a *Auth) log(ctx context.Context, event, method, outcome, identifier string, attrs ...any) {
 	l := a.cfg.Logger
@@ -39,7 +39,7 @@ func (a *Auth) log(ctx context.Context, event, method, outcome, identifier strin
 	l.Log(ctx, level, "otlogin "+event, args...)
 }
 
-// hashID is a truncated HMAC-SHA256 of s under the Auth's random key.
+// hashID is a truncated HMAC-SHA256 of s under Config.HashKey or the Auth's random key.
 func (a *Auth) hashID(s string) string {
 	m := hmac.New(sha256.New, a.logKey)
 	m.Write([]byte(s))
@@ -85,11 +85,21 @@ func errKind(err error) string {
 	return "other"
 }
 
-// limitKey names an identifier or client IP in rate-limit keys. Unlike hashID it is not keyed
-// by the per-Auth random key: counts are shared through the session store, so every instance
-// of an app must name the same identifier the same way. It is still a hash, so a shared
-// store holds no raw address or number.
-func limitKey(s string) string {
-	sum := sha256.Sum256([]byte("otlogin-limit\x00" + s))
+// limitKey names an identifier, client IP or code in rate-limit keys; it is never the raw
+// value. Counts are shared through the session store, so every instance of an app must name
+// a value the same way: with Config.HashKey it is an HMAC under that key (not reversible with
+// a dictionary of addresses), else an unkeyed SHA-256 (unlike hashID's per-process key).
+func (a *Auth) limitKey(s string) string {
+	const domain = "otlogin-limit\x00"
+	var sum []byte
+	if a.hashKey != nil {
+		m := hmac.New(sha256.New, a.hashKey)
+		m.Write([]byte(domain))
+		m.Write([]byte(s))
+		sum = m.Sum(nil)
+	} else {
+		h := sha256.Sum256([]byte(domain + s))
+		sum = h[:]
+	}
 	return hex.EncodeToString(sum[:16])
 }

@@ -1,6 +1,8 @@
 package otlogin
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -128,4 +130,36 @@ func TestPagesHaveNoExternalResources(t *testing.T) {
 			assert.Contains(t, body, `<label for="`+m[1]+`"`, "%s: input %s has a label", name, m[1])
 		}
 	}
+}
+
+// TestHashKey: with Config.HashKey, every instance names an identifier the same way in limit
+// keys and in logs, and a limit key is not the unkeyed hash a dictionary could reverse.
+// Without it, limit keys still agree across instances while log hashes are per process.
+func TestHashKey(t *testing.T) {
+	t.Parallel()
+	newAuth := func(key []byte) *Auth {
+		a, err := New(Config{Client: testClient(t), PublicURL: "https://app.example.com", HashKey: key})
+		require.NoError(t, err)
+		return a
+	}
+	const id = "ada@example.com"
+	unkeyed := sha256.Sum256([]byte("otlogin-limit\x00" + id))
+	key := []byte("0123456789abcdef0123456789abcdef")
+
+	a1, a2 := newAuth(key), newAuth(append([]byte(nil), key...))
+	assert.Equal(t, a1.limitKey(id), a2.limitKey(id), "same HashKey, same limit key")
+	assert.Equal(t, a1.hashID(id), a2.hashID(id), "same HashKey, same log hash")
+	assert.NotEqual(t, hex.EncodeToString(unkeyed[:16]), a1.limitKey(id), "keyed, not a plain SHA-256")
+	assert.NotEqual(t, hex.EncodeToString(unkeyed[:]), a1.limitKey(id))
+	assert.NotEqual(t, a1.limitKey(id), newAuth([]byte("another key, 16+ bytes")).limitKey(id))
+	assert.NotContains(t, a1.limitKey(id), "ada")
+
+	n1, n2 := newAuth(nil), newAuth(nil)
+	assert.Equal(t, n1.limitKey(id), n2.limitKey(id), "limit keys agree across instances")
+	assert.Equal(t, hex.EncodeToString(unkeyed[:16]), n1.limitKey(id))
+	assert.NotEqual(t, n1.hashID(id), n2.hashID(id), "log hashes use a per-process key")
+
+	_, err := New(Config{Client: testClient(t), PublicURL: "https://app.example.com", HashKey: []byte("short")})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Config.HashKey")
 }

@@ -49,10 +49,10 @@ func (a *Auth) checkSendLimits(r *http.Request, identifier, channel string) *Err
 	}
 	// The per-IP limit comes first, so requests it refuses do not spend the budget of the
 	// address they name (an attacker over its own limit cannot lock a victim out).
-	if e := a.allow(ctx, "send:ip:"+limitKey(a.clientNet(r)), a.cfg.Limits.SendsPerIP); e != nil {
+	if e := a.allow(ctx, "send:ip:"+a.limitKey(a.clientNet(r)), a.cfg.Limits.SendsPerIP); e != nil {
 		return e
 	}
-	if e := a.allow(ctx, "send:id:"+limitKey(identifier), a.cfg.Limits.SendsPerIdentifier); e != nil {
+	if e := a.allow(ctx, "send:id:"+a.limitKey(identifier), a.cfg.Limits.SendsPerIdentifier); e != nil {
 		return e
 	}
 	if channel == channelSMS && a.cfg.Limits.SMSPerHour > 0 {
