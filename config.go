@@ -97,7 +97,9 @@ type Config struct {
 	// SessionStore is the store of the session manager New builds (ignored when Sessions
 	// is set). Default: an in-memory store.
 	SessionStore scs.Store
-	// IdleTimeout signs a user out after this long without a request. Default: 30m.
+	// IdleTimeout signs a user out after this long without a request. Activity is recorded
+	// at most once per idle step (IdleTimeout/10, at most 1m), so the sign-out can come up
+	// to one idle step (≤1m) later than IdleTimeout after the last request. Default: 30m.
 	IdleTimeout time.Duration
 	// SessionLifetime is the absolute lifetime of a signed-in session. Default: 12h.
 	SessionLifetime time.Duration
@@ -125,9 +127,9 @@ type Config struct {
 	// followed, whatever the client's CheckRedirect (a copy is used). Default: a client
 	// with Timeout and no redirects.
 	HTTPClient *http.Client
-	// LinkTTL is the lifetime of a magic link; at most 10m. Default: 10m.
+	// LinkTTL is the lifetime of a magic link; New accepts 1m to 10m. Default: 10m.
 	LinkTTL time.Duration
-	// OTPTTL is the lifetime of a passcode; at most 10m. Default: 5m.
+	// OTPTTL is the lifetime of a passcode; New accepts 1m to 10m. Default: 5m.
 	OTPTTL time.Duration
 	// EmailContent customises the emails Mosaic sends. Default: nil (Mosaic's template).
 	EmailContent *transmit.EmailContent
@@ -138,8 +140,10 @@ type Config struct {
 	Limiter Limiter
 	// Limits are the rate limits. Default: see [Limits].
 	Limits Limits
-	// SMSCountryCodes lists the calling codes (e.g. "1", "44") that may receive SMS.
-	// Default: empty, meaning all.
+	// SMSCountryCodes lists the number prefixes (calling codes, e.g. "1", "44", or longer
+	// prefixes of up to 4 digits, e.g. "1201") that may receive SMS. "1" admits the whole
+	// North American Numbering Plan, including Caribbean ranges targeted by SMS pumping;
+	// list area codes ("1201", "1415") to admit only those. Default: empty, meaning all.
 	SMSCountryCodes []string
 	// TrustedProxies are the proxies whose X-Forwarded-For header names the client IP.
 	// Default: none (the connection's address is the client IP).
@@ -225,7 +229,7 @@ func New(cfg Config) (*Auth, error) {
 	for _, c := range cfg.SMSCountryCodes {
 		d := strings.TrimPrefix(strings.TrimSpace(c), "+")
 		if d == "" || strings.Trim(d, "0123456789") != "" || len(d) > 4 {
-			return nil, fmt.Errorf("otlogin: Config.SMSCountryCodes: %q is not a calling code", c)
+			return nil, fmt.Errorf("otlogin: Config.SMSCountryCodes: %q is not a calling code or a prefix of up to 4 digits", c)
 		}
 		a.smsCodes = append(a.smsCodes, d)
 	}

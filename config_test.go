@@ -45,6 +45,10 @@ func TestNewValidates(t *testing.T) {
 		{"negative timeout", Config{Client: client, PublicURL: "https://a.example", Timeout: -1}, false},
 		{"bad prefix", Config{Client: client, PublicURL: "https://a.example", Prefix: "/"}, false},
 		{"bad country code", Config{Client: client, PublicURL: "https://a.example", SMSCountryCodes: []string{"UK"}}, false},
+		{"area-code prefix", Config{Client: client, PublicURL: "https://a.example", SMSCountryCodes: []string{"+1201", "44"}}, true},
+		{"prefix too long", Config{Client: client, PublicURL: "https://a.example", SMSCountryCodes: []string{"120155"}}, false},
+		{"LinkTTL under 1m", Config{Client: client, PublicURL: "https://a.example", LinkTTL: 30 * time.Second}, false},
+		{"OTPTTL under 1m", Config{Client: client, PublicURL: "https://a.example", OTPTTL: time.Second}, false},
 		{"incomplete templates", Config{Client: client, PublicURL: "https://a.example",
 			Templates: template.Must(template.New("login.html").Parse("x"))}, false},
 	}

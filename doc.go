@@ -75,8 +75,9 @@
 //     connection's unless Config.TrustedProxies lists the peer.
 //   - Sends answer the same for known and unknown users (the log keeps the difference); with
 //     Config.CreateUsers unknown users are created first. Every authenticate failure gives the
-//     same message. Sends and authenticates are never retried; when Mosaic fails the answer
-//     is 503.
+//     same message. Sends and authenticates are never retried, except once after a 401
+//     (Mosaic rejected the client token before acting; see package transmit); when Mosaic
+//     fails the answer is 503.
 //   - If the session store fails, requests continue anonymous: RequireAuth answers 503 and
 //     logins refuse before calling Mosaic, while public routes keep working.
 //   - Auth answers carry a strict Content-Security-Policy (frame-ancestors 'none'),

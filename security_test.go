@@ -331,6 +331,16 @@ func TestSendRateLimits(t *testing.T) {
 		assert.Equal(t, http.StatusTooManyRequests, send("203.0.113.3"), "the victim's budget of 3 is now spent")
 		assert.Equal(t, 3, h.emu.Calls(transmittest.EndpointSendMagicLink))
 	})
+	t.Run("SMS prefixes longer than a calling code", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, func(c *Config) { c.SMSCountryCodes = []string{"1201"} })
+		r := h.postJSON(h.newClient(), "/auth/otp/send", map[string]string{"channel": "sms", "identifier": "+12015550123"})
+		assert.Equal(t, http.StatusAccepted, r.StatusCode, "area code 201 is listed")
+		r = h.postJSON(h.newClient(), "/auth/otp/send", map[string]string{"channel": "sms", "identifier": "+18765550123"})
+		assert.Equal(t, http.StatusBadRequest, r.StatusCode, "another +1 area (Jamaica) is not")
+		assert.Contains(t, r.body, "sms_country_not_allowed")
+		assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointSendOTP))
+	})
 	t.Run("per IPv6 /64", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, func(c *Config) {
