@@ -55,10 +55,7 @@ func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *se
 	sw := &sessionWriter{ResponseWriter: w, a: a}
 	st := &sw.state
 	st.auth = a
-	token := ""
-	if c, err := r.Cookie(a.sm.Cookie.Name); err == nil && len(c.Value) <= maxTokenLen && isToken(c.Value) {
-		token = c.Value
-	}
+	token := sessionToken(r.Header, a.sm.Cookie.Name)
 	ctx, err := a.sm.Load(r.Context(), token)
 	if err != nil {
 		st.unavailable = true
@@ -72,6 +69,30 @@ func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *se
 	r = r.WithContext(context.WithValue(ctx, ctxKey{}, st))
 	sw.r, sw.st = r, st
 	return r, sw
+}
+
+// sessionToken returns the value of the first cookie called name in the request's Cookie
+// headers whose value could be a session token (at most maxTokenLen token characters, the
+// double quotes RFC 6265 allows removed), or "". It scans the headers in place: unlike
+// r.Cookie it parses no other cookie and allocates nothing.
+func sessionToken(h http.Header, name string) string {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || k != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if v != "" && len(v) <= maxTokenLen && isToken(v) {
+				return v
+			}
+		}
+	}
+	return ""
 }
 
 // attachUser decodes the signed-in user and enforces the idle and absolute timeouts.
@@ -123,33 +144,41 @@ func (a *Auth) withSession(h http.Handler) http.Handler {
 // answer. If the session store is unavailable the answer is 503: never "signed in".
 // It makes no Mosaic call.
 func (a *Auth) RequireAuth(next http.Handler) http.Handler {
-	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := stateFrom(r.Context())
-		if st.unavailable {
-			setSecurityHeaders(w.Header())
-			a.fail(w, r, errUnavailable(nil))
-			return
-		}
-		if st.user == nil {
-			setSecurityHeaders(w.Header())
-			if wantsJSON(r) {
-				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthenticated", "message": "Sign in to continue."})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st := stateFrom(r.Context()); st != nil {
+			switch {
+			case st.auth == a: // Middleware loaded the session
+				a.requireAuth(w, r, st, next)
+				return
+			case st.auth == nil && st.user != nil: // WithUser
+				next.ServeHTTP(w, r)
 				return
 			}
-			target := a.prefix + "/login?next=" + url.QueryEscape(sanitizeNext(r.URL.RequestURI()))
-			http.Redirect(w, r, target, http.StatusSeeOther)
+		}
+		r, sw := a.begin(w, r)
+		defer sw.finish()
+		a.requireAuth(sw, r, sw.st, next)
+	})
+}
+
+// requireAuth answers for RequireAuth once the session st is loaded.
+func (a *Auth) requireAuth(w http.ResponseWriter, r *http.Request, st *reqState, next http.Handler) {
+	if st.unavailable {
+		setSecurityHeaders(w.Header())
+		a.fail(w, r, errUnavailable(nil))
+		return
+	}
+	if st.user == nil {
+		setSecurityHeaders(w.Header())
+		if wantsJSON(r) {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthenticated", "message": "Sign in to continue."})
 			return
 		}
-		next.ServeHTTP(w, r)
-	})
-	withSession := a.withSession(inner)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if st := stateFrom(r.Context()); st != nil && st.auth == nil && st.user != nil {
-			next.ServeHTTP(w, r) // WithUser
-			return
-		}
-		withSession.ServeHTTP(w, r)
-	})
+		target := a.prefix + "/login?next=" + url.QueryEscape(sanitizeNext(r.URL.RequestURI()))
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return
+	}
+	next.ServeHTTP(w, r)
 }
 
 // sessionWriter commits the session and writes its cookie before the first byte of the

@@ -306,3 +306,40 @@ func TestStaleWriteKeepsRotatedTokens(t *testing.T) {
 	}
 	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
 }
+
+// TestSessionToken: the session cookie is read from the Cookie headers in place: the first
+// cookie of that name with a token-shaped value, quotes removed; anything else is no token.
+// The scan allocates nothing.
+func TestSessionToken(t *testing.T) {
+	const name = "__Host-otlogin"
+	tok := strings.Repeat("a", 43)
+	cases := []struct {
+		name    string
+		headers []string
+		want    string
+	}{
+		{"none", nil, ""},
+		{"only cookie", []string{name + "=" + tok}, tok},
+		{"among others", []string{"a=1; " + name + "=" + tok + "; b=2"}, tok},
+		{"no spaces", []string{"a=1;" + name + "=" + tok + ";b=2"}, tok},
+		{"second header", []string{"a=1", name + "=" + tok}, tok},
+		{"quoted", []string{name + `="` + tok + `"`}, tok},
+		{"first wins", []string{name + "=first; " + name + "=second"}, "first"},
+		{"prefix of another name", []string{name + "x=" + tok}, ""},
+		{"other name ending in it", []string{"x" + name + "=" + tok}, ""},
+		{"empty value", []string{name + "="}, ""},
+		{"no value", []string{name}, ""},
+		{"too long", []string{name + "=" + strings.Repeat("a", maxTokenLen+1)}, ""},
+		{"not a token", []string{name + "=a b"}, ""},
+		{"bad first, good second", []string{name + "=<x>; " + name + "=" + tok}, tok},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{"Cookie": tc.headers}
+			assert.Equal(t, tc.want, sessionToken(h, name))
+		})
+	}
+	h := http.Header{"Cookie": {"a=1; b=2; " + name + "=" + tok}}
+	allocs := testing.AllocsPerRun(100, func() { _ = sessionToken(h, name) })
+	assert.Zero(t, allocs)
+}
