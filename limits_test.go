@@ -3,7 +3,6 @@ package otlogin
 import (
 	"context"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -94,30 +93,8 @@ func TestMemoryLimiterWindowResetAndRetryAfter(t *testing.T) {
 	assert.Equal(t, 15*time.Minute, retry)
 }
 
-func TestMemoryLimiterInvalidArgs(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
-		limit  int
-		window time.Duration
-	}{
-		{"zero limit", 0, time.Minute},
-		{"negative limit", -1, time.Minute},
-		{"zero window", 1, 0},
-		{"negative window", 1, -time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			l, _ := newMemoryLimiterForTest()
-			ok, retry, err := l.Allow(context.Background(), "k", tt.limit, tt.window)
-			require.Error(t, err, "invalid arguments are an error, never \"no limit\"")
-			assert.False(t, ok, "invalid arguments never allow (fail closed)")
-			assert.Zero(t, retry)
-			assert.True(t, strings.HasPrefix(err.Error(), "otlogin: "), "error %q names the package", err)
-		})
-	}
-}
+// Invalid arguments (limit < 1, window <= 0) are covered, for this limiter and the store
+// limiters alike, by storetest.RunLimiter's InvalidArgs case (store/store_test.go).
 
 func TestMemoryLimiterZeroValue(t *testing.T) {
 	t.Parallel()
