@@ -91,18 +91,20 @@ func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
 	a.redeemLink(w, r, &flow{Kind: flowLink, Channel: channelEmail, Next: "/"}, code)
 }
 
-// redeemLink exchanges the code once; the flow ends whatever the outcome. A code reaches
-// Mosaic at most once (SECURITY L2): the first redeem claims it in the limiter, which is
-// atomic and shared by every instance, and any later one gets the generic answer.
+// redeemLink exchanges the code once. A code reaches Mosaic at most once (SECURITY L2): the
+// first redeem claims it in the limiter, which is atomic and shared by every instance, and
+// any later one gets the generic answer. When the claim cannot be checked (503) nothing was
+// used and the flow stays, so the same link works once the limiter is back; otherwise the
+// flow ends whatever the outcome.
 func (a *Auth) redeemLink(w http.ResponseWriter, r *http.Request, f *flow, code string) {
 	ctx := r.Context()
-	a.sm.Remove(ctx, keyFlow)
 	first, _, err := a.limiter.Allow(ctx, "otlogin:redeem:code:"+a.limitKey(code), 1, a.cfg.LinkTTL)
 	if err != nil {
 		a.log(ctx, "authenticate", MethodMagicLink, "unavailable", f.Identifier, "error", errKind(err))
 		a.fail(w, r, errUnavailable(err))
 		return
 	}
+	a.sm.Remove(ctx, keyFlow)
 	if !first {
 		a.log(ctx, "authenticate", MethodMagicLink, "code_reused", f.Identifier)
 		a.fail(w, r, errInvalidCode(nil))
