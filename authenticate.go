@@ -32,8 +32,7 @@ func (a *Auth) handleLinkCallback(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		if f := a.loadFlow(ctx); f != nil && f.Kind == flowLink && f.matchesState(state) {
 			if f.expired(a.cfg.Now()) {
-				a.sm.Remove(ctx, keyFlow)
-				a.log(ctx, "callback", MethodMagicLink, "flow_expired", f.Identifier)
+				a.endExpiredLink(ctx, "callback", f)
 				a.fail(w, r, errInvalidCode(nil))
 				return
 			}
@@ -70,8 +69,7 @@ func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
 	f := a.loadFlow(ctx)
 	if f != nil && f.Kind == flowLink && f.matchesState(state) {
 		if f.expired(a.cfg.Now()) {
-			a.sm.Remove(ctx, keyFlow)
-			a.log(ctx, "authenticate", MethodMagicLink, "flow_expired", f.Identifier)
+			a.endExpiredLink(ctx, "authenticate", f)
 			a.fail(w, r, errInvalidCode(nil))
 			return
 		}
@@ -94,8 +92,14 @@ func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
 // redeemLink exchanges the code once. A code reaches Mosaic at most once (SECURITY L2): the
 // first redeem claims it in the limiter, which is atomic and shared by every instance, and
 // any later one gets the generic answer. When the claim cannot be checked (503) nothing was
-// used and the flow stays, so the same link works once the limiter is back; otherwise the
-// flow ends whatever the outcome.
+// used and the flow stays, so the same link works once the limiter is back.
+//
+// Once claimed, the code is used locally whatever Mosaic answers: if Mosaic then fails
+// (unavailable, 429) the user sees that answer, and any later click of the link gets the
+// generic "invalid or expired, request a new one" answer without a Mosaic call, although
+// Mosaic never used the code. Releasing the claim instead could let two instances call
+// Mosaic with one code. The flow is kept but spent, so later clicks in this browser get
+// that generic answer rather than the wrong-browser page; success or a new send replaces it.
 func (a *Auth) redeemLink(w http.ResponseWriter, r *http.Request, f *flow, code string) {
 	ctx := r.Context()
 	first, _, err := a.limiter.Allow(ctx, "otlogin:redeem:code:"+a.limitKey(code), 1, a.cfg.LinkTTL)
@@ -104,7 +108,9 @@ func (a *Auth) redeemLink(w http.ResponseWriter, r *http.Request, f *flow, code 
 		a.fail(w, r, errUnavailable(err))
 		return
 	}
-	a.sm.Remove(ctx, keyFlow)
+	if f.State != "" {
+		a.saveFlow(ctx, f.spent())
+	}
 	if !first {
 		a.log(ctx, "authenticate", MethodMagicLink, "code_reused", f.Identifier)
 		a.fail(w, r, errInvalidCode(nil))
@@ -120,6 +126,17 @@ func (a *Auth) redeemLink(w http.ResponseWriter, r *http.Request, f *flow, code 
 		return
 	}
 	a.completeLogin(w, r, f, tok)
+}
+
+// endExpiredLink ends an expired link flow and logs it. A spent flow (see redeemLink) stays,
+// so every later click of its link in this browser gets the same generic answer.
+func (a *Auth) endExpiredLink(ctx context.Context, op string, f *flow) {
+	if f.Expires == 0 {
+		a.log(ctx, op, MethodMagicLink, "code_used", f.Identifier)
+		return
+	}
+	a.sm.Remove(ctx, keyFlow)
+	a.log(ctx, op, MethodMagicLink, "flow_expired", f.Identifier)
 }
 
 // handleOTPAuthenticate checks a passcode against this browser's OTP flow.

@@ -17,7 +17,8 @@ const (
 )
 
 // flow is a pending login kept in the (pre-login) session between a send and the matching
-// authenticate. A new send replaces it; success or expiry ends it.
+// authenticate. A new send replaces it; success or expiry ends it (a link flow whose code
+// was redeemed is kept, expired: see redeemLink).
 type flow struct {
 	Kind           string `json:"kind"`
 	State          string `json:"state"`
@@ -41,6 +42,15 @@ func newState() (string, error) {
 // expired reports whether the flow's code lifetime has passed.
 func (f *flow) expired(now time.Time) bool {
 	return now.Unix() >= f.Expires
+}
+
+// spent returns a copy of f that has expired: the flow of a link whose code went to the
+// single-use guard, kept so that another click in the same browser gets the generic
+// invalid-code answer.
+func (f *flow) spent() *flow {
+	g := *f
+	g.Expires = 0
+	return &g
 }
 
 // matchesState compares state with the flow's in constant time.

@@ -54,3 +54,37 @@ func TestLinkGuardFailureKeepsFlow(t *testing.T) {
 	assert.Equal(t, "/dashboard", r.Header.Get("Location"))
 	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
 }
+
+// TestLinkRedeemMosaicDown pins the answer when Mosaic fails while redeeming a link: the
+// user sees the 503 message; the code is used locally (the single-use guard holds across
+// instances), so a later click, GET or POST, gets the generic invalid-code answer and
+// Mosaic is asked once in all.
+func TestLinkRedeemMosaicDown(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	r := h.postForm(c, "/auth/link/email/send", url.Values{"email": {"ada@example.com"}})
+	require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+	link := h.lastLink("ada@example.com")
+	code, state := linkParams(t, link)
+	h.emu.Force(transmittest.EndpointAuthenticateMagicLink, transmittest.Fault{
+		Status: http.StatusServiceUnavailable, Body: `{"error_code":503,"message":"Service Unavailable"}`, Times: 1})
+
+	r = h.get(c, link)
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	assert.Contains(t, r.body, "temporarily unavailable")
+
+	for i := 0; i < 2; i++ {
+		r = h.get(c, link)
+		assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+		assert.Contains(t, r.body, "That code is invalid or has expired. Request a new one.")
+		assert.NotContains(t, r.body, "Open the link")
+	}
+	r = h.postJSON(c, "/auth/link/email/authenticate", map[string]string{"code": code, "state": state})
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.Contains(t, r.body, `"invalid_code"`)
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
+	assert.Contains(t, h.logs.String(), `"code_used"`)
+	assert.Equal(t, http.StatusSeeOther, h.get(c, "/dashboard").StatusCode, "nobody is signed in")
+}
