@@ -264,10 +264,10 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 			return
 		}
 	}
+	var replaced string // Mosaic session of an earlier sign-in in this session
 	if b := a.sm.GetBytes(ctx, keyAuth); b != nil {
-		// Signing in again over an earlier sign-in: end the earlier Mosaic session.
-		if old, err := decodeAuth(b); err == nil && old.sessionID != "" && old.sessionID != tok.SessionID {
-			a.revoke(r, &transmit.TokenResponse{SessionID: old.sessionID})
+		if old, err := decodeAuth(b); err == nil && old.sessionID != tok.SessionID {
+			replaced = old.sessionID
 		}
 	}
 	if err := a.sm.RenewToken(ctx); err != nil {
@@ -284,6 +284,7 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 	st := stateFrom(ctx)
 	st.user = u
 	st.newSession = tok.SessionID
+	st.oldSession = replaced
 	a.log(ctx, "authenticate", method, "ok", f.Identifier)
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, u)

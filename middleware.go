@@ -19,6 +19,7 @@ type reqState struct {
 	late        bool   // the session changed after the response was committed
 	loadedAuth  []byte // the signed-in state as loaded, to detect changes made elsewhere
 	newSession  string // Mosaic session id of a sign-in in this request, revoked if the save fails
+	oldSession  string // Mosaic session id of the sign-in that one replaces, revoked once it is saved
 
 	userBuf User      // storage for user, saving an allocation per signed-in request
 	amrBuf  [4]string // storage for userBuf.AMR
@@ -270,6 +271,13 @@ func (w *sessionWriter) commit() {
 			return
 		}
 		w.writeCookie(ctx, token, expiry)
+		if id := st.oldSession; id != "" {
+			// A sign-in over an earlier one is saved: end the earlier Mosaic session (not
+			// before, or a failed save would leave the browser a session with dead tokens).
+			st.oldSession = ""
+			a.revokeID(ctx, id)
+			a.deleteRotated(ctx, id)
+		}
 	case scs.Destroyed:
 		w.writeCookie(ctx, "", time.Time{})
 	}

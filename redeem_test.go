@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -87,4 +88,62 @@ func TestLinkRedeemMosaicDown(t *testing.T) {
 	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
 	assert.Contains(t, h.logs.String(), `"code_used"`)
 	assert.Equal(t, http.StatusSeeOther, h.get(c, "/dashboard").StatusCode, "nobody is signed in")
+}
+
+// failDeleteStore finds and commits but cannot delete (scs's RenewToken then fails).
+type failDeleteStore struct{ *countingStore }
+
+func (s *failDeleteStore) Delete(string) error { return errStoreDown }
+
+// TestSignInAgainRevokesAfterSave: signing in over an earlier sign-in ends the earlier
+// Mosaic session only once the new session is saved. When the save fails (the old token
+// cannot be deleted, or the new session cannot be committed) the earlier Mosaic session
+// stays alive, so a browser that keeps its old session keeps working tokens.
+func TestSignInAgainRevokesAfterSave(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name        string
+		store       func(*countingStore) scs.Store
+		status      int
+		oldRevoked  bool
+		stillSigned bool // the browser's earlier sign-in survives
+	}{
+		{"saved", nil, http.StatusOK, true, true},
+		{"renew fails", func(s *countingStore) scs.Store { return &failDeleteStore{s} }, http.StatusServiceUnavailable, false, true},
+		{"commit fails", func(s *countingStore) scs.Store { return &failCommitStore{s} }, http.StatusServiceUnavailable, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.emu.CreateUser("ada@example.com", "")
+			c := h.newClient()
+			require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+			h.postJSON(c, "/auth/otp/send", map[string]string{"channel": "email", "identifier": "ada@example.com"})
+			require.Equal(t, 1, h.emu.SessionCount())
+			if tc.store != nil {
+				h.auth.sm.Store = tc.store(h.store)
+			}
+			r := h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": h.lastCode("ada@example.com")})
+			assert.Equal(t, tc.status, r.StatusCode, r.body)
+			h.auth.sm.Store = h.store
+			assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointLogout), "one Mosaic session is ended")
+			assert.Equal(t, 1, h.emu.SessionCount(), "one Mosaic session is alive")
+			me := h.get(c, "/auth/me")
+			if tc.oldRevoked {
+				assert.Contains(t, me.body, `"method":"email_otp"`, "the new sign-in is kept")
+			}
+			if tc.stillSigned && !tc.oldRevoked {
+				assert.Contains(t, me.body, `"method":"magic_link"`, "the earlier sign-in is kept")
+				for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+					h.clock.Advance(d)
+					h.get(c, "/dashboard")
+				}
+				assert.Equal(t, http.StatusOK, h.get(c, "/token").StatusCode, "its Mosaic tokens still work")
+			}
+			if !tc.stillSigned {
+				assert.Equal(t, http.StatusUnauthorized, me.StatusCode, "scs deleted the old token before the failed commit")
+			}
+		})
+	}
 }
