@@ -46,9 +46,9 @@ func (a *Auth) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// maxTokenLen bounds the session cookie value accepted for a store lookup (scs tokens are
-// 43 characters).
-const maxTokenLen = 128
+// sessionTokenLen is the length of an scs session token: 32 random bytes, base64url
+// without padding.
+const sessionTokenLen = 43
 
 // begin loads the session and returns the request carrying it and the committing writer.
 func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *sessionWriter) {
@@ -73,9 +73,9 @@ func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *se
 }
 
 // sessionToken returns the value of the first cookie called name in the request's Cookie
-// headers whose value could be a session token (at most maxTokenLen token characters, the
-// double quotes RFC 6265 allows removed), or "". It scans the headers in place: unlike
-// r.Cookie it parses no other cookie and allocates nothing.
+// headers whose value could be a session token (see isSessionToken; the double quotes RFC
+// 6265 allows removed), or "". It scans the headers in place: unlike r.Cookie it parses no
+// other cookie and allocates nothing.
 func sessionToken(h http.Header, name string) string {
 	for _, line := range h["Cookie"] {
 		for line != "" {
@@ -88,12 +88,28 @@ func sessionToken(h http.Header, name string) string {
 			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
 			}
-			if v != "" && len(v) <= maxTokenLen && isToken(v) {
+			if isSessionToken(v) {
 				return v
 			}
 		}
 	}
 	return ""
+}
+
+// isSessionToken reports whether v has the shape of an scs token: exactly sessionTokenLen
+// base64url characters. Anything else is never looked up, so a cookie cannot name another
+// record of the store (such as rotatedKey's).
+func isSessionToken(v string) bool {
+	if len(v) != sessionTokenLen {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // attachUser decodes the signed-in user and enforces the idle and absolute timeouts.

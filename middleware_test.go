@@ -308,11 +308,13 @@ func TestStaleWriteKeepsRotatedTokens(t *testing.T) {
 }
 
 // TestSessionToken: the session cookie is read from the Cookie headers in place: the first
-// cookie of that name with a token-shaped value, quotes removed; anything else is no token.
+// cookie of that name whose value has an scs token's shape (43 base64url characters), quotes
+// removed; anything else, such as the name of another store record, is no token.
 // The scan allocates nothing.
 func TestSessionToken(t *testing.T) {
 	const name = "__Host-otlogin"
-	tok := strings.Repeat("a", 43)
+	tok, tok2 := strings.Repeat("a", 43), strings.Repeat("b", 43)
+	b64url := "Az09-_" + strings.Repeat("x", 37)
 	cases := []struct {
 		name    string
 		headers []string
@@ -324,13 +326,19 @@ func TestSessionToken(t *testing.T) {
 		{"no spaces", []string{"a=1;" + name + "=" + tok + ";b=2"}, tok},
 		{"second header", []string{"a=1", name + "=" + tok}, tok},
 		{"quoted", []string{name + `="` + tok + `"`}, tok},
-		{"first wins", []string{name + "=first; " + name + "=second"}, "first"},
+		{"first wins", []string{name + "=" + tok + "; " + name + "=" + tok2}, tok},
+		{"base64url characters", []string{name + "=" + b64url}, b64url},
 		{"prefix of another name", []string{name + "x=" + tok}, ""},
 		{"other name ending in it", []string{"x" + name + "=" + tok}, ""},
 		{"empty value", []string{name + "="}, ""},
 		{"no value", []string{name}, ""},
-		{"too long", []string{name + "=" + strings.Repeat("a", maxTokenLen+1)}, ""},
+		{"too long", []string{name + "=" + tok + "a"}, ""},
+		{"too short", []string{name + "=" + tok[1:]}, ""},
+		{"short token", []string{name + "=first"}, ""},
 		{"not a token", []string{name + "=a b"}, ""},
+		{"standard base64", []string{name + "=" + strings.Repeat("a", 42) + "+"}, ""},
+		{"padding", []string{name + "=" + strings.Repeat("a", 42) + "="}, ""},
+		{"rotated record", []string{name + "=" + rotatedKey("mosaic-session")}, ""},
 		{"bad first, good second", []string{name + "=<x>; " + name + "=" + tok}, tok},
 	}
 	for _, tc := range cases {

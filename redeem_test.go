@@ -147,3 +147,33 @@ func TestSignInAgainRevokesAfterSave(t *testing.T) {
 		})
 	}
 }
+
+// TestCookieCannotNameRotatedRecord: after a token refresh the store holds a record of the
+// session's newest tokens; a cookie naming that record signs nobody in and is not looked up.
+func TestCookieCannotNameRotatedRecord(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+		h.clock.Advance(d)
+		h.get(c, "/dashboard")
+	}
+	require.Equal(t, http.StatusOK, h.get(c, "/token").StatusCode)
+	b, found, err := h.auth.storedAuthBytes(context.Background(), h.sessionCookie(c))
+	require.NoError(t, err)
+	require.True(t, found)
+	s, err := decodeAuth(b)
+	require.NoError(t, err)
+	key := rotatedKey(s.sessionID)
+	_, found, err = h.auth.storeFindKey(context.Background(), key)
+	require.NoError(t, err)
+	require.True(t, found, "the refresh wrote the rotated record")
+
+	r := h.get(h.clientWithCookie(key), "/api/me", "Accept", "application/json")
+	assert.Equal(t, http.StatusUnauthorized, r.StatusCode, r.body)
+	_, found, err = h.auth.storeFindKey(context.Background(), key)
+	require.NoError(t, err)
+	assert.True(t, found, "the record was not even read as a session (which would have destroyed it)")
+}
