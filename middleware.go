@@ -112,9 +112,10 @@ func isSessionToken(v string) bool {
 	return true
 }
 
-// attachUser decodes the signed-in user and enforces the idle and absolute timeouts.
-// Activity is recorded only when the last record is older than idleStep, so most
-// signed-in reads write nothing to the store.
+// attachUser decodes the signed-in user and enforces the idle and absolute timeouts (a
+// session they end is destroyed, with the record of its rotated tokens). Activity is
+// recorded only when the last record is older than idleStep, so most signed-in reads write
+// nothing to the store.
 func (a *Auth) attachUser(ctx context.Context, st *reqState) {
 	b := a.sm.GetBytes(ctx, keyAuth)
 	if b == nil {
@@ -130,6 +131,8 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState) {
 		outcome := "expired"
 		if err != nil {
 			outcome = "invalid"
+		} else if s, err := decodeAuth(b); err == nil {
+			a.deleteRotated(ctx, s.sessionID) // once per expired session, best effort
 		}
 		a.log(ctx, "session", "", outcome, "")
 		if err := a.sm.Destroy(ctx); err != nil {

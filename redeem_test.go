@@ -177,3 +177,50 @@ func TestCookieCannotNameRotatedRecord(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, found, "the record was not even read as a session (which would have destroyed it)")
 }
+
+// TestTimeoutDeletesRotatedRecord: a session ended by the idle or absolute timeout is
+// destroyed together with the record of its rotated tokens.
+func TestTimeoutDeletesRotatedRecord(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		steps []time.Duration // clock steps after the refresh; the last one ends the session
+	}{
+		{"idle", []time.Duration{31 * time.Minute}},
+		{"absolute", []time.Duration{25 * time.Minute, 25 * time.Minute, 10 * time.Minute}}, // 65m + 60m > 2h
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, func(c *Config) { c.SessionLifetime = 2 * time.Hour })
+			h.emu.CreateUser("ada@example.com", "")
+			c := h.newClient()
+			require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+			for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+				h.clock.Advance(d)
+				h.get(c, "/dashboard")
+			}
+			require.Equal(t, http.StatusOK, h.get(c, "/token").StatusCode)
+			b, _, err := h.auth.storedAuthBytes(context.Background(), h.sessionCookie(c))
+			require.NoError(t, err)
+			s, err := decodeAuth(b)
+			require.NoError(t, err)
+			key := rotatedKey(s.sessionID)
+			_, found, err := h.auth.storeFindKey(context.Background(), key)
+			require.NoError(t, err)
+			require.True(t, found, "the refresh wrote the rotated record")
+
+			for i, d := range tc.steps {
+				h.clock.Advance(d)
+				want := http.StatusOK
+				if i == len(tc.steps)-1 {
+					want = http.StatusSeeOther
+				}
+				require.Equal(t, want, h.get(c, "/dashboard").StatusCode, "step %d", i)
+			}
+			_, found, err = h.auth.storeFindKey(context.Background(), key)
+			require.NoError(t, err)
+			assert.False(t, found, "the rotated record went with the session")
+		})
+	}
+}
