@@ -136,7 +136,7 @@ type Config struct {
 	// SMSInput customises the SMS text. Default: nil (Mosaic's text).
 	SMSInput *transmit.SMSInput
 	// Limiter counts rate limits. Default: the session store's limiter when it implements
-	// [LimiterProvider], else [NewMemoryLimiter].
+	// [LimiterProvider], else a [MemoryLimiter] on the Now clock.
 	Limiter Limiter
 	// Limits are the rate limits. Default: see [Limits].
 	Limits Limits
@@ -249,7 +249,9 @@ func New(cfg Config) (*Auth, error) {
 		}
 	}
 	if a.limiter == nil {
-		a.limiter = NewMemoryLimiter()
+		l := NewMemoryLimiter()
+		l.Now = cfg.Now // so tests that move Now move the limit windows too
+		a.limiter = l
 	}
 	if a.tmpl, err = loadTemplates(cfg.Templates); err != nil {
 		return nil, err

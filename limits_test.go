@@ -2,6 +2,7 @@ package otlogin
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -185,4 +186,19 @@ func BenchmarkMemoryLimiter(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// TestDefaultLimiterUsesNow: the default in-memory limiter runs on Config.Now, so an app's
+// test that advances its clock past a window gets a fresh budget.
+func TestDefaultLimiterUsesNow(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.Limits.SendsPerIdentifier = Rate{N: 1, Per: 15 * time.Minute} })
+	h.emu.CreateUser("ada@example.com", "")
+	send := func() int {
+		return h.postJSON(h.newClient(), "/auth/link/email/send", map[string]string{"email": "ada@example.com"}).StatusCode
+	}
+	require.Equal(t, http.StatusAccepted, send())
+	require.Equal(t, http.StatusTooManyRequests, send())
+	h.clock.Advance(16 * time.Minute)
+	assert.Equal(t, http.StatusAccepted, send(), "the window passed on Config.Now")
 }
