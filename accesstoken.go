@@ -30,8 +30,9 @@ type recentRefreshes struct {
 }
 
 type recentRefresh struct {
-	tok *transmit.TokenResponse
-	at  time.Time
+	tok     *transmit.TokenResponse
+	at      time.Time
+	session string // Mosaic session id, for dropSession
 }
 
 func (c *recentRefreshes) get(key string, now time.Time) *transmit.TokenResponse {
@@ -44,7 +45,19 @@ func (c *recentRefreshes) get(key string, now time.Time) *transmit.TokenResponse
 	return e.tok
 }
 
-func (c *recentRefreshes) put(key string, tok *transmit.TokenResponse, now time.Time) {
+// dropSession forgets the results of one Mosaic session (at logout). It walks the cache,
+// which is bounded by maxRecent.
+func (c *recentRefreshes) dropSession(sessionID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		if e.session == sessionID {
+			delete(c.m, k)
+		}
+	}
+}
+
+func (c *recentRefreshes) put(key, sessionID string, tok *transmit.TokenResponse, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -60,7 +73,7 @@ func (c *recentRefreshes) put(key string, tok *transmit.TokenResponse, now time.
 			clear(c.m)
 		}
 	}
-	c.m[key] = recentRefresh{tok: tok, at: now}
+	c.m[key] = recentRefresh{tok: tok, at: now, session: sessionID}
 }
 
 // AccessToken returns a valid Mosaic access token of the signed-in user of ctx (a request
@@ -102,7 +115,7 @@ func (a *Auth) AccessToken(ctx context.Context) (string, error) {
 		if err != nil {
 			return nil, err
 		}
-		a.recent.put(key, tok, a.cfg.Now())
+		a.recent.put(key, s.sessionID, tok, a.cfg.Now())
 		return tok, nil
 	})
 	if err != nil && !errors.Is(err, transmit.ErrUnavailable) && !errors.Is(err, transmit.ErrRateLimited) {

@@ -122,6 +122,7 @@ func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 			}
 			a.log(ctx, "logout", s.user.Method, outcome, s.user.Subject, "error", errKind(err))
 			a.deleteRotated(ctx, s.sessionID)
+			a.recent.dropSession(s.sessionID)
 		}
 	}
 	if err := a.sm.Destroy(ctx); err != nil {

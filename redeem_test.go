@@ -224,3 +224,30 @@ func TestTimeoutDeletesRotatedRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestLogoutForgetsRecentRefreshes: logout drops the session's entries from the in-process
+// cache of recent refresh results; other sessions' entries stay.
+func TestLogoutForgetsRecentRefreshes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	h.emu.CreateUser("bob@example.com", "")
+	ada, bob := h.newClient(), h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(ada, "ada@example.com", "/").StatusCode)
+	require.Equal(t, http.StatusSeeOther, h.signInLink(bob, "bob@example.com", "/").StatusCode)
+	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+		h.clock.Advance(d)
+		h.get(ada, "/dashboard")
+		h.get(bob, "/dashboard")
+	}
+	require.Equal(t, http.StatusOK, h.get(ada, "/token").StatusCode)
+	require.Equal(t, http.StatusOK, h.get(bob, "/token").StatusCode)
+	recent := func() int {
+		h.auth.recent.mu.Lock()
+		defer h.auth.recent.mu.Unlock()
+		return len(h.auth.recent.m)
+	}
+	require.Equal(t, 2, recent())
+	require.Equal(t, http.StatusSeeOther, h.postForm(ada, "/auth/logout", nil).StatusCode)
+	assert.Equal(t, 1, recent(), "ada's refresh result is forgotten, bob's stays")
+}
