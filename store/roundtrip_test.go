@@ -72,8 +72,9 @@ func writes(names []string) []string {
 	return out
 }
 
-// TestRedisRoundTrips counts the Redis commands each step of a sign-in costs, and checks that a
-// signed-in, read-only GET /api/me costs exactly one (the session GET) and writes nothing.
+// TestRedisRoundTrips counts the Redis commands each step of a sign-in (passcode, magic link,
+// SMS send) costs, and checks that a signed-in, read-only GET /api/me costs exactly one (the
+// session GET) and writes nothing.
 func TestRedisRoundTrips(t *testing.T) {
 	t.Parallel()
 	st := open(t, redisURL(t))
@@ -81,7 +82,9 @@ func TestRedisRoundTrips(t *testing.T) {
 	st.b.(*redisBackend).client.AddHook(log)
 	c := apptest.New(t, apptest.Options{Store: st})
 	email := c.CreateUsers("rt", 1)[0]
+	c.Emu.CreateUser("rt-sms@example.com", "+14155550199")
 	cl := c.NewClient()
+	linkCl, smsCl := c.NewClient(), c.NewClient()
 
 	steps := []struct {
 		name string
@@ -94,6 +97,17 @@ func TestRedisRoundTrips(t *testing.T) {
 		{"GET /api/me", func() apptest.Response { return cl.Get(instA, "/api/me", "Accept", "application/json") }, http.StatusOK},
 		{"GET /api/me again", func() apptest.Response { return cl.Get(instB, "/api/me", "Accept", "application/json") }, http.StatusOK},
 		{"GET /dashboard", func() apptest.Response { return cl.Get(instA, "/dashboard") }, http.StatusOK},
+		{"POST /auth/link/email/send", func() apptest.Response {
+			return linkCl.PostJSON(instA, "/auth/link/email/send", map[string]string{"email": email})
+		}, http.StatusAccepted},
+		{"GET magic-link callback", func() apptest.Response {
+			link, ok := c.Emu.LastLink(email)
+			require.True(t, ok, "a link was sent")
+			return linkCl.Get(instB, strings.TrimPrefix(link, c.PublicURL))
+		}, http.StatusSeeOther},
+		{"POST /auth/otp/send (SMS)", func() apptest.Response {
+			return smsCl.PostJSON(instA, "/auth/otp/send", map[string]string{"channel": "sms", "identifier": "+14155550199"})
+		}, http.StatusAccepted},
 	}
 	got := map[string][]string{}
 	for _, s := range steps {
@@ -104,6 +118,11 @@ func TestRedisRoundTrips(t *testing.T) {
 		t.Logf("%-28s %d Redis commands: %v", s.name, len(got[s.name]), got[s.name])
 	}
 	assert.Empty(t, got["anonymous GET /"], "a visitor without a cookie costs nothing")
+	// The figures README's "Cost per request" quotes.
+	assert.Equal(t, []string{"get", "evalsha", "del", "set"}, got["GET magic-link callback"],
+		"session, single-use guard, old token, new session")
+	assert.Equal(t, []string{"get", "evalsha", "evalsha", "evalsha", "set"}, got["POST /auth/otp/send (SMS)"],
+		"store check, 3 limit checks (identifier, IP, global SMS), pending flow")
 	for _, name := range []string{"GET /api/me", "GET /api/me again", "GET /dashboard"} {
 		assert.Equal(t, []string{"get"}, got[name], "%s: exactly one round trip, the session GET", name)
 		assert.Empty(t, writes(got[name]), "%s: no write", name)
