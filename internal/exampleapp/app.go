@@ -24,7 +24,7 @@ import (
 // Env is the example apps' configuration.
 type Env struct {
 	Addr         string // ADDR. Default: "127.0.0.1:8080".
-	PublicURL    string // PUBLIC_URL. Default: "http://localhost:8080".
+	PublicURL    string // PUBLIC_URL. Default: "http://localhost:" + ADDR's port ("http://localhost:8080").
 	ClientID     string // TRANSMIT_CLIENT_ID. Default: "" (run the embedded emulator).
 	ClientSecret string // TRANSMIT_CLIENT_SECRET. Required with ClientID.
 	BaseURL      string // TRANSMIT_BASE_URL. Default: [transmit.SandboxBaseURL].
@@ -39,14 +39,25 @@ func FromEnv(getenv func(string) string) Env {
 		}
 		return def
 	}
+	addr := or("ADDR", "127.0.0.1:8080")
 	return Env{
-		Addr:         or("ADDR", "127.0.0.1:8080"),
-		PublicURL:    strings.TrimRight(or("PUBLIC_URL", "http://localhost:8080"), "/"),
+		Addr:         addr,
+		PublicURL:    strings.TrimRight(or("PUBLIC_URL", localURL(addr)), "/"),
 		ClientID:     or("TRANSMIT_CLIENT_ID", ""),
 		ClientSecret: or("TRANSMIT_CLIENT_SECRET", ""),
 		BaseURL:      or("TRANSMIT_BASE_URL", transmit.SandboxBaseURL),
 		SessionStore: or("SESSION_STORE", "memory"),
 	}
+}
+
+// localURL is the default PUBLIC_URL: http://localhost on addr's port (8080 when addr has
+// none), so ADDR=127.0.0.1:8092 alone gives a working http://localhost:8092.
+func localURL(addr string) string {
+	port := "8080"
+	if _, p, err := net.SplitHostPort(addr); err == nil && p != "" {
+		port = p
+	}
+	return "http://localhost:" + port
 }
 
 // App is the configured sign-in service of an example.
