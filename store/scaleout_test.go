@@ -289,16 +289,32 @@ func TestScaleOutAccessTokenRefresh(t *testing.T) {
 	}
 }
 
-// slowReads returns what it read from the store only after a delay, like a request whose
+// readGate holds instance B's first session read once armed: B has loaded the session
+// (loaded is closed) but the read returns only when release is closed, like a request whose
 // handler works for a while between loading the session and saving it.
-type slowReads struct {
-	*store.Store
-	delay time.Duration
+type readGate struct {
+	armed   atomic.Bool
+	once    sync.Once
+	loaded  chan struct{}
+	release chan struct{}
 }
 
-func (s slowReads) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+// gatedReads is a store whose reads pass through a readGate.
+type gatedReads struct {
+	*store.Store
+	gate *readGate
+}
+
+func (s gatedReads) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	b, found, err := s.Store.FindCtx(ctx, token)
-	time.Sleep(s.delay)
+	if s.gate.armed.Load() {
+		first := false
+		s.gate.once.Do(func() { first = true })
+		if first {
+			close(s.gate.loaded)
+			<-s.gate.release
+		}
+	}
 	return b, found, err
 }
 
@@ -312,22 +328,31 @@ func TestScaleOutStaleWriteKeepsRotatedTokens(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
+			gate := &readGate{loaded: make(chan struct{}), release: make(chan struct{})}
 			c, cl, clk := signedInWithTokenTTL(t, b, "stale", func(i int, s scs.Store) scs.Store {
 				if i == instB {
-					return slowReads{Store: s.(*store.Store), delay: 300 * time.Millisecond}
+					return gatedReads{Store: s.(*store.Store), gate: gate}
 				}
 				return s
 			})
 
 			clk.Advance(61 * time.Second) // the access token has expired and B will record activity
-			var rA, rB apptest.Response
-			var wg sync.WaitGroup
-			wg.Go(func() { rB = cl.Get(instB, "/api/me", "Accept", "application/json") })
-			wg.Go(func() {
-				time.Sleep(100 * time.Millisecond) // B has read the session and is still working
-				rA = cl.Get(instA, "/api/token")
-			})
-			wg.Wait()
+			gate.armed.Store(true)
+			var rB apptest.Response
+			bDone := make(chan struct{})
+			go func() {
+				defer close(bDone)
+				rB = cl.Get(instB, "/api/me", "Accept", "application/json")
+			}()
+			select {
+			case <-gate.loaded: // B has read the session and is still working
+			case <-time.After(10 * time.Second):
+				close(gate.release)
+				t.Fatal("instance B never read the session")
+			}
+			rA := cl.Get(instA, "/api/token") // A refreshes and saves the rotated tokens
+			close(gate.release)               // only now does B go on to save its stale copy
+			<-bDone
 			require.Equal(t, http.StatusOK, rB.Status, "%s", rB)
 			require.Equal(t, http.StatusOK, rA.Status, "A refreshed: %s", rA)
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,8 +32,32 @@ func burst(c *Client, n int) []error {
 	return errs
 }
 
+// goroutinesWaitingForToken counts the goroutines blocked in tokenCache.get's select: callers
+// that found no cached token and wait for the fetch in flight. It reads every goroutine's
+// stack, so the count does not depend on timing.
+func goroutinesWaitingForToken() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		header, _, _ := strings.Cut(g, "\n")
+		if strings.Contains(header, "[select") && strings.Contains(g, "transmit.(*tokenCache).get(") {
+			count++
+		}
+	}
+	return count
+}
+
+// TestTokenSingleFetchUnderConcurrency is not parallel: goroutinesWaitingForToken counts the
+// waiting callers of every client in the process.
 func TestTokenSingleFetchUnderConcurrency(t *testing.T) {
-	t.Parallel()
 	f := newFake(t)
 	f.tokenGate = make(chan struct{})
 	clk := newClock()
@@ -39,10 +65,10 @@ func TestTokenSingleFetchUnderConcurrency(t *testing.T) {
 
 	done := make(chan []error)
 	go func() { done <- burst(c, 100) }()
-	// Hold the token answer until the first request arrived, then give the other callers a
-	// moment to pile up behind it before releasing.
-	require.Eventually(t, func() bool { return f.tokenCalls.Load() == 1 }, 5*time.Second, time.Millisecond)
-	time.Sleep(50 * time.Millisecond)
+	// Hold the token answer until all 100 callers wait for it (none found a cached token),
+	// then release: the single fetch below is then shared by every caller, whatever the load.
+	require.Eventually(t, func() bool { return goroutinesWaitingForToken() == 100 }, 10*time.Second, time.Millisecond)
+	require.EqualValues(t, 1, f.tokenCalls.Load(), "one fetch in flight")
 	close(f.tokenGate)
 	for _, err := range <-done {
 		require.NoError(t, err)
