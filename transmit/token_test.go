@@ -60,16 +60,21 @@ func goroutinesWaitingForToken() int {
 func TestTokenSingleFetchUnderConcurrency(t *testing.T) {
 	f := newFake(t)
 	f.tokenGate = make(chan struct{})
+	var release sync.Once
+	open := func() { release.Do(func() { close(f.tokenGate) }) }
+	t.Cleanup(open) // a failed wait below must not leave the callers blocked
 	clk := newClock()
 	c := newTestClient(t, f, func(cfg *Config) { cfg.Now = clk.Now })
 
-	done := make(chan []error)
+	done := make(chan []error, 1)
 	go func() { done <- burst(c, 100) }()
-	// Hold the token answer until all 100 callers wait for it (none found a cached token),
-	// then release: the single fetch below is then shared by every caller, whatever the load.
-	require.Eventually(t, func() bool { return goroutinesWaitingForToken() == 100 }, 10*time.Second, time.Millisecond)
-	require.EqualValues(t, 1, f.tokenCalls.Load(), "one fetch in flight")
-	close(f.tokenGate)
+	// Hold the token answer until its request has arrived and all 100 callers wait for it
+	// (none found a cached token), then release: the single fetch is then shared by every
+	// caller, whatever the load.
+	require.Eventually(t, func() bool {
+		return f.tokenCalls.Load() == 1 && goroutinesWaitingForToken() == 100
+	}, 20*time.Second, 5*time.Millisecond)
+	open()
 	for _, err := range <-done {
 		require.NoError(t, err)
 	}
