@@ -20,7 +20,10 @@ type Error struct {
 	Code       string        // machine-readable code, e.g. "invalid_code"
 	Message    string        // human text, safe to show
 	RetryAfter time.Duration // for 429 and some 503 answers
-	Err        error         // the cause, for logs; never shown
+	// Err is the cause, for logs; never shown. It may wrap a *transmit.APIError, whose text
+	// includes Mosaic's own error message (at most 200 bytes, e.g. "Invalid magic link
+	// code"): no secret, but text written upstream, which an ErrorHandler that logs Err logs.
+	Err error
 }
 
 // Error renders "otlogin: <code>: <message>".
