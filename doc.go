@@ -59,7 +59,8 @@
 //     tokens never leave the server. otlogin enforces an idle timeout (30m) and an absolute
 //     lifetime (12h) itself; activity is recorded at most once a minute, so most signed-in
 //     requests write nothing to the store. A request that loaded a session before a logout
-//     cannot save it back afterwards.
+//     does not save it back: it first checks that the store still has the session (two store
+//     calls, not one atomic write, so a logout landing between them is not covered).
 //   - ID tokens are verified once, at sign-in (issuer from discovery or Config.Issuer, RS256,
 //     audience = client ID). Later requests use the session only: they keep working when
 //     Mosaic is down, and [Auth.AccessToken] refreshes the access token when an API call
