@@ -123,59 +123,44 @@ func TestClientSideValidation(t *testing.T) {
 	okML := SendMagicLinkRequest{Identifier: "jane@example.com", IdentifierType: IdentifierEmail, RedirectURI: "https://app.example.com/verify"}
 	okOTP := SendOTPRequest{Channel: ChannelEmail, IdentifierType: IdentifierEmail, Identifier: "jane@example.com"}
 	okAuth := AuthenticateOTPRequest{Passcode: "123456", IdentifierType: IdentifierEmail, Identifier: "jane@example.com"}
+	// Each builder copies a valid request, applies one change and sends it.
+	ml := func(change func(*SendMagicLinkRequest)) func(context.Context, *Client) error {
+		return func(ctx context.Context, c *Client) error {
+			r := okML
+			change(&r)
+			_, err := c.SendMagicLink(ctx, r)
+			return err
+		}
+	}
+	otp := func(change func(*SendOTPRequest)) func(context.Context, *Client) error {
+		return func(ctx context.Context, c *Client) error {
+			r := okOTP
+			change(&r)
+			_, err := c.SendOTP(ctx, r)
+			return err
+		}
+	}
+	auth := func(change func(*AuthenticateOTPRequest)) func(context.Context, *Client) error {
+		return func(ctx context.Context, c *Client) error {
+			r := okAuth
+			change(&r)
+			_, err := c.AuthenticateOTP(ctx, r)
+			return err
+		}
+	}
 	cases := []struct {
 		name  string
 		field string
 		call  func(context.Context, *Client) error
 	}{
-		{"magic link empty identifier", "identifier", func(ctx context.Context, c *Client) error {
-			r := okML
-			r.Identifier = " "
-			_, err := c.SendMagicLink(ctx, r)
-			return err
-		}},
-		{"magic link empty identifier_type", "identifier_type", func(ctx context.Context, c *Client) error {
-			r := okML
-			r.IdentifierType = ""
-			_, err := c.SendMagicLink(ctx, r)
-			return err
-		}},
-		{"magic link empty redirect_uri", "redirect_uri", func(ctx context.Context, c *Client) error {
-			r := okML
-			r.RedirectURI = ""
-			_, err := c.SendMagicLink(ctx, r)
-			return err
-		}},
-		{"magic link relative redirect_uri", "redirect_uri", func(ctx context.Context, c *Client) error {
-			r := okML
-			r.RedirectURI = "/verify"
-			_, err := c.SendMagicLink(ctx, r)
-			return err
-		}},
-		{"magic link sms channel", "channel", func(ctx context.Context, c *Client) error {
-			r := okML
-			r.Channel = ChannelSMS
-			_, err := c.SendMagicLink(ctx, r)
-			return err
-		}},
-		{"magic link long device_id", "device_id", func(ctx context.Context, c *Client) error {
-			r := okML
-			r.DeviceID = long
-			_, err := c.SendMagicLink(ctx, r)
-			return err
-		}},
-		{"magic link email_content without subject", "email_content.subject", func(ctx context.Context, c *Client) error {
-			r := okML
-			r.EmailContent = &EmailContent{LinkText: "go"}
-			_, err := c.SendMagicLink(ctx, r)
-			return err
-		}},
-		{"magic link negative expiration", "email_expiration", func(ctx context.Context, c *Client) error {
-			r := okML
-			r.EmailExpiration = -1
-			_, err := c.SendMagicLink(ctx, r)
-			return err
-		}},
+		{"magic link empty identifier", "identifier", ml(func(r *SendMagicLinkRequest) { r.Identifier = " " })},
+		{"magic link empty identifier_type", "identifier_type", ml(func(r *SendMagicLinkRequest) { r.IdentifierType = "" })},
+		{"magic link empty redirect_uri", "redirect_uri", ml(func(r *SendMagicLinkRequest) { r.RedirectURI = "" })},
+		{"magic link relative redirect_uri", "redirect_uri", ml(func(r *SendMagicLinkRequest) { r.RedirectURI = "/verify" })},
+		{"magic link sms channel", "channel", ml(func(r *SendMagicLinkRequest) { r.Channel = ChannelSMS })},
+		{"magic link long device_id", "device_id", ml(func(r *SendMagicLinkRequest) { r.DeviceID = long })},
+		{"magic link email_content without subject", "email_content.subject", ml(func(r *SendMagicLinkRequest) { r.EmailContent = &EmailContent{LinkText: "go"} })},
+		{"magic link negative expiration", "email_expiration", ml(func(r *SendMagicLinkRequest) { r.EmailExpiration = -1 })},
 		{"magic link authenticate empty code", "code", func(ctx context.Context, c *Client) error {
 			_, err := c.AuthenticateMagicLink(ctx, AuthenticateMagicLinkRequest{})
 			return err
@@ -184,69 +169,21 @@ func TestClientSideValidation(t *testing.T) {
 			_, err := c.AuthenticateMagicLink(ctx, AuthenticateMagicLinkRequest{Code: "c", DeviceID: long})
 			return err
 		}},
-		{"otp empty channel", "channel", func(ctx context.Context, c *Client) error {
-			r := okOTP
-			r.Channel = ""
-			_, err := c.SendOTP(ctx, r)
-			return err
-		}},
-		{"otp unknown channel", "channel", func(ctx context.Context, c *Client) error {
-			r := okOTP
-			r.Channel = "carrier-pigeon"
-			_, err := c.SendOTP(ctx, r)
-			return err
-		}},
-		{"otp empty identifier", "identifier", func(ctx context.Context, c *Client) error {
-			r := okOTP
-			r.Identifier = ""
-			_, err := c.SendOTP(ctx, r)
-			return err
-		}},
-		{"otp long device_id", "device_id", func(ctx context.Context, c *Client) error {
-			r := okOTP
-			r.DeviceID = long
-			_, err := c.SendOTP(ctx, r)
-			return err
-		}},
-		{"otp sms message without placeholders", "custom_message", func(ctx context.Context, c *Client) error {
-			r := okOTP
-			r.CustomSMSInput = &SMSInput{CustomMessage: "your code"}
-			_, err := c.SendOTP(ctx, r)
-			return err
-		}},
-		{"otp sms sender too long", "sender_id", func(ctx context.Context, c *Client) error {
-			r := okOTP
-			r.CustomSMSInput = &SMSInput{SenderID: "ABCDEFGHIJKL"}
-			_, err := c.SendOTP(ctx, r)
-			return err
-		}},
-		{"otp too much approval data", "approval_data", func(ctx context.Context, c *Client) error {
-			r := okOTP
+		{"otp empty channel", "channel", otp(func(r *SendOTPRequest) { r.Channel = "" })},
+		{"otp unknown channel", "channel", otp(func(r *SendOTPRequest) { r.Channel = "carrier-pigeon" })},
+		{"otp empty identifier", "identifier", otp(func(r *SendOTPRequest) { r.Identifier = "" })},
+		{"otp long device_id", "device_id", otp(func(r *SendOTPRequest) { r.DeviceID = long })},
+		{"otp sms message without placeholders", "custom_message", otp(func(r *SendOTPRequest) { r.CustomSMSInput = &SMSInput{CustomMessage: "your code"} })},
+		{"otp sms sender too long", "sender_id", otp(func(r *SendOTPRequest) { r.CustomSMSInput = &SMSInput{SenderID: "ABCDEFGHIJKL"} })},
+		{"otp too much approval data", "approval_data", otp(func(r *SendOTPRequest) {
 			r.ApprovalData = map[string]string{}
 			for i := range 11 {
 				r.ApprovalData[string(rune('a'+i))] = "v"
 			}
-			_, err := c.SendOTP(ctx, r)
-			return err
-		}},
-		{"otp authenticate empty passcode", "passcode", func(ctx context.Context, c *Client) error {
-			r := okAuth
-			r.Passcode = ""
-			_, err := c.AuthenticateOTP(ctx, r)
-			return err
-		}},
-		{"otp authenticate empty identifier_type", "identifier_type", func(ctx context.Context, c *Client) error {
-			r := okAuth
-			r.IdentifierType = ""
-			_, err := c.AuthenticateOTP(ctx, r)
-			return err
-		}},
-		{"otp authenticate long device_id", "device_id", func(ctx context.Context, c *Client) error {
-			r := okAuth
-			r.DeviceID = long
-			_, err := c.AuthenticateOTP(ctx, r)
-			return err
-		}},
+		})},
+		{"otp authenticate empty passcode", "passcode", auth(func(r *AuthenticateOTPRequest) { r.Passcode = "" })},
+		{"otp authenticate empty identifier_type", "identifier_type", auth(func(r *AuthenticateOTPRequest) { r.IdentifierType = "" })},
+		{"otp authenticate long device_id", "device_id", auth(func(r *AuthenticateOTPRequest) { r.DeviceID = long })},
 		{"create user without email or phone", "email or phone_number", func(ctx context.Context, c *Client) error {
 			_, err := c.CreateUser(ctx, CreateUserRequest{Username: "jane"})
 			return err
