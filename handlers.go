@@ -67,7 +67,7 @@ func (a *Auth) buildHandler() http.Handler {
 		rt.h(w, r)
 	})
 	protected := cop.Handler(dispatch)
-	return a.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setSecurityHeaders(w.Header())
 		defer func() {
 			if v := recover(); v != nil {

@@ -32,6 +32,8 @@ func stateFrom(ctx context.Context) *reqState {
 
 // Middleware loads the session of each request, attaches the signed-in user (see
 // [UserFromContext]) and saves the session before the first byte of the answer is written.
+// Inside a request whose session this Auth already loaded it does nothing more, so it can
+// wrap handlers that an outer Middleware also covers ([Auth.Handler] uses it that way).
 // If the session store fails, the request continues anonymous: [Auth.RequireAuth] answers
 // 503 and login routes refuse to start, while public routes keep working.
 func (a *Auth) Middleware(next http.Handler) http.Handler {
@@ -144,19 +146,6 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState) {
 		a.sm.Put(ctx, keySeen, now.Unix())
 	}
 	st.user = u
-}
-
-// withSession runs h inside a loaded session, loading it when Middleware did not.
-func (a *Auth) withSession(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if st := stateFrom(r.Context()); st != nil && st.auth == a {
-			h.ServeHTTP(w, r)
-			return
-		}
-		r, sw := a.begin(w, r)
-		defer sw.finish()
-		h.ServeHTTP(sw, r)
-	})
 }
 
 // RequireAuth lets signed-in requests through to next. Others get a 303 to the login page
