@@ -42,7 +42,17 @@ func (a *Auth) handleLinkCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log(ctx, "callback", MethodMagicLink, "no_matching_flow", "")
 	if a.cfg.AllowCrossDevice {
-		a.render(w, r, http.StatusOK, tmplConfirm, pageData{Title: "Confirm sign-in", Code: code, State: state})
+		email, found, err := a.findLinkRecord(ctx, state)
+		if err != nil {
+			a.fail(w, r, errUnavailable(err))
+			return
+		}
+		if !found {
+			a.log(ctx, "callback", MethodMagicLink, "unknown_state", "")
+			a.fail(w, r, errInvalidCode(nil))
+			return
+		}
+		a.render(w, r, http.StatusOK, tmplConfirm, pageData{Title: "Confirm sign-in", Email: email, Code: code, State: state})
 		return
 	}
 	a.render(w, r, http.StatusOK, tmplWrongBrowser, pageData{Title: "Open the link in the right browser", Next: "/"})
@@ -86,7 +96,21 @@ func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, e)
 		return
 	}
-	a.redeemLink(w, r, &flow{Kind: flowLink, Channel: channelEmail, Next: "/"}, code)
+	// The link's state names the address it was sent to (recorded at send): the confirm
+	// page showed it, and completeLogin signs in only that address.
+	email, found, err := a.findLinkRecord(ctx, state)
+	if err != nil {
+		a.log(ctx, "authenticate", MethodMagicLink, "unavailable", "", "error", errKind(err))
+		a.fail(w, r, errUnavailable(err))
+		return
+	}
+	if !found {
+		a.log(ctx, "authenticate", MethodMagicLink, "unknown_state", "")
+		a.fail(w, r, errInvalidCode(nil))
+		return
+	}
+	a.redeemLink(w, r, &flow{Kind: flowLink, Channel: channelEmail, Identifier: email,
+		IdentifierType: transmit.IdentifierEmail, Next: "/"}, code)
 }
 
 // redeemLink exchanges the code once. A code reaches Mosaic at most once (SECURITY L2): the
@@ -220,9 +244,10 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 	ctx := r.Context()
 	method := f.method()
 	if tok == nil || tok.IDToken == "" {
-		a.log(ctx, "authenticate", method, "failed", f.Identifier, "error", errKind(errNoIDToken))
+		// Mosaic accepted the code but its answer cannot sign anyone in: its fault, not the user's.
+		a.log(ctx, "authenticate", method, "unavailable", f.Identifier, "error", errKind(errNoIDToken))
 		a.revoke(r, tok)
-		a.fail(w, r, errInvalidCode(errNoIDToken))
+		a.fail(w, r, errUnavailable(errNoIDToken))
 		return
 	}
 	claims, err := a.verifier.verify(ctx, tok.IDToken)
@@ -235,6 +260,23 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 		}
 		a.log(ctx, "authenticate", method, "failed", f.Identifier, "error", "id_token_rejected")
 		a.fail(w, r, errInvalidCode(err))
+		return
+	}
+	if proved, ok := provedIdentity(claims, f); !ok {
+		// The code was good but for someone else than the address this flow was started
+		// for (an intercepted code presented with another flow's state): sign nobody in,
+		// end the Mosaic session that authenticate just opened, and keep this browser's
+		// own flow as it was before the attempt.
+		attrs := []any{"error", "identity_mismatch"}
+		if proved != "" {
+			attrs = append(attrs, "proved_id", a.hashID(proved))
+		}
+		a.log(ctx, "authenticate", method, "identity_mismatch", f.Identifier, attrs...)
+		a.revoke(r, tok)
+		if f.State != "" {
+			a.saveFlow(ctx, f)
+		}
+		a.failCode(w, r, errInvalidCode(errIdentityMismatch))
 		return
 	}
 	now := a.cfg.Now()
@@ -291,6 +333,23 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 		return
 	}
 	http.Redirect(w, r, f.Next, http.StatusSeeOther)
+}
+
+// errIdentityMismatch: Mosaic authenticated another identity than the flow's.
+var errIdentityMismatch = errors.New("otlogin: authenticated identity is not the flow's")
+
+// provedIdentity returns the identifier of the flow's kind that the ID token names (email
+// claim for an email flow, phone_number for an SMS flow) and whether it is the flow's own.
+// A flow without an identifier, or a token without the claim, never matches: otlogin signs
+// in only the address or number the code was sent to.
+func provedIdentity(c *idTokenClaims, f *flow) (string, bool) {
+	switch f.IdentifierType {
+	case transmit.IdentifierEmail:
+		return c.Email, c.Email != "" && f.Identifier != "" && strings.EqualFold(c.Email, f.Identifier)
+	case transmit.IdentifierPhoneNumber:
+		return c.PhoneNumber, c.PhoneNumber != "" && f.Identifier != "" && c.PhoneNumber == f.Identifier
+	}
+	return "", false
 }
 
 // verifiedClaim returns an email address or phone number the user is known to control: the

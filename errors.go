@@ -50,8 +50,11 @@ func errInvalidCode(cause error) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: "invalid_code", Message: msgInvalidCode, Err: cause}
 }
 
+// errUnavailable is a 503. When the cause is a Mosaic answer with Retry-After (a 503 of
+// Mosaic's), the user's answer carries it too.
 func errUnavailable(cause error) *Error {
-	return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: msgUnavailable, Err: cause}
+	return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: msgUnavailable, Err: cause,
+		RetryAfter: retryAfterOf(cause)}
 }
 
 // errRateLimited is a 429. retry is when to try again: a known delay is kept (Retry-After

@@ -1,13 +1,18 @@
 package otlogin
 
 import (
+	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"net/url"
 	"path"
 	"strings"
 	"time"
+
+	"github.com/alexedwards/scs/v2"
 )
 
 // Kinds of pending flow.
@@ -28,6 +33,9 @@ type flow struct {
 	Next           string `json:"next"`
 	Created        int64  `json:"created"`
 	Expires        int64  `json:"expires"`
+	// Attempt counts the passcode checks this flow has sent to Mosaic; it names the
+	// single in-flight slot of the next one (see Auth.claimAttempt).
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // newState returns 32 random bytes, base64url-encoded.
@@ -56,6 +64,48 @@ func (f *flow) spent() *flow {
 // matchesState compares state with the flow's in constant time.
 func (f *flow) matchesState(state string) bool {
 	return f.State != "" && subtle.ConstantTimeCompare([]byte(f.State), []byte(state)) == 1
+}
+
+// keyLinkRecord is the value name in a link record (see saveLinkRecord).
+const keyLinkRecord = "otlogin.link"
+
+// linkRecordKey is the store key of the record naming the address a link with this state
+// was sent to. It cannot collide with scs's 43-character session tokens, and the state
+// appears in it only hashed.
+func linkRecordKey(state string) string {
+	sum := sha256.Sum256([]byte("otlogin-link\x00" + state))
+	return "otlogin-link-" + hex.EncodeToString(sum[:16])
+}
+
+// saveLinkRecord records, in the session store until the link expires, which address the
+// link of flow f was sent to. With AllowCrossDevice another browser has no flow: the
+// record is how its confirm page names the address and how completeLogin knows which
+// identity the code must prove.
+func (a *Auth) saveLinkRecord(ctx context.Context, f *flow) error {
+	exp := time.Unix(f.Expires, 0)
+	b, err := a.sm.Codec.Encode(exp, map[string]any{keyLinkRecord: f.Identifier})
+	if err != nil {
+		return err
+	}
+	key := linkRecordKey(f.State)
+	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
+		return cs.CommitCtx(ctx, key, b, exp)
+	}
+	return a.sm.Store.Commit(key, b, exp)
+}
+
+// findLinkRecord returns the address recorded by saveLinkRecord for state.
+func (a *Auth) findLinkRecord(ctx context.Context, state string) (email string, found bool, err error) {
+	b, found, err := a.storeFindKey(ctx, linkRecordKey(state))
+	if err != nil || !found {
+		return "", false, err
+	}
+	exp, values, err := a.sm.Codec.Decode(b)
+	if err != nil || !a.cfg.Now().Before(exp) {
+		return "", false, nil
+	}
+	email, _ = values[keyLinkRecord].(string)
+	return email, email != "", nil
 }
 
 // method is the User.Method a successful flow yields.

@@ -31,7 +31,7 @@ type PageData struct {
 	Title      string // page title
 	Prefix     string // where the auth routes are mounted, e.g. "/auth"
 	Next       string // sanitised target after sign-in
-	Email      string // the address a link or code went to (sent, wrong_browser)
+	Email      string // the address a link or code went to (sent, wrong_browser; confirm: the address it signs in)
 	Identifier string // the identifier a code went to (code)
 	Channel    string // "email" or "sms" (code)
 	Code       string // magic-link code (confirm)

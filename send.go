@@ -176,6 +176,13 @@ func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool
 		ttl = a.cfg.LinkTTL
 	}
 	f.Created, f.Expires = now.Unix(), now.Add(ttl).Unix()
+	if f.Kind == flowLink && a.cfg.AllowCrossDevice {
+		if err := a.saveLinkRecord(ctx, f); err != nil {
+			a.log(ctx, "send", method, "unavailable", f.Identifier, "error", "session_store")
+			a.fail(w, r, errUnavailable(err))
+			return
+		}
+	}
 
 	outcome := "sent"
 	cctx, cancel := a.callCtx(ctx)
