@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -204,6 +205,10 @@ func (a *Auth) handleOTPAuthenticate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errInvalidCode(nil))
 		return
 	}
+	if e := a.claimAttempt(ctx, f); e != nil {
+		a.failCode(w, r, e)
+		return
+	}
 	if e := a.allow(ctx, "attempt:id:"+a.limitKey(f.Identifier), a.cfg.Limits.AttemptsPerIdentifier); e != nil {
 		a.log(ctx, "authenticate", f.method(), "refused", f.Identifier, "error", errKind(e))
 		a.fail(w, r, e)
@@ -223,6 +228,31 @@ func (a *Auth) handleOTPAuthenticate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.completeLogin(w, r, f, tok)
+}
+
+// claimAttempt lets at most one passcode check of flow f reach Mosaic at a time, on every
+// instance: each check first claims the slot named by the flow's state and attempt number
+// in the limiter (atomic and shared, like the single-use guard of link codes), then moves
+// the flow to the next attempt number. A request that loaded the flow while another check
+// was claiming or running finds the slot taken and gets the generic invalid-code answer
+// (never a second sign-in); once that check has been answered, the session holds the next
+// attempt number, so a corrected passcode gets through. A duplicate is not a guess: it does
+// not count against the per-address attempt limit. When the limiter fails, nothing is
+// claimed and the answer is 503.
+func (a *Auth) claimAttempt(ctx context.Context, f *flow) *Error {
+	key := "otlogin:authenticate:flow:" + a.limitKey(f.State+"\x00"+strconv.Itoa(f.Attempt))
+	first, _, err := a.limiter.Allow(ctx, key, 1, a.cfg.OTPTTL)
+	if err != nil {
+		a.log(ctx, "authenticate", f.method(), "unavailable", f.Identifier, "error", errKind(err))
+		return errUnavailable(err)
+	}
+	if !first {
+		a.log(ctx, "authenticate", f.method(), "attempt_in_flight", f.Identifier)
+		return errInvalidCode(nil)
+	}
+	f.Attempt++
+	a.saveFlow(ctx, f)
+	return nil
 }
 
 // failCode answers a refused passcode. An HTML form gets the code page again, with the

@@ -1,0 +1,83 @@
+package otlogin
+
+import (
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin/transmit/transmittest"
+)
+
+// TestOTPOneAuthenticateInFlight: 20 parallel submissions of one correct passcode from the
+// browser that asked for it make one Mosaic authenticate call and one sign-in; every other
+// submission gets the generic invalid-code answer (HTML forms and JSON alike).
+func TestOTPOneAuthenticateInFlight(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"json", "form"} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.emu.CreateUser("ada@example.com", "")
+			c := h.newClient()
+			r := h.postForm(c, "/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {"ada@example.com"}})
+			require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+			code := h.lastCode("ada@example.com")
+			h.emu.SetLatency(20 * time.Millisecond) // a real Mosaic takes time: the race window
+
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			statuses := map[int]int{}
+			start := make(chan struct{})
+			for range 20 {
+				wg.Go(func() {
+					<-start
+					var r response
+					if format == "json" {
+						r = h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": code})
+					} else {
+						r = h.postForm(c, "/auth/otp/authenticate", url.Values{"passcode": {code}})
+					}
+					mu.Lock()
+					statuses[r.StatusCode]++
+					mu.Unlock()
+				})
+			}
+			close(start)
+			wg.Wait()
+			t.Logf("Mosaic authenticate calls: %d; answers: %v", h.emu.Calls(transmittest.EndpointAuthenticateOTP), statuses)
+			assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateOTP), "one Mosaic authenticate per flow at a time")
+			assert.Equal(t, 1, h.store.signedIn(), "one sign-in")
+			assert.Equal(t, 1, h.emu.SessionCount(), "one Mosaic session")
+			assert.Equal(t, 1, statuses[http.StatusOK]+statuses[http.StatusSeeOther], "one success: %v", statuses)
+			assert.Equal(t, 19, statuses[http.StatusBadRequest], "the others get the generic answer: %v", statuses)
+		})
+	}
+}
+
+// TestOTPRetryAfterWrongCode: the in-flight guard does not stop the next attempt once the
+// previous one has been answered (a typo, then the right code).
+func TestOTPRetryAfterWrongCode(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	r := h.postForm(c, "/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {"ada@example.com"}})
+	require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+	code := h.lastCode("ada@example.com")
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	for range 2 {
+		r = h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": wrong})
+		assert.Equal(t, http.StatusBadRequest, r.StatusCode, r.body)
+	}
+	r = h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": code})
+	assert.Equal(t, http.StatusOK, r.StatusCode, r.body)
+	assert.Equal(t, 3, h.emu.Calls(transmittest.EndpointAuthenticateOTP))
+}
