@@ -148,9 +148,9 @@ func (a *Auth) parseIdentifier(channel, identifier string) (ch, id, idType strin
 	}
 }
 
-// send runs the common part of both sends: store check, rate limits, the Mosaic call
-// (creating unknown users when configured), the new flow, and an answer that is the same
-// for known and unknown users.
+// send runs the common part of both sends: store check, rate limits, the Mosaic calls
+// (with CreateUsers, a create before every send), the new flow, and an answer that is the
+// same for known, unknown and disabled users and for users Mosaic refuses to create.
 func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool, call func(context.Context) error) {
 	ctx := r.Context()
 	method := f.method()
@@ -185,23 +185,36 @@ func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool
 	}
 
 	outcome := "sent"
+	var created bool
+	var createErr error
+	if a.cfg.CreateUsers {
+		// Every send asks Mosaic to create the user first, known or not, so that both make
+		// the same calls in the same order and take the same time (a known user's answer is
+		// a 409). Creating only after a "user not found" would cost an unknown address two
+		// more calls, which its answer time would tell.
+		created, createErr = a.createUser(ctx, f)
+	}
 	cctx, cancel := a.callCtx(ctx)
 	err = call(cctx)
 	cancel()
-	if errors.Is(err, transmit.ErrUserNotFound) {
-		if a.cfg.CreateUsers {
-			err = a.createUser(ctx, f)
-			if err == nil {
-				outcome = "created_and_sent"
-				cctx, cancel := a.callCtx(ctx)
-				err = call(cctx) // the first send did nothing: this is not a retry
-				cancel()
-			}
-		} else {
-			outcome, err = "unknown_user", nil // answered like a send; the log keeps the difference
+	var logAttrs []any
+	switch {
+	case err == nil && created:
+		outcome = "created_and_sent"
+	case errors.Is(err, transmit.ErrUserNotFound):
+		// Answered like a send; the log keeps the difference.
+		outcome, err = "unknown_user", nil
+		switch {
+		case createErr != nil && isClientError(createErr):
+			// Mosaic refused to create the user (403 "Public signup is not allowed", another
+			// 4xx): nothing was sent.
+			outcome, logAttrs = "create_refused", []any{"error", errKind(createErr)}
+		case createErr != nil:
+			outcome, logAttrs = "create_failed", []any{"error", errKind(createErr)}
+		case a.cfg.CreateUsers && !created:
+			outcome = "create_conflict" // Mosaic said it exists, then that it does not
 		}
-	}
-	if errors.Is(err, transmit.ErrUserNotActive) {
+	case errors.Is(err, transmit.ErrUserNotActive):
 		outcome, err = "user_not_active", nil // a disabled user is answered like any other
 	}
 	if err != nil {
@@ -209,7 +222,7 @@ func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool
 		a.fail(w, r, mosaicError(err))
 		return
 	}
-	a.log(ctx, "send", method, outcome, f.Identifier)
+	a.log(ctx, "send", method, outcome, f.Identifier, logAttrs...)
 	a.saveFlow(ctx, f)
 	if isJSON || wantsJSON(r) {
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "sent"})
@@ -252,8 +265,9 @@ func (a *Auth) storeReady(ctx context.Context) bool {
 	return true
 }
 
-// createUser creates the user in Mosaic; an existing user (a race) is fine.
-func (a *Auth) createUser(ctx context.Context, f *flow) error {
+// createUser asks Mosaic to create the user of flow f. created is false when the user
+// already exists (409), which is no error.
+func (a *Auth) createUser(ctx context.Context, f *flow) (created bool, err error) {
 	req := transmit.CreateUserRequest{}
 	if f.IdentifierType == transmit.IdentifierEmail {
 		req.Email = f.Identifier
@@ -262,9 +276,15 @@ func (a *Auth) createUser(ctx context.Context, f *flow) error {
 	}
 	cctx, cancel := a.callCtx(ctx)
 	defer cancel()
-	_, err := a.client.CreateUser(cctx, req)
+	_, err = a.client.CreateUser(cctx, req)
 	if errors.Is(err, transmit.ErrUserExists) {
-		return nil
+		return false, nil
 	}
-	return err
+	return err == nil, err
+}
+
+// isClientError reports whether err is a 4xx answer of Mosaic's other than 429.
+func isClientError(err error) bool {
+	var ae *transmit.APIError
+	return errors.As(err, &ae) && ae.Status/100 == 4 && ae.Status != http.StatusTooManyRequests
 }
