@@ -127,6 +127,12 @@ func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
 // that generic answer rather than the wrong-browser page; success or a new send replaces it.
 func (a *Auth) redeemLink(w http.ResponseWriter, r *http.Request, f *flow, code string) {
 	ctx := r.Context()
+	if f.State != "" {
+		if e := a.claimAttempt(ctx, f); e != nil {
+			a.fail(w, r, e)
+			return
+		}
+	}
 	first, _, err := a.limiter.Allow(ctx, "otlogin:redeem:code:"+a.limitKey(code), 1, a.cfg.LinkTTL)
 	if err != nil {
 		a.log(ctx, "authenticate", MethodMagicLink, "unavailable", f.Identifier, "error", errKind(err))
@@ -230,7 +236,8 @@ func (a *Auth) handleOTPAuthenticate(w http.ResponseWriter, r *http.Request) {
 	a.completeLogin(w, r, f, tok)
 }
 
-// claimAttempt lets at most one passcode check of flow f reach Mosaic at a time, on every
+// claimAttempt lets at most one authenticate of flow f (a passcode check, or a magic-link
+// redeem in the browser that asked for the link) reach Mosaic at a time, on every
 // instance: each check first claims the slot named by the flow's state and attempt number
 // in the limiter (atomic and shared, like the single-use guard of link codes), then moves
 // the flow to the next attempt number. A request that loaded the flow while another check

@@ -104,10 +104,12 @@ type Config struct {
 	// SessionLifetime is the absolute lifetime of a signed-in session. Default: 12h.
 	SessionLifetime time.Duration
 	// AllowCrossDevice lets a magic link opened in another browser sign that browser in,
-	// after the user confirms with a button. Default: false.
+	// after the user confirms with a button on a page that names the address the link was
+	// sent to; only that address is signed in. Default: false.
 	AllowCrossDevice bool
 	// CreateUsers creates users Mosaic does not know (POST /v1/users) before sending them
-	// a link or code. Default: false.
+	// a link or code. Every send then asks for the creation first, for known users too, so
+	// that known and unknown addresses cost the same calls and time. Default: false.
 	CreateUsers bool
 	// InsecureCookies allows an http PublicURL on a non-loopback host (cookies without
 	// Secure). For development only. Default: false.

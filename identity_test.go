@@ -47,10 +47,13 @@ func assertIdentityRefused(t *testing.T, h *harness, c *http.Client, r response,
 func TestLinkSwapAttack(t *testing.T) {
 	t.Parallel()
 	for _, create := range []bool{false, true} {
-		for _, how := range []string{"GET", "POST form", "POST JSON"} {
+		for _, how := range []string{"GET", "POST form", "POST JSON", "POST JSON with AllowCrossDevice"} {
 			t.Run(fmt.Sprintf("CreateUsers=%v/%s", create, how), func(t *testing.T) {
 				t.Parallel()
-				h := newHarness(t, func(c *Config) { c.CreateUsers = create })
+				h := newHarness(t, func(c *Config) {
+					c.CreateUsers = create
+					c.AllowCrossDevice = strings.HasSuffix(how, "AllowCrossDevice")
+				})
 				if !create {
 					h.emu.CreateUser("victim@example.com", "")
 					h.emu.CreateUser("mallory@example.com", "")

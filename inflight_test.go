@@ -1,6 +1,7 @@
 package otlogin
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"sync"
@@ -80,4 +81,40 @@ func TestOTPRetryAfterWrongCode(t *testing.T) {
 	r = h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": code})
 	assert.Equal(t, http.StatusOK, r.StatusCode, r.body)
 	assert.Equal(t, 3, h.emu.Calls(transmittest.EndpointAuthenticateOTP))
+}
+
+// TestLinkOneAuthenticateInFlight: codes of several links posted at once under one browser's
+// link flow (an attacker's flow and intercepted codes) reach Mosaic one at a time: one call,
+// nobody signed in.
+func TestLinkOneAuthenticateInFlight(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.Limits.SendsPerIP = Rate{N: -1} })
+	var codes []string
+	for i := range 10 {
+		email := fmt.Sprintf("victim%d@example.com", i)
+		h.emu.CreateUser(email, "")
+		h.postForm(h.newClient(), "/auth/link/email/send", url.Values{"email": {email}})
+		code, _ := linkParams(t, h.lastLink(email))
+		codes = append(codes, code)
+	}
+	h.emu.CreateUser("mallory@example.com", "")
+	attacker := h.newClient()
+	h.postForm(attacker, "/auth/link/email/send", url.Values{"email": {"mallory@example.com"}})
+	_, state := linkParams(t, h.lastLink("mallory@example.com"))
+	h.emu.SetLatency(20 * time.Millisecond)
+
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, code := range codes {
+		wg.Go(func() {
+			<-start
+			r := h.postJSON(attacker, "/auth/link/email/authenticate", map[string]string{"code": code, "state": state})
+			assert.Equal(t, http.StatusBadRequest, r.StatusCode, r.body)
+		})
+	}
+	close(start)
+	wg.Wait()
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink), "one authenticate of the flow at a time")
+	assert.Equal(t, 0, h.store.signedIn())
+	assert.Equal(t, 0, h.emu.SessionCount())
 }

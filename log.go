@@ -20,7 +20,7 @@ func (a *Auth) log(ctx context.Context, event, method, outcome, identifier strin
 		return
 	}
 	level := slog.LevelInfo
-	if outcome == "error" || outcome == "unavailable" {
+	if outcome == "error" || outcome == "unavailable" || outcome == "identity_mismatch" {
 		level = slog.LevelWarn
 	}
 	if !l.Enabled(ctx, level) {
