@@ -119,8 +119,8 @@ func TestRedisRoundTrips(t *testing.T) {
 	}
 	assert.Empty(t, got["anonymous GET /"], "a visitor without a cookie costs nothing")
 	// The figures README's "Cost per request" quotes.
-	assert.Equal(t, []string{"get", "evalsha", "del", "set"}, got["GET magic-link callback"],
-		"session, single-use guard, old token, new session")
+	assert.Equal(t, []string{"get", "evalsha", "evalsha", "del", "set"}, got["GET magic-link callback"],
+		"session, the flow's in-flight slot, single-use guard, old token, new session")
 	assert.Equal(t, []string{"get", "evalsha", "evalsha", "evalsha", "set"}, got["POST /auth/otp/send (SMS)"],
 		"store check, 3 limit checks (identifier, IP, global SMS), pending flow")
 	for _, name := range []string{"GET /api/me", "GET /api/me again", "GET /dashboard"} {
