@@ -248,7 +248,11 @@ func (a *Auth) handleOTPAuthenticate(w http.ResponseWriter, r *http.Request) {
 // claimed and the answer is 503.
 func (a *Auth) claimAttempt(ctx context.Context, f *flow) *Error {
 	key := "otlogin:authenticate:flow:" + a.limitKey(f.State+"\x00"+strconv.Itoa(f.Attempt))
-	first, _, err := a.limiter.Allow(ctx, key, 1, a.cfg.OTPTTL)
+	window := a.cfg.OTPTTL // a slot outlives the flow it belongs to
+	if f.Kind == flowLink {
+		window = a.cfg.LinkTTL
+	}
+	first, _, err := a.limiter.Allow(ctx, key, 1, window)
 	if err != nil {
 		a.log(ctx, "authenticate", f.method(), "unavailable", f.Identifier, "error", errKind(err))
 		return errUnavailable(err)
