@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,40 +148,64 @@ func enumCalls(h *harness) []int {
 }
 
 // TestEnumerationLatency measures the answer time of sends to known and to unknown addresses
-// with CreateUsers on and a Mosaic that takes 20 ms per call, and logs the distributions
-// (run with -v to read them). It asserts the mechanism, not the clock: both kinds make the
-// same Mosaic calls, one after the other.
+// with CreateUsers on and a Mosaic that takes 20 ms per call, for the link, email OTP and
+// SMS, and logs the distributions (run with -v to read them; OTLOGIN_ENUM_SAMPLES sets the
+// number of sends of each kind, default 15). It asserts the mechanism, not the clock: both
+// kinds make the same Mosaic calls, one after the other.
 func TestEnumerationLatency(t *testing.T) {
 	t.Parallel()
-	const n = 25
-	h := newHarness(t, func(c *Config) {
-		c.CreateUsers = true
-		c.Limits.SendsPerIP = Rate{N: -1}
-		c.Limits.SendsPerIdentifier = Rate{N: -1}
-	})
-	h.emu.CreateUser("known@example.com", "")
-	h.emu.SetLatency(20 * time.Millisecond)
-	var known, unknown []time.Duration
-	for i := range 2 * n {
-		id := "known@example.com"
-		if i%2 == 1 {
-			id = fmt.Sprintf("new%03d@example.com", i)
-		}
-		c := h.newClient()
-		start := time.Now()
-		r := h.postJSON(c, "/auth/otp/send", map[string]string{"channel": "email", "identifier": id})
-		d := time.Since(start)
-		require.Equal(t, http.StatusAccepted, r.StatusCode, r.body)
-		if i%2 == 1 {
-			unknown = append(unknown, d)
-		} else {
-			known = append(known, d)
-		}
+	n := 15
+	if v, err := strconv.Atoi(os.Getenv("OTLOGIN_ENUM_SAMPLES")); err == nil && v > 0 {
+		n = v
 	}
-	t.Logf("send latency with a 20 ms Mosaic, CreateUsers on (%d each): known p50=%v p90=%v; unknown p50=%v p90=%v",
-		n, pct(known, 50), pct(known, 90), pct(unknown, 50), pct(unknown, 90))
-	assert.Equal(t, 2*n, h.emu.Calls(transmittest.EndpointSendOTP), "one send per request")
-	assert.Equal(t, 2*n, h.emu.Calls(transmittest.EndpointCreateUser), "one createUser per request, known or not")
+	for _, channel := range []string{"link", "email", "sms"} {
+		t.Run(channel, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, func(c *Config) {
+				c.CreateUsers = true
+				c.Limits.SendsPerIP = Rate{N: -1}
+				c.Limits.SendsPerIdentifier = Rate{N: -1}
+			})
+			known := "known@example.com"
+			if channel == "sms" {
+				known = "+14155550100"
+				h.emu.CreateUser("", known)
+			} else {
+				h.emu.CreateUser(known, "")
+			}
+			h.emu.SetLatency(20 * time.Millisecond)
+			var knownD, unknownD []time.Duration
+			for i := range 2 * n {
+				id := known
+				if i%2 == 1 {
+					id = fmt.Sprintf("new%04d@example.com", i)
+					if channel == "sms" {
+						id = fmt.Sprintf("+1415556%04d", i)
+					}
+				}
+				c := h.newClient()
+				start := time.Now()
+				var r response
+				if channel == "link" {
+					r = h.postJSON(c, "/auth/link/email/send", map[string]string{"email": id})
+				} else {
+					r = h.postJSON(c, "/auth/otp/send", map[string]string{"channel": channel, "identifier": id})
+				}
+				d := time.Since(start)
+				require.Equal(t, http.StatusAccepted, r.StatusCode, r.body)
+				if i%2 == 1 {
+					unknownD = append(unknownD, d)
+				} else {
+					knownD = append(knownD, d)
+				}
+			}
+			t.Logf("%s send latency with a 20 ms Mosaic, CreateUsers on (%d each): known p50=%v p90=%v; unknown p50=%v p90=%v",
+				channel, n, pct(knownD, 50), pct(knownD, 90), pct(unknownD, 50), pct(unknownD, 90))
+			sends := h.emu.Calls(transmittest.EndpointSendOTP) + h.emu.Calls(transmittest.EndpointSendMagicLink)
+			assert.Equal(t, 2*n, sends, "one send per request")
+			assert.Equal(t, 2*n, h.emu.Calls(transmittest.EndpointCreateUser), "one createUser per request, known or not")
+		})
+	}
 }
 
 // pct returns the p-th percentile of ds (nearest rank), rounded to 0.1 ms.
