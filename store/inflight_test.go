@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"net/http"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otlogin/otlogin"
 	"github.com/otlogin/otlogin/internal/apptest"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
@@ -54,6 +56,37 @@ func TestScaleOutOneAuthenticateInFlight(t *testing.T) {
 			assert.Equal(t, 1, statuses[http.StatusOK], "one sign-in: %v", statuses)
 			assert.Equal(t, 19, statuses[http.StatusBadRequest], "the others get the generic answer: %v", statuses)
 			assert.Equal(t, 1, c.Emu.SessionCount(), "one Mosaic session")
+		})
+	}
+}
+
+// TestScaleOutCrossDeviceConfirm: with AllowCrossDevice, a link sent through instance A and
+// opened in another browser on instance B shows a confirm page naming the address (the
+// record A wrote to the shared store), and the confirm on A signs that address in.
+func TestScaleOutCrossDeviceConfirm(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			c := apptest.New(t, apptest.Options{Store: b.open(t), Config: func(cfg *otlogin.Config) {
+				cfg.AllowCrossDevice = true
+			}})
+			email := c.CreateUsers("xdev", 1)[0]
+			r := c.NewClient().PostJSON(instA, "/auth/link/email/send", map[string]string{"email": email})
+			require.Equal(t, http.StatusAccepted, r.Status, r.String())
+			link, ok := c.Emu.LastLink(email)
+			require.True(t, ok)
+			u, err := url.Parse(link)
+			require.NoError(t, err)
+
+			other := c.NewClient()
+			r = other.Get(instB, u.RequestURI())
+			require.Equal(t, http.StatusOK, r.Status, r.String())
+			assert.Contains(t, r.Body, email, "the confirm page names the address")
+			r = other.PostForm(instA, "/auth/link/email/authenticate", url.Values{
+				"code": {u.Query().Get("code")}, "state": {u.Query().Get("state")}})
+			require.Equal(t, http.StatusSeeOther, r.Status, r.String())
+			signedInAs(t, other, instB, email)
 		})
 	}
 }
