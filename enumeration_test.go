@@ -37,8 +37,17 @@ func enumCases(sms bool) []enumCase {
 			h.emu.Force(transmittest.EndpointCreateUser, f)
 		}
 	}
+	sendRefused := func(h *harness, _ string) {
+		// The magic-link send's documented answer for an address the tenant does not know.
+		f := transmittest.FaultStringCode(http.StatusForbidden, "Public signup is not allowed for this application")
+		f.Times = 1
+		h.emu.Force(transmittest.EndpointCreateUser, f)
+		h.emu.Force(transmittest.EndpointSendMagicLink, f)
+		h.emu.Force(transmittest.EndpointSendOTP, f)
+	}
 	return []enumCase{
 		{"known", func(h *harness, id string) { create(h, id) }},
+		{"creation and send refused 403", sendRefused},
 		{"unknown", func(*harness, string) {}},
 		{"disabled", func(h *harness, id string) { h.emu.SetUserStatus(create(h, id), transmittest.StatusDisabled) }},
 		{"creation refused 403", refuse(transmittest.FaultNumericCode(http.StatusForbidden, "Public signup is not allowed for this application"))},
@@ -87,57 +96,67 @@ func maskedAnswer(r response, id string) string {
 // 409 race) gets the same answer, byte for byte once the address and cookie value are masked
 // (status, headers, body), for the link, email OTP and SMS, as HTML and as JSON; and each
 // makes the same Mosaic calls. The log keeps the difference.
+//
+// With CreateUsers off (nothing is created) the same holds, and no creation is asked for.
 func TestEnumerationMatrix(t *testing.T) {
 	t.Parallel()
-	for _, channel := range []string{"link", "email", "sms"} {
-		for _, format := range []string{"html", "json"} {
-			t.Run(channel+"/"+format, func(t *testing.T) {
-				t.Parallel()
-				h := newHarness(t, func(c *Config) {
-					c.CreateUsers = true
-					c.Limits.SendsPerIP = Rate{N: -1}
+	for _, create := range []bool{true, false} {
+		for _, channel := range []string{"link", "email", "sms"} {
+			for _, format := range []string{"html", "json"} {
+				t.Run(fmt.Sprintf("CreateUsers=%v/%s/%s", create, channel, format), func(t *testing.T) {
+					t.Parallel()
+					h := newHarness(t, func(c *Config) {
+						c.CreateUsers = create
+						c.Limits.SendsPerIP = Rate{N: -1}
+					})
+					var first string
+					var firstCalls []int
+					for i, ec := range enumCases(channel == "sms") {
+						id := fmt.Sprintf("user%02d@example.com", i)
+						if channel == "sms" {
+							id = fmt.Sprintf("+141555501%02d", i)
+						}
+						ec.setup(h, id)
+						before := enumCalls(h)
+						c := h.newClient()
+						var r response
+						switch {
+						case channel == "link" && format == "json":
+							r = h.postJSON(c, "/auth/link/email/send", map[string]string{"email": id})
+						case channel == "link":
+							r = h.postForm(c, "/auth/link/email/send", url.Values{"email": {id}, "next": {"/dashboard"}})
+						case format == "json":
+							r = h.postJSON(c, "/auth/otp/send", map[string]string{"channel": channel, "identifier": id})
+						default:
+							r = h.postForm(c, "/auth/otp/send", url.Values{"channel": {channel}, "identifier": {id}, "next": {"/dashboard"}})
+						}
+						calls := enumCalls(h)
+						for k := range calls {
+							calls[k] -= before[k]
+						}
+						got := maskedAnswer(r, id)
+						if i == 0 {
+							first, firstCalls = got, calls
+							assert.Less(t, r.StatusCode, 300, got)
+							continue
+						}
+						assert.Equal(t, first, got, "%s answers like a known address", ec.name)
+						assert.Equal(t, firstCalls, calls, "%s makes the same Mosaic calls (send, createUser) as a known address", ec.name)
+					}
+					logs := h.logs.String()
+					outcomes := []string{"sent", "unknown_user", "user_not_active"}
+					if create {
+						outcomes = []string{"sent", "created_and_sent", "user_not_active", "create_refused", "create_conflict"}
+					} else {
+						assert.Zero(t, h.emu.Calls(transmittest.EndpointCreateUser))
+					}
+					for _, outcome := range outcomes {
+						assert.Contains(t, logs, `"outcome":"`+outcome+`"`, "the log tells the cases apart")
+					}
+					assert.NotContains(t, logs, "@example.com")
+					assert.NotContains(t, logs, "+14155")
 				})
-				var first string
-				var firstCalls []int
-				for i, ec := range enumCases(channel == "sms") {
-					id := fmt.Sprintf("user%02d@example.com", i)
-					if channel == "sms" {
-						id = fmt.Sprintf("+141555501%02d", i)
-					}
-					ec.setup(h, id)
-					before := enumCalls(h)
-					c := h.newClient()
-					var r response
-					switch {
-					case channel == "link" && format == "json":
-						r = h.postJSON(c, "/auth/link/email/send", map[string]string{"email": id})
-					case channel == "link":
-						r = h.postForm(c, "/auth/link/email/send", url.Values{"email": {id}, "next": {"/dashboard"}})
-					case format == "json":
-						r = h.postJSON(c, "/auth/otp/send", map[string]string{"channel": channel, "identifier": id})
-					default:
-						r = h.postForm(c, "/auth/otp/send", url.Values{"channel": {channel}, "identifier": {id}, "next": {"/dashboard"}})
-					}
-					calls := enumCalls(h)
-					for k := range calls {
-						calls[k] -= before[k]
-					}
-					got := maskedAnswer(r, id)
-					if i == 0 {
-						first, firstCalls = got, calls
-						assert.Less(t, r.StatusCode, 300, got)
-						continue
-					}
-					assert.Equal(t, first, got, "%s answers like a known address", ec.name)
-					assert.Equal(t, firstCalls, calls, "%s makes the same Mosaic calls (send, createUser) as a known address", ec.name)
-				}
-				logs := h.logs.String()
-				for _, outcome := range []string{"sent", "created_and_sent", "user_not_active", "create_refused"} {
-					assert.Contains(t, logs, `"outcome":"`+outcome+`"`, "the log tells the cases apart")
-				}
-				assert.NotContains(t, logs, "@example.com")
-				assert.NotContains(t, logs, "+14155")
-			})
+			}
 		}
 	}
 }
