@@ -44,10 +44,16 @@
 //     pending flow with a random state in that browser's session. The callback redeems the
 //     code only when the flow's state matches; anyone else (another browser, a mail scanner,
 //     a HEAD request) gets a page and spends nothing. With Config.AllowCrossDevice another
-//     browser gets a confirm page whose button POSTs the code instead.
+//     browser gets a confirm page, naming the address the link was sent to, whose button
+//     POSTs the code instead.
+//   - A code signs in only the address or number it was sent for: after Mosaic accepts it,
+//     the ID token's email (or phone_number) must be the flow's identifier. Otherwise (an
+//     intercepted code presented inside another flow) the new Mosaic session is ended, the
+//     answer is the generic invalid-code one and the log says identity_mismatch.
 //   - The passcode route uses the channel and identifier of this browser's pending flow; a
 //     JSON body that names different ones is refused. Without a flow both authenticate routes
 //     answer 400 without calling Mosaic. A new send replaces the flow; success or expiry ends it.
+//     At most one authenticate per flow is with Mosaic at a time, on every instance.
 //   - State-changing routes are POST-only and wrapped in [http.CrossOriginProtection], with
 //     PublicURL's origin trusted. The magic-link redirect_uri is built from PublicURL only,
 //     never from the Host header.
@@ -75,7 +81,9 @@
 //     a global SMS budget (500/h) and an optional SMS country allow-list. The client IP is the
 //     connection's unless Config.TrustedProxies lists the peer.
 //   - Sends answer the same for known and unknown users (the log keeps the difference); with
-//     Config.CreateUsers unknown users are created first. Every authenticate failure gives the
+//     Config.CreateUsers every send asks Mosaic to create the user first, so known and unknown
+//     users make the same calls, and a refused creation is answered like a send. Mosaic's
+//     Retry-After reaches the user's answer. Every authenticate failure gives the
 //     same message. Sends and authenticates are never retried, except once after a 401
 //     (Mosaic rejected the client token before acting; see package transmit); when Mosaic
 //     fails the answer is 503.
