@@ -100,14 +100,14 @@ func TestLinkSwapAttack(t *testing.T) {
 // authenticate request so that it proves another identity (identifier and passcode of
 // the victim): a Mosaic that authenticated someone else than the flow's address.
 type otpSwapProxy struct {
-	mu                 sync.Mutex
-	identifier, code   string
-	identifierTypeSwap string
+	mu               sync.Mutex
+	identifier, code string
+	idType           string
 }
 
 func (p *otpSwapProxy) arm(idType, identifier, code string) {
 	p.mu.Lock()
-	p.identifierTypeSwap, p.identifier, p.code = idType, identifier, code
+	p.idType, p.identifier, p.code = idType, identifier, code
 	p.mu.Unlock()
 }
 
@@ -119,7 +119,7 @@ func newOTPSwapHarness(t *testing.T, mod ...func(*Config)) (*harness, *otpSwapPr
 		rp := httputil.NewSingleHostReverseProxy(target)
 		if r.URL.Path == "/cis/v1/auth/otp/authenticate" {
 			p.mu.Lock()
-			id, code, idType := p.identifier, p.code, p.identifierTypeSwap
+			id, code, idType := p.identifier, p.code, p.idType
 			p.mu.Unlock()
 			if id != "" {
 				b, _ := io.ReadAll(r.Body)
