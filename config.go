@@ -220,6 +220,9 @@ func New(cfg Config) (*Auth, error) {
 	if err := cfg.applyDefaults(); err != nil {
 		return nil, err
 	}
+	if err := checkTokenConfig(cfg); err != nil {
+		return nil, err
+	}
 	a := &Auth{
 		cfg:         cfg,
 		client:      cfg.Client,
@@ -281,14 +284,15 @@ func New(cfg Config) (*Auth, error) {
 			}
 			return verifierDiscovery{Issuer: d.Issuer, JWKSURL: d.JWKSURL, Algorithms: d.IDTokenSigningAlgs}, nil
 		},
-		JWKSURL:       cfg.JWKSURL,
-		TenantID:      cfg.TenantID,
-		DecryptionKey: cfg.IDTokenDecryptionKey,
 		HTTPClient: cfg.HTTPClient,
 		Timeout:    cfg.Timeout,
 		Leeway:     cfg.Leeway,
 		Cooldown:   cfg.JWKSCooldown,
 		Now:        cfg.Now,
+
+		JWKSURL:       cfg.JWKSURL,
+		TenantID:      cfg.TenantID,
+		DecryptionKey: cfg.IDTokenDecryptionKey,
 	})
 	a.handler = a.buildHandler()
 	return a, nil

@@ -2,6 +2,9 @@ package otlogin
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -409,11 +412,12 @@ func (v *verifier) decrypt(raw string) (string, error) {
 	isJWE := strings.Count(raw, ".") == 4
 	switch {
 	case v.cfg.DecryptionKey == nil && isJWE:
-		return "", errors.New("otlogin: id token is encrypted (JWE) but no IDTokenDecryptionKey is configured")
+		// A configuration fault, not a bad code: answered as unavailable, and logged.
+		return "", fmt.Errorf("otlogin: id token is encrypted (JWE) but Config.IDTokenDecryptionKey is not set: %w", errVerifierUnavailable)
 	case v.cfg.DecryptionKey == nil:
 		return raw, nil
 	case !isJWE:
-		return "", errors.New("otlogin: id token is not encrypted, but IDTokenDecryptionKey is set: encrypted tokens are required")
+		return "", fmt.Errorf("otlogin: id token is not encrypted, but Config.IDTokenDecryptionKey is set (encrypted tokens are then required): %w", errVerifierUnavailable)
 	}
 	jwe, err := jose.ParseEncryptedCompact(raw, verifierKeyAlgs, verifierContentAlgs)
 	if err != nil {
@@ -514,5 +518,37 @@ func (s *idTokenStrings) UnmarshalJSON(data []byte) error {
 		return errors.New("claim is not a string or an array of strings")
 	}
 	*s = many
+	return nil
+}
+
+// checkTokenConfig refuses token-verification settings that could never verify a token.
+func checkTokenConfig(cfg Config) error {
+	if cfg.JWKSURL != "" {
+		u, err := url.Parse(cfg.JWKSURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			return errors.New("otlogin: Config.JWKSURL must be an absolute https URL, e.g. https://<app>.app.transmitsecurity.io/oidc/jwks as given in Mosaic's app settings")
+		}
+		if cfg.Issuer == "" {
+			return errors.New("otlogin: Config.JWKSURL needs Config.Issuer: keys of an application's own domain sign tokens whose iss is that domain (e.g. https://<app>.app.transmitsecurity.io)")
+		}
+	}
+	if cfg.Issuer != "" {
+		if u, err := url.Parse(cfg.Issuer); err != nil || u.Scheme != "https" || u.Host == "" {
+			return errors.New("otlogin: Config.Issuer must be an https URL exactly as in the tokens' iss, e.g. https://userid.security or https://eu.userid.security")
+		}
+	}
+	switch k := cfg.IDTokenDecryptionKey.(type) {
+	case nil:
+	case *rsa.PrivateKey:
+		if k.N == nil || k.N.BitLen() < verifierMinRSABits {
+			return errors.New("otlogin: Config.IDTokenDecryptionKey: an RSA key must have at least 2048 bits")
+		}
+	case *ecdsa.PrivateKey:
+		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() && k.Curve != elliptic.P521() {
+			return errors.New("otlogin: Config.IDTokenDecryptionKey: an ECDSA key must be on P-256, P-384 or P-521")
+		}
+	default:
+		return fmt.Errorf("otlogin: Config.IDTokenDecryptionKey must be an *rsa.PrivateKey or an *ecdsa.PrivateKey, not %T", k)
+	}
 	return nil
 }

@@ -250,10 +250,14 @@ func TestVerifyMisconfigured(t *testing.T) {
 		{"no client id", func(c *verifierConfig) { c.ClientID = "" }},
 		{"no discover", func(c *verifierConfig) { c.Discover = nil }},
 		{"empty issuer", func(c *verifierConfig) {
-			c.Discover = func(context.Context) (verifierDiscovery, error) { return verifierDiscovery{JWKSURL: p.srv.URL + "/jwks"}, nil }
+			c.Discover = func(context.Context) (verifierDiscovery, error) {
+				return verifierDiscovery{JWKSURL: p.srv.URL + "/jwks"}, nil
+			}
 		}},
 		{"bad jwks url", func(c *verifierConfig) {
-			c.Discover = func(context.Context) (verifierDiscovery, error) { return verifierDiscovery{Issuer: verifierTestIssuer, JWKSURL: "file:///etc/passwd"}, nil }
+			c.Discover = func(context.Context) (verifierDiscovery, error) {
+				return verifierDiscovery{Issuer: verifierTestIssuer, JWKSURL: "file:///etc/passwd"}, nil
+			}
 		}},
 	}
 	for _, tt := range tests {
