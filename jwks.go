@@ -225,6 +225,28 @@ func (ks *keySet) keySetFetch(ctx context.Context, jwksURL string, f *verifierFl
 	close(f.done)
 }
 
+// refreshNow fetches the JWKS once, whatever the cache and the cooldown, and caches the keys
+// on success (Auth.Check). It returns the URL it fetched.
+func (ks *keySet) refreshNow(ctx context.Context) (string, error) {
+	ks.mu.Lock()
+	u := ks.url
+	ks.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, ks.timeout)
+	defer cancel()
+	keys, err := ks.keySetDownload(ctx, u)
+	if err != nil {
+		return u, err
+	}
+	ks.mu.Lock()
+	if ks.url == u {
+		ks.keys = keys
+		ks.loaded = true
+		ks.gen++
+	}
+	ks.mu.Unlock()
+	return u, nil
+}
+
 // keySetDownload fetches and parses the JWKS. It fails, leaving the cache untouched, unless
 // the answer is a 200 with at least one usable key.
 func (ks *keySet) keySetDownload(ctx context.Context, jwksURL string) ([]keySetKey, error) {
