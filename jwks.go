@@ -20,8 +20,10 @@ import (
 
 // The ID-token signing keys.
 //
-// Keys come only from the JWKS URL named by discovery (or Config.JWKSURL), through keySet, never from jku, x5u,
-// jwk or x5c token headers (those headers are ignored). A cached kid keeps verifying until a
+// Keys come only from the JWKS URL named by discovery (or Config.JWKSURL), through keySet,
+// never from jku, x5u, jwk or x5c token headers (those headers are ignored). A key verifies
+// only the algorithms its type allows (RSA: RS*/PS*; ECDSA: the ES* of its curve), and only
+// its JWK's alg when that is named. A cached kid keeps verifying until a
 // later successful JWKS fetch no longer lists it; a fetch only happens on the first verification
 // or when a token names a kid that is not cached (at most once per Cooldown).
 

@@ -27,15 +27,15 @@ import (
 //     is configured and refused when none is;
 //   - the JWS header: its alg is one of the discovery document's
 //     id_token_signing_alg_values_supported that are asymmetric (RS*, PS*, ES*; never HS* or
-//     none; RS256 when discovery lists none), and it has no crit header (RFC 7515 4.1.11: b64:false
-//     would change what the signature covers);
+//     none; RS256 when discovery lists none), and it has no crit header (RFC 7515 4.1.11:
+//     b64:false would change what the signature covers);
 //   - the signature, with a key of the JWKS (jwks.go);
 //   - go-oidc's IDTokenVerifier: the issuer (exactly) and the audience;
 //   - here: sub present; NumericDates are JSON numbers (a numeric string is refused); several
 //     audiences need an azp equal to the client id, and any azp must be the client id (OIDC
 //     Core 3.1.3.7); tid equals TenantID when that is set; exp, nbf and iat with leeway.
 //
-// go-oidc's own time checks are not used Time claims are checked here instead, because go-oidc has no leeway on exp and a
+// Time claims are checked here, not by go-oidc, because go-oidc has no leeway on exp and a
 // fixed 5-minute leeway on nbf: the go-oidc config sets SkipExpiryCheck (which skips both its exp
 // and nbf checks) and verifierCheckTimes applies the configured Leeway to exp, nbf and iat
 // against Now. The alternative, shifting go-oidc's Now back by the leeway, would widen exp but
@@ -66,8 +66,8 @@ type verifierConfig struct {
 	ClientID string
 	// Issuer overrides the issuer taken from discovery. Default: "" (use discovery's).
 	Issuer string
-	// Discover returns the issuer and the JWKS URL. It is called lazily, on the first verify,
-	// and again after a failure.
+	// Discover returns the issuer, the JWKS URL and the signing algorithms. It is called
+	// lazily, on the first verify, and again after a failure.
 	Discover func(ctx context.Context) (verifierDiscovery, error)
 	// HTTPClient is used for JWKS fetches; redirects are never followed (a copy is used).
 	// Default: a client with Timeout.
