@@ -117,6 +117,20 @@ type Config struct {
 	// Issuer is the expected iss of ID tokens. Default: the issuer of Mosaic's discovery
 	// document.
 	Issuer string
+	// JWKSURL is where the ID-token signing keys are fetched. Set it, with Issuer, for an
+	// application with its own signing keys (tokens issued by its own domain, e.g.
+	// https://<app>.app.transmitsecurity.io): such tokens never verify with the tenant's
+	// keys. Must be an absolute http(s) URL. Default: the jwks_uri of Mosaic's discovery
+	// document.
+	JWKSURL string
+	// TenantID, when set, must equal the tid claim of every ID token (Transmit's token
+	// validation guide asks for it). Default: "" (not checked).
+	TenantID string
+	// IDTokenDecryptionKey is the private key (*rsa.PrivateKey of at least 2048 bits, or
+	// *ecdsa.PrivateKey) of the encryption key registered for the application in Mosaic.
+	// When set, ID tokens must be encrypted (JWE, RSA-OAEP or ECDH-ES); they are decrypted,
+	// then verified. Default: nil (an encrypted ID token is refused).
+	IDTokenDecryptionKey any
 	// Leeway is the clock skew allowed when checking token times. Default: 1m.
 	Leeway time.Duration
 	// JWKSCooldown is the minimum time between JWKS refetches caused by unknown key IDs.
@@ -208,6 +222,9 @@ func New(cfg Config) (*Auth, error) {
 	if err := cfg.applyDefaults(); err != nil {
 		return nil, err
 	}
+	if err := checkTokenConfig(cfg); err != nil {
+		return nil, err
+	}
 	a := &Auth{
 		cfg:         cfg,
 		client:      cfg.Client,
@@ -262,18 +279,22 @@ func New(cfg Config) (*Auth, error) {
 	a.verifier = newVerifier(verifierConfig{
 		ClientID: client.ClientID(),
 		Issuer:   cfg.Issuer,
-		Discover: func(ctx context.Context) (string, string, error) {
+		Discover: func(ctx context.Context) (verifierDiscovery, error) {
 			d, err := client.Discover(ctx)
 			if err != nil {
-				return "", "", err
+				return verifierDiscovery{}, err
 			}
-			return d.Issuer, d.JWKSURL, nil
+			return verifierDiscovery{Issuer: d.Issuer, JWKSURL: d.JWKSURL, Algorithms: d.IDTokenSigningAlgs}, nil
 		},
 		HTTPClient: cfg.HTTPClient,
 		Timeout:    cfg.Timeout,
 		Leeway:     cfg.Leeway,
 		Cooldown:   cfg.JWKSCooldown,
 		Now:        cfg.Now,
+
+		JWKSURL:       cfg.JWKSURL,
+		TenantID:      cfg.TenantID,
+		DecryptionKey: cfg.IDTokenDecryptionKey,
 	})
 	a.handler = a.buildHandler()
 	return a, nil

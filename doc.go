@@ -67,8 +67,8 @@
 //     requests write nothing to the store. A request that loaded a session before a logout
 //     does not save it back: it first checks that the store still has the session (two store
 //     calls, not one atomic write, so a logout landing between them is not covered).
-//   - ID tokens are verified once, at sign-in (issuer from discovery or Config.Issuer, RS256,
-//     audience = client ID). Later requests use the session only: they keep working when
+//   - ID tokens are verified once, at sign-in (issuer from discovery or Config.Issuer, an
+//     asymmetric algorithm the discovery document lists, audience = client ID). Later requests use the session only: they keep working when
 //     Mosaic is down, and [Auth.AccessToken] refreshes the access token when an API call
 //     needs one (Mosaic's refresh tokens are single-use: concurrent refreshes of a session
 //     share one call, and an instance that loses the race picks up the rotated tokens from

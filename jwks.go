@@ -2,12 +2,16 @@ package otlogin
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,8 +20,10 @@ import (
 
 // The ID-token signing keys.
 //
-// Keys come only from the JWKS URL named by discovery, through keySet, never from jku, x5u,
-// jwk or x5c token headers (those headers are ignored). A cached kid keeps verifying until a
+// Keys come only from the JWKS URL named by discovery (or Config.JWKSURL), through keySet,
+// never from jku, x5u, jwk or x5c token headers (those headers are ignored). A key verifies
+// only the algorithms its type allows (RSA: RS*/PS*; ECDSA: the ES* of its curve), and only
+// its JWK's alg when that is named. A cached kid keeps verifying until a
 // later successful JWKS fetch no longer lists it; a fetch only happens on the first verification
 // or when a token names a kid that is not cached (at most once per Cooldown).
 
@@ -39,6 +45,7 @@ type keySet struct {
 
 	mu          sync.Mutex
 	url         string
+	algs        []jose.SignatureAlgorithm // accepted token algs, from discovery
 	keys        []keySetKey
 	loaded      bool      // a fetch has succeeded
 	gen         uint64    // bumped on every successful fetch
@@ -46,14 +53,41 @@ type keySet struct {
 	inflight    *verifierFlight
 }
 
+// keySetKey is one usable public key: an RSA key of at least 2048 bits or an ECDSA key on
+// P-256, P-384 or P-521. alg is the JWK's alg ("" when the JWK names none).
 type keySetKey struct {
 	kid string
-	pub *rsa.PublicKey
+	alg string
+	pub crypto.PublicKey
 }
 
-func (ks *keySet) setURL(u string) {
+// fits reports whether k may verify a signature made with alg: the key's type and curve must
+// be alg's, and a JWK that names an alg is used for that alg only.
+func (k keySetKey) fits(alg string) bool {
+	if k.alg != "" && k.alg != alg {
+		return false
+	}
+	switch pub := k.pub.(type) {
+	case *rsa.PublicKey:
+		return strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")
+	case *ecdsa.PublicKey:
+		switch alg {
+		case string(jose.ES256):
+			return pub.Curve == elliptic.P256()
+		case string(jose.ES384):
+			return pub.Curve == elliptic.P384()
+		case string(jose.ES512):
+			return pub.Curve == elliptic.P521()
+		}
+	}
+	return false
+}
+
+// setSource sets the JWKS URL and the accepted algorithms.
+func (ks *keySet) setSource(u string, algs []jose.SignatureAlgorithm) {
 	ks.mu.Lock()
 	ks.url = u
+	ks.algs = algs
 	ks.mu.Unlock()
 }
 
@@ -72,22 +106,36 @@ func (ks *keySet) keySetVerify(ctx context.Context, raw string) ([]byte, error) 
 	if err := idTokenPrecheck(raw); err != nil {
 		return nil, err
 	}
-	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
+	ks.mu.Lock()
+	algs := ks.algs
+	ks.mu.Unlock()
+	if len(algs) == 0 {
+		algs = []jose.SignatureAlgorithm{jose.RS256}
+	}
+	jws, err := jose.ParseSignedCompact(raw, algs)
 	if err != nil {
-		return nil, fmt.Errorf("otlogin: malformed id token: %w", err)
+		return nil, fmt.Errorf("otlogin: malformed id token or algorithm not accepted: %w", err)
 	}
-	if len(jws.Signatures) != 1 || jws.Signatures[0].Header.Algorithm != string(jose.RS256) {
-		return nil, errors.New("otlogin: id token must have one RS256 signature")
+	if len(jws.Signatures) != 1 {
+		return nil, errors.New("otlogin: id token must have one signature")
 	}
-	kid := jws.Signatures[0].Header.KeyID
-	payload, found, gen, err := ks.keySetTry(jws, kid)
+	h := jws.Signatures[0].Header
+	// go-jose honours crit:["b64"] with b64:false (RFC 7797), which changes what the signature
+	// covers; an ID token has no use for critical extensions (RFC 7515 4.1.11).
+	for _, name := range []jose.HeaderKey{"crit", "b64"} {
+		if _, ok := h.ExtraHeaders[name]; ok {
+			return nil, fmt.Errorf("otlogin: id token header carries %q, which is refused", name)
+		}
+	}
+	kid := h.KeyID
+	payload, found, gen, err := ks.keySetTry(jws, kid, h.Algorithm)
 	if found {
 		return payload, err
 	}
 	if err := ks.keySetRefresh(ctx, gen); err != nil {
 		return nil, err
 	}
-	payload, found, _, err = ks.keySetTry(jws, kid)
+	payload, found, _, err = ks.keySetTry(jws, kid, h.Algorithm)
 	if !found {
 		return nil, errors.New("otlogin: id token signed by an unknown key")
 	}
@@ -97,13 +145,18 @@ func (ks *keySet) keySetVerify(ctx context.Context, raw string) ([]byte, error) 
 // keySetTry verifies jws with the cached keys. found reports whether the result is final:
 // a key with the token's kid exists (its verdict stands), or some kid-less candidate verified.
 // gen identifies the cache state that was searched.
-func (ks *keySet) keySetTry(jws *jose.JSONWebSignature, kid string) (payload []byte, found bool, gen uint64, err error) {
+func (ks *keySet) keySetTry(jws *jose.JSONWebSignature, kid, alg string) (payload []byte, found bool, gen uint64, err error) {
 	ks.mu.Lock()
 	keys, gen := ks.keys, ks.gen
 	ks.mu.Unlock()
-	var exact, fallback []*rsa.PublicKey
+	var exact, fallback []crypto.PublicKey
+	mismatch := false // the kid names a key of another type or alg
 	for _, k := range keys {
 		switch {
+		case !k.fits(alg):
+			if kid != "" && k.kid == kid {
+				mismatch = true
+			}
 		case kid != "" && k.kid == kid:
 			exact = append(exact, k.pub)
 		case kid == "" || k.kid == "":
@@ -117,6 +170,9 @@ func (ks *keySet) keySetTry(jws *jose.JSONWebSignature, kid string) (payload []b
 			}
 		}
 		return nil, true, gen, errors.New("otlogin: id token signature invalid")
+	}
+	if mismatch {
+		return nil, true, gen, errors.New("otlogin: id token alg does not match its key")
 	}
 	for _, pub := range fallback {
 		if p, err := jws.Verify(pub); err == nil {
@@ -171,6 +227,28 @@ func (ks *keySet) keySetFetch(ctx context.Context, jwksURL string, f *verifierFl
 	close(f.done)
 }
 
+// refreshNow fetches the JWKS once, whatever the cache and the cooldown, and caches the keys
+// on success (Auth.Check). It returns the URL it fetched.
+func (ks *keySet) refreshNow(ctx context.Context) (string, error) {
+	ks.mu.Lock()
+	u := ks.url
+	ks.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, ks.timeout)
+	defer cancel()
+	keys, err := ks.keySetDownload(ctx, u)
+	if err != nil {
+		return u, err
+	}
+	ks.mu.Lock()
+	if ks.url == u {
+		ks.keys = keys
+		ks.loaded = true
+		ks.gen++
+	}
+	ks.mu.Unlock()
+	return u, nil
+}
+
 // keySetDownload fetches and parses the JWKS. It fails, leaving the cache untouched, unless
 // the answer is a 200 with at least one usable key.
 func (ks *keySet) keySetDownload(ctx context.Context, jwksURL string) ([]keySetKey, error) {
@@ -212,20 +290,39 @@ func (ks *keySet) keySetDownload(ctx context.Context, jwksURL string) ([]keySetK
 		if k.UnmarshalJSON(rawKey) != nil {
 			continue
 		}
-		pub, ok := k.Key.(*rsa.PublicKey) // private keys and non-RSA keys are skipped
-		if !ok || pub.N == nil || pub.N.BitLen() < verifierMinRSABits {
+		// Private keys and keys of other types are skipped.
+		switch pub := k.Key.(type) {
+		case *rsa.PublicKey:
+			if pub.N == nil || pub.N.BitLen() < verifierMinRSABits {
+				continue
+			}
+		case *ecdsa.PublicKey:
+			if pub.Curve != elliptic.P256() && pub.Curve != elliptic.P384() && pub.Curve != elliptic.P521() {
+				continue
+			}
+		default:
 			continue
 		}
-		if (k.Use != "" && k.Use != "sig") || (k.Algorithm != "" && k.Algorithm != string(jose.RS256)) {
+		if (k.Use != "" && k.Use != "sig") || (k.Algorithm != "" && !verifierAsymmetric(k.Algorithm)) {
 			continue
 		}
-		keys = append(keys, keySetKey{kid: k.KeyID, pub: pub})
+		keys = append(keys, keySetKey{kid: k.KeyID, alg: k.Algorithm, pub: k.Key})
 		if len(keys) == verifierMaxKeys {
 			break
 		}
 	}
 	if len(keys) == 0 {
-		return nil, errors.New("no usable RS256 signing keys")
+		return nil, errors.New("no usable signing keys (RSA of 2048 bits or more, or ECDSA P-256/384/521, use sig)")
 	}
 	return keys, nil
+}
+
+// verifierAsymmetric reports whether alg is one of verifierAsymmetricAlgs.
+func verifierAsymmetric(alg string) bool {
+	for _, a := range verifierAsymmetricAlgs {
+		if string(a) == alg {
+			return true
+		}
+	}
+	return false
 }

@@ -313,8 +313,8 @@ func TestVerifyJWKSRedirectNotFollowed(t *testing.T) {
 			}
 			v := newVerifierForTest(t, p, clock, func(c *verifierConfig) {
 				c.HTTPClient = client
-				c.Discover = func(context.Context) (string, string, error) {
-					return verifierTestIssuer, redirector.URL + "/jwks", nil
+				c.Discover = func(context.Context) (verifierDiscovery, error) {
+					return verifierDiscovery{Issuer: verifierTestIssuer, JWKSURL: redirector.URL + "/jwks"}, nil
 				}
 			})
 			_, err := v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil))

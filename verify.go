@@ -2,6 +2,9 @@ package otlogin
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,12 +16,26 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // ID-token verification.
 //
-// go-oidc's IDTokenVerifier checks the signature algorithm (RS256 only), the issuer (exactly) and
-// the audience. Time claims are checked here instead, because go-oidc has no leeway on exp and a
+// A token is accepted only after these steps, in order:
+//   - size and shape (idTokenPrecheck); an encrypted token (JWE, five parts) is decrypted first
+//     with the configured key and must hold a signed token (JWS); a JWE is required when a key
+//     is configured and refused when none is;
+//   - the JWS header: its alg is one of the discovery document's
+//     id_token_signing_alg_values_supported that are asymmetric (RS*, PS*, ES*; never HS* or
+//     none; RS256 when discovery lists none), and it has no crit header (RFC 7515 4.1.11:
+//     b64:false would change what the signature covers);
+//   - the signature, with a key of the JWKS (jwks.go);
+//   - go-oidc's IDTokenVerifier: the issuer (exactly) and the audience;
+//   - here: sub present; NumericDates are JSON numbers (a numeric string is refused); several
+//     audiences need an azp equal to the client id, and any azp must be the client id (OIDC
+//     Core 3.1.3.7); tid equals TenantID when that is set; exp, nbf and iat with leeway.
+//
+// Time claims are checked here, not by go-oidc, because go-oidc has no leeway on exp and a
 // fixed 5-minute leeway on nbf: the go-oidc config sets SkipExpiryCheck (which skips both its exp
 // and nbf checks) and verifierCheckTimes applies the configured Leeway to exp, nbf and iat
 // against Now. The alternative, shifting go-oidc's Now back by the leeway, would widen exp but
@@ -49,9 +66,9 @@ type verifierConfig struct {
 	ClientID string
 	// Issuer overrides the issuer taken from discovery. Default: "" (use discovery's).
 	Issuer string
-	// Discover returns the issuer and the JWKS URL. It is called lazily, on the first verify,
-	// and again after a failure.
-	Discover func(ctx context.Context) (issuer, jwksURL string, err error)
+	// Discover returns the issuer, the JWKS URL and the signing algorithms. It is called
+	// lazily, on the first verify, and again after a failure.
+	Discover func(ctx context.Context) (verifierDiscovery, error)
 	// HTTPClient is used for JWKS fetches; redirects are never followed (a copy is used).
 	// Default: a client with Timeout.
 	HTTPClient *http.Client
@@ -61,8 +78,52 @@ type verifierConfig struct {
 	Leeway time.Duration
 	// Cooldown is the minimum time between JWKS refetches caused by unknown kids. Default: 30s.
 	Cooldown time.Duration
+	// JWKSURL overrides the jwks_uri taken from discovery (app-specific signing keys). Default:
+	// "" (use discovery's).
+	JWKSURL string
+	// TenantID, when set, must equal the tid claim. Default: "" (not checked).
+	TenantID string
+	// DecryptionKey, when set (*rsa.PrivateKey or *ecdsa.PrivateKey), decrypts encrypted ID
+	// tokens, which are then required. Default: nil (a JWE is refused).
+	DecryptionKey any
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
+}
+
+// verifierDiscovery is what verification reads from the discovery document.
+type verifierDiscovery struct {
+	Issuer  string
+	JWKSURL string
+	// Algorithms is id_token_signing_alg_values_supported as published.
+	Algorithms []string
+}
+
+// verifierAsymmetricAlgs are the ID-token signature algorithms otlogin can accept, in order of
+// preference; the discovery document picks among them.
+var verifierAsymmetricAlgs = []jose.SignatureAlgorithm{
+	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512, jose.ES256, jose.ES384, jose.ES512,
+}
+
+// verifierAlgs returns the algorithms of published that otlogin accepts. An empty list means
+// RS256, which OpenID Connect Discovery requires every provider to support.
+func verifierAlgs(published []string) ([]jose.SignatureAlgorithm, error) {
+	if len(published) == 0 {
+		return []jose.SignatureAlgorithm{jose.RS256}, nil
+	}
+	var out []jose.SignatureAlgorithm
+	for _, a := range verifierAsymmetricAlgs {
+		for _, p := range published {
+			if p == string(a) {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("otlogin: oidc discovery lists no asymmetric ID-token signing algorithm (id_token_signing_alg_values_supported %q; otlogin accepts RS256, PS256, ES256 and their 384/512 variants): %w",
+			published, errVerifierUnavailable)
+	}
+	return out, nil
 }
 
 // idTokenClaims are the verified claims of an ID token.
@@ -73,6 +134,7 @@ type idTokenClaims struct {
 	EmailVerified       bool
 	PhoneNumberVerified bool
 	AMR                 []string
+	TenantID            string
 	AuthTime            time.Time
 	IssuedAt            time.Time
 	Expiry              time.Time
@@ -140,6 +202,10 @@ func (v *verifier) verify(ctx context.Context, rawIDToken string) (*idTokenClaim
 	if err := idTokenPrecheck(rawIDToken); err != nil {
 		return nil, err
 	}
+	rawIDToken, err := v.decrypt(rawIDToken)
+	if err != nil {
+		return nil, err
+	}
 	if v.cfg.ClientID == "" {
 		return nil, errors.New("otlogin: id token verifier: no client id configured")
 	}
@@ -165,6 +231,12 @@ func (v *verifier) verify(ctx context.Context, rawIDToken string) (*idTokenClaim
 	if w.AuthorizedParty != "" && w.AuthorizedParty != v.cfg.ClientID {
 		return nil, errors.New("otlogin: id token azp is not this client")
 	}
+	if len(tok.Audience) > 1 && w.AuthorizedParty == "" {
+		return nil, errors.New("otlogin: id token has several audiences and no azp naming this client")
+	}
+	if v.cfg.TenantID != "" && w.TenantID != v.cfg.TenantID {
+		return nil, errors.New("otlogin: id token tid is not the configured tenant")
+	}
 	if err := v.verifierCheckTimes(&w); err != nil {
 		return nil, err
 	}
@@ -175,6 +247,7 @@ func (v *verifier) verify(ctx context.Context, rawIDToken string) (*idTokenClaim
 		EmailVerified:       bool(w.EmailVerified),
 		PhoneNumberVerified: bool(w.PhoneNumberVerified),
 		AMR:                 []string(w.AMR),
+		TenantID:            w.TenantID,
 		AuthTime:            w.AuthTime.time(),
 		IssuedAt:            w.IssuedAt.time(),
 		Expiry:              w.Expiry.time(),
@@ -240,21 +313,32 @@ func (v *verifier) ready(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 func (v *verifier) verifierDiscover(ctx context.Context, f *verifierFlight) {
 	ctx, cancel := context.WithTimeout(ctx, v.cfg.Timeout)
 	defer cancel()
-	issuer, jwksURL, err := v.cfg.Discover(ctx)
+	d, err := v.cfg.Discover(ctx)
+	var algs []jose.SignatureAlgorithm
 	if err != nil {
 		err = fmt.Errorf("otlogin: oidc discovery: %w: %w", errVerifierUnavailable, err)
 	} else {
 		if v.cfg.Issuer != "" {
-			issuer = v.cfg.Issuer
+			d.Issuer = v.cfg.Issuer
 		}
-		err = verifierCheckEndpoints(issuer, jwksURL)
+		if v.cfg.JWKSURL != "" {
+			d.JWKSURL = v.cfg.JWKSURL
+		}
+		err = verifierCheckEndpoints(d.Issuer, d.JWKSURL)
+		if err == nil {
+			algs, err = verifierAlgs(d.Algorithms)
+		}
 	}
 	v.mu.Lock()
 	if err == nil {
-		v.keys.setURL(jwksURL)
-		v.idv = oidc.NewVerifier(issuer, v.keys, &oidc.Config{
+		v.keys.setSource(d.JWKSURL, algs)
+		names := make([]string, len(algs))
+		for i, a := range algs {
+			names[i] = string(a)
+		}
+		v.idv = oidc.NewVerifier(d.Issuer, v.keys, &oidc.Config{
 			ClientID:             v.cfg.ClientID,
-			SupportedSigningAlgs: []string{oidc.RS256},
+			SupportedSigningAlgs: names,
 			// exp and nbf are checked by verifierCheckTimes with the configured leeway.
 			SkipExpiryCheck: true,
 			Now:             v.cfg.Now,
@@ -294,8 +378,8 @@ func verifierWait(ctx context.Context, f *verifierFlight, timeout time.Duration,
 	}
 }
 
-// idTokenPrecheck rejects tokens that are too large or not three dot-separated parts before
-// any parsing.
+// idTokenPrecheck rejects tokens that are too large or not three (JWS) or five (JWE)
+// dot-separated parts before any parsing.
 func idTokenPrecheck(raw string) error {
 	if raw == "" {
 		return errors.New("otlogin: empty id token")
@@ -303,10 +387,57 @@ func idTokenPrecheck(raw string) error {
 	if len(raw) > verifierMaxTokenBytes {
 		return errors.New("otlogin: id token too large")
 	}
-	if strings.Count(raw, ".") != 2 {
-		return errors.New("otlogin: id token is not a compact JWS")
+	if n := strings.Count(raw, "."); n != 2 && n != 4 {
+		return errors.New("otlogin: id token is not a compact JWS or JWE")
 	}
 	return nil
+}
+
+// verifierKeyAlgs and verifierContentAlgs are the JWE algorithms decrypt accepts: RSA-OAEP
+// and ECDH-ES key management (not RSA1_5, open to padding oracles) and authenticated
+// content encryption.
+var (
+	verifierKeyAlgs = []jose.KeyAlgorithm{
+		jose.RSA_OAEP, jose.RSA_OAEP_256, jose.ECDH_ES, jose.ECDH_ES_A128KW, jose.ECDH_ES_A192KW, jose.ECDH_ES_A256KW,
+	}
+	verifierContentAlgs = []jose.ContentEncryption{
+		jose.A128GCM, jose.A192GCM, jose.A256GCM, jose.A128CBC_HS256, jose.A192CBC_HS384, jose.A256CBC_HS512,
+	}
+)
+
+// decrypt returns the signed token inside raw. Without a DecryptionKey raw must be a JWS;
+// with one it must be a JWE (an app that registered an encryption key gets encrypted tokens
+// only), without compression, holding a compact JWS. The result is checked like raw would be.
+func (v *verifier) decrypt(raw string) (string, error) {
+	isJWE := strings.Count(raw, ".") == 4
+	switch {
+	case v.cfg.DecryptionKey == nil && isJWE:
+		// A configuration fault, not a bad code: answered as unavailable, and logged.
+		return "", fmt.Errorf("otlogin: id token is encrypted (JWE) but Config.IDTokenDecryptionKey is not set: %w", errVerifierUnavailable)
+	case v.cfg.DecryptionKey == nil:
+		return raw, nil
+	case !isJWE:
+		return "", fmt.Errorf("otlogin: id token is not encrypted, but Config.IDTokenDecryptionKey is set (encrypted tokens are then required): %w", errVerifierUnavailable)
+	}
+	jwe, err := jose.ParseEncryptedCompact(raw, verifierKeyAlgs, verifierContentAlgs)
+	if err != nil {
+		return "", fmt.Errorf("otlogin: malformed encrypted id token: %w", err)
+	}
+	if _, ok := jwe.Header.ExtraHeaders["zip"]; ok {
+		return "", errors.New("otlogin: encrypted id token is compressed (zip), which is refused")
+	}
+	inner, err := jwe.Decrypt(v.cfg.DecryptionKey)
+	if err != nil {
+		return "", errors.New("otlogin: encrypted id token could not be decrypted with IDTokenDecryptionKey")
+	}
+	s := string(inner)
+	if err := idTokenPrecheck(s); err != nil {
+		return "", err
+	}
+	if strings.Count(s, ".") != 2 {
+		return "", errors.New("otlogin: encrypted id token does not hold a signed token (nested JWS)")
+	}
+	return s, nil
 }
 
 // idTokenWire is the JSON shape of the claims read here.
@@ -318,6 +449,7 @@ type idTokenWire struct {
 	PhoneNumber         string         `json:"phone_number"`
 	PhoneNumberVerified idTokenBool    `json:"phone_number_verified"`
 	AMR                 idTokenStrings `json:"amr"`
+	TenantID            string         `json:"tid"`
 	AuthTime            *idTokenTime   `json:"auth_time"`
 	IssuedAt            *idTokenTime   `json:"iat"`
 	Expiry              *idTokenTime   `json:"exp"`
@@ -328,6 +460,10 @@ type idTokenWire struct {
 type idTokenTime time.Time
 
 func (t *idTokenTime) UnmarshalJSON(b []byte) error {
+	// json.Number also takes a quoted number ("1800000000"); a NumericDate is a JSON number.
+	if len(b) == 0 || b[0] == '"' {
+		return errors.New("numeric date is not a number")
+	}
 	var n json.Number
 	if err := json.Unmarshal(b, &n); err != nil {
 		return errors.New("numeric date is not a number")
@@ -382,5 +518,37 @@ func (s *idTokenStrings) UnmarshalJSON(data []byte) error {
 		return errors.New("claim is not a string or an array of strings")
 	}
 	*s = many
+	return nil
+}
+
+// checkTokenConfig refuses token-verification settings that could never verify a token.
+func checkTokenConfig(cfg Config) error {
+	if cfg.JWKSURL != "" {
+		u, err := url.Parse(cfg.JWKSURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			return errors.New("otlogin: Config.JWKSURL must be an absolute https URL, e.g. https://<app>.app.transmitsecurity.io/oidc/jwks as given in Mosaic's app settings")
+		}
+		if cfg.Issuer == "" {
+			return errors.New("otlogin: Config.JWKSURL needs Config.Issuer: keys of an application's own domain sign tokens whose iss is that domain (e.g. https://<app>.app.transmitsecurity.io)")
+		}
+	}
+	if cfg.Issuer != "" {
+		if u, err := url.Parse(cfg.Issuer); err != nil || u.Scheme != "https" || u.Host == "" {
+			return errors.New("otlogin: Config.Issuer must be an https URL exactly as in the tokens' iss, e.g. https://userid.security or https://eu.userid.security")
+		}
+	}
+	switch k := cfg.IDTokenDecryptionKey.(type) {
+	case nil:
+	case *rsa.PrivateKey:
+		if k.N == nil || k.N.BitLen() < verifierMinRSABits {
+			return errors.New("otlogin: Config.IDTokenDecryptionKey: an RSA key must have at least 2048 bits")
+		}
+	case *ecdsa.PrivateKey:
+		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() && k.Curve != elliptic.P521() {
+			return errors.New("otlogin: Config.IDTokenDecryptionKey: an ECDSA key must be on P-256, P-384 or P-521")
+		}
+	default:
+		return fmt.Errorf("otlogin: Config.IDTokenDecryptionKey must be an *rsa.PrivateKey or an *ecdsa.PrivateKey, not %T", k)
+	}
 	return nil
 }

@@ -46,3 +46,41 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifyEncrypted is FuzzVerify with a decryption key: the JWE path must never panic and
+// never accept anything but a JWE holding a token signed by the IdP's key.
+func FuzzVerifyEncrypted(f *testing.F) {
+	keys := verifierTestKeys()
+	clock := newVerifierTestClock()
+	good := verifierTestMint(f, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil)
+	enc, err := jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: jose.RSA_OAEP_256, Key: &keys[2].PublicKey},
+		(&jose.EncrypterOptions{}).WithContentType("JWT"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	obj, err := enc.Encrypt([]byte(good))
+	if err != nil {
+		f.Fatal(err)
+	}
+	jwe, err := obj.CompactSerialize()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{jwe, good, "a.b.c.d.e", "....", jwe[:len(jwe)/2]} {
+		f.Add(seed)
+	}
+	p := newVerifierTestIdP(f, verifierTestJWK(keys[0], "k1"))
+	v := newVerifier(verifierConfig{ClientID: verifierTestClientID, Discover: p.discover, Now: clock.Now, DecryptionKey: keys[2]})
+	f.Fuzz(func(t *testing.T, raw string) {
+		c, err := v.verify(context.Background(), raw)
+		if err == nil {
+			if strings.Count(raw, ".") != 4 || c == nil || c.Subject != "user-1" {
+				t.Fatalf("accepted an unexpected token")
+			}
+			return
+		}
+		if len(raw) > 16 && strings.Contains(err.Error(), raw) {
+			t.Fatalf("error contains the token")
+		}
+	})
+}

@@ -62,6 +62,7 @@ func (c *verifierTestClock) Advance(d time.Duration) {
 type verifierTestIdP struct {
 	srv    *httptest.Server
 	issuer string
+	algs   []string // id_token_signing_alg_values_supported; nil: not published
 
 	mu   sync.Mutex
 	keys []jose.JSONWebKey
@@ -80,10 +81,13 @@ func newVerifierTestIdP(t testing.TB, keys ...jose.JSONWebKey) *verifierTestIdP 
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		p.discoveryFetches.Add(1)
 		p.mu.Lock()
-		iss := p.issuer
+		doc := map[string]any{"issuer": p.issuer, "jwks_uri": p.srv.URL + "/jwks"}
+		if p.algs != nil {
+			doc["id_token_signing_alg_values_supported"] = p.algs
+		}
 		p.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": p.srv.URL + "/jwks"})
+		_ = json.NewEncoder(w).Encode(doc)
 	})
 	mux.HandleFunc("GET /jwks", p.serveJWKS)
 	p.srv = httptest.NewServer(mux)
@@ -150,27 +154,28 @@ func (p *verifierTestIdP) set(f func(p *verifierTestIdP)) {
 }
 
 // discover is a Discover func that reads the discovery document over HTTP.
-func (p *verifierTestIdP) discover(ctx context.Context) (string, string, error) {
+func (p *verifierTestIdP) discover(ctx context.Context) (verifierDiscovery, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.srv.URL+"/.well-known/openid-configuration", nil)
 	if err != nil {
-		return "", "", err
+		return verifierDiscovery{}, err
 	}
 	resp, err := p.srv.Client().Do(req)
 	if err != nil {
-		return "", "", err
+		return verifierDiscovery{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", "", fmt.Errorf("status %d", resp.StatusCode)
+		return verifierDiscovery{}, fmt.Errorf("status %d", resp.StatusCode)
 	}
 	var doc struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
+		Issuer  string   `json:"issuer"`
+		JWKSURI string   `json:"jwks_uri"`
+		Algs    []string `json:"id_token_signing_alg_values_supported"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
-		return "", "", err
+		return verifierDiscovery{}, err
 	}
-	return doc.Issuer, doc.JWKSURI, nil
+	return verifierDiscovery{Issuer: doc.Issuer, JWKSURL: doc.JWKSURI, Algorithms: doc.Algs}, nil
 }
 
 func verifierTestJWK(key *rsa.PrivateKey, kid string) jose.JSONWebKey {

@@ -89,7 +89,7 @@ func TestVerifyRejectsAndAccepts(t *testing.T) {
 		{"issuer missing", rs(func(c map[string]any) { delete(c, "iss") }), false},
 		{"aud mismatch", rs(func(c map[string]any) { c["aud"] = "other-client" }), false},
 		{"access token aud", rs(func(c map[string]any) { c["aud"] = "userid-api" }), false},
-		{"multiple aud containing ours", rs(func(c map[string]any) { c["aud"] = []string{"other", verifierTestClientID} }), true},
+		{"multiple aud containing ours, no azp", rs(func(c map[string]any) { c["aud"] = []string{"other", verifierTestClientID} }), false},
 		{"multiple aud without ours", rs(func(c map[string]any) { c["aud"] = []string{"other", "third"} }), false},
 		{"azp not ours", rs(func(c map[string]any) { c["azp"] = "other" }), false},
 		{"no sub", rs(func(c map[string]any) { delete(c, "sub") }), false},
@@ -220,9 +220,9 @@ func TestVerifyDiscoveryRetriedAfterFailure(t *testing.T) {
 	clock := newVerifierTestClock()
 	var calls atomic.Int64
 	v := newVerifierForTest(t, p, clock, func(c *verifierConfig) {
-		c.Discover = func(ctx context.Context) (string, string, error) {
+		c.Discover = func(ctx context.Context) (verifierDiscovery, error) {
 			if calls.Add(1) == 1 {
-				return "", "", errors.New("discovery down")
+				return verifierDiscovery{}, errors.New("discovery down")
 			}
 			return p.discover(ctx)
 		}
@@ -250,10 +250,14 @@ func TestVerifyMisconfigured(t *testing.T) {
 		{"no client id", func(c *verifierConfig) { c.ClientID = "" }},
 		{"no discover", func(c *verifierConfig) { c.Discover = nil }},
 		{"empty issuer", func(c *verifierConfig) {
-			c.Discover = func(context.Context) (string, string, error) { return "", p.srv.URL + "/jwks", nil }
+			c.Discover = func(context.Context) (verifierDiscovery, error) {
+				return verifierDiscovery{JWKSURL: p.srv.URL + "/jwks"}, nil
+			}
 		}},
 		{"bad jwks url", func(c *verifierConfig) {
-			c.Discover = func(context.Context) (string, string, error) { return verifierTestIssuer, "file:///etc/passwd", nil }
+			c.Discover = func(context.Context) (verifierDiscovery, error) {
+				return verifierDiscovery{Issuer: verifierTestIssuer, JWKSURL: "file:///etc/passwd"}, nil
+			}
 		}},
 	}
 	for _, tt := range tests {
@@ -274,15 +278,15 @@ func TestVerifyHangs(t *testing.T) {
 		edit func(p *verifierTestIdP, c *verifierConfig)
 	}{
 		{"discovery", func(_ *verifierTestIdP, c *verifierConfig) {
-			c.Discover = func(ctx context.Context) (string, string, error) {
+			c.Discover = func(ctx context.Context) (verifierDiscovery, error) {
 				<-ctx.Done()
-				return "", "", ctx.Err()
+				return verifierDiscovery{}, ctx.Err()
 			}
 		}},
 		{"discovery ignoring its context", func(_ *verifierTestIdP, c *verifierConfig) {
-			c.Discover = func(ctx context.Context) (string, string, error) {
+			c.Discover = func(ctx context.Context) (verifierDiscovery, error) {
 				time.Sleep(time.Second)
-				return "", "", errors.New("late")
+				return verifierDiscovery{}, errors.New("late")
 			}
 		}},
 		{"jwks", func(p *verifierTestIdP, _ *verifierConfig) { p.set(func(p *verifierTestIdP) { p.mode = "hang" }) }},
@@ -342,7 +346,7 @@ func TestVerifyCallerCancelledDuringDiscovery(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	v := newVerifierForTest(t, p, clock, func(c *verifierConfig) {
 		discover := c.Discover
-		c.Discover = func(ctx context.Context) (string, string, error) {
+		c.Discover = func(ctx context.Context) (verifierDiscovery, error) {
 			close(started)
 			<-release
 			return discover(ctx)
@@ -383,7 +387,7 @@ func TestVerifyHostileTokens(t *testing.T) {
 		{"just over cap", strings.Repeat("a", verifierMaxTokenBytes-2) + ".a.a", true},
 		{"100k dots", strings.Repeat(".", 100_000), true},
 		{"20 dots", strings.Repeat("a.", 20) + "a", true},
-		{"JWE shape (4 dots)", "a.b.c.d.e", true},
+		{"JWE shape (4 dots), no decryption key", "a.b.c.d.e", false},
 		{"one dot", "a.b", true},
 		{"bad base64 header", "!!!." + parts[1] + "." + parts[2], false},
 		{"bad base64 payload", parts[0] + ".%%%." + parts[2], false},

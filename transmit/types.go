@@ -184,4 +184,6 @@ type CreateUserResponse struct {
 type Discovery struct {
 	Issuer  string `json:"issuer"`
 	JWKSURL string `json:"jwks_uri"`
+	// IDTokenSigningAlgs is id_token_signing_alg_values_supported, as published.
+	IDTokenSigningAlgs []string `json:"id_token_signing_alg_values_supported,omitempty"`
 }

@@ -13,6 +13,11 @@
 // [Emulator.SetLatency], [Emulator.Force] with a [Fault] for each documented error shape,
 // [Emulator.RotateKey], [Emulator.Advance]/[Emulator.SetNow], [Emulator.Calls].
 //
+// Real-tenant modes, by [Options]: SigningAlgorithm "PS256" (FAPI tenants) or "ES256" (also the
+// only algorithm discovery lists); AppIssuer (an application with its own signing keys: ID
+// tokens carry its issuer and verify only with [Server.AppJWKSURL]); TenantID (the tid claim);
+// IDTokenEncryptionKey (ID tokens encrypted as JWE to the application's registered key).
+//
 // Business endpoints need "Authorization: Bearer <client token from this emulator>", else
 // 401 {"message":"Invalid token","error_code":401}. Requests that break the OpenAPI contract
 // (invalid JSON, wrong types, missing required fields, unknown channel, device_id over 80

@@ -73,6 +73,7 @@ type Emulator struct {
 	faults       map[Endpoint]*forced
 	calls        map[Endpoint]int
 	keys         []*signingKey
+	appKey       *signingKey // Options.AppIssuer's own key
 	clientTokens map[string]time.Time
 	users        map[string]*user
 	links        map[string]*magicLink
@@ -117,6 +118,9 @@ func (e *Emulator) ClientSecret() string { return e.opts.ClientSecret }
 
 // Issuer returns the iss of the tokens the emulator signs.
 func (e *Emulator) Issuer() string { return e.opts.Issuer }
+
+// TenantID returns the tid claim of the tokens the emulator signs.
+func (e *Emulator) TenantID() string { return e.opts.TenantID }
 
 // ServeHTTP implements http.Handler.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {

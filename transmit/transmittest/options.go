@@ -24,6 +24,19 @@ type Options struct {
 	Issuer string
 	// TenantID is the tid claim. Default: "emulator-tenant".
 	TenantID string
+	// SigningAlgorithm signs every token and is the only entry of the discovery document's
+	// id_token_signing_alg_values_supported: "RS256", "PS256" (Mosaic's choice for FAPI
+	// tenants) or "ES256". Default: "RS256".
+	SigningAlgorithm string
+	// AppIssuer, when set, models an application with its own signing keys: ID tokens carry
+	// iss = AppIssuer (e.g. "https://acme.app.transmitsecurity.io") and are signed with a key
+	// published only at the application's own JWKS ([Emulator.AppJWKSHandler];
+	// [Server.AppJWKSURL]), never in the tenant's JWKS, which discovery names. Default: "".
+	AppIssuer string
+	// IDTokenEncryptionKey, when set (*rsa.PublicKey or *ecdsa.PublicKey), is the
+	// application's registered encryption key: ID tokens are signed, then encrypted to it
+	// (JWE: RSA-OAEP-256 or ECDH-ES+A256KW, A256GCM, cty JWT). Default: nil (signed only).
+	IDTokenEncryptionKey any
 	// BaseURL is the emulator's own URL without /cis (used for jwks_uri and token_endpoint in
 	// discovery). Default: derived from each request's Host (fine for an emulator).
 	BaseURL string
@@ -68,6 +81,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TenantID == "" {
 		o.TenantID = DefaultTenantID
+	}
+	if o.SigningAlgorithm == "" {
+		o.SigningAlgorithm = "RS256"
 	}
 	if o.OTPLength <= 0 {
 		o.OTPLength = 6

@@ -44,6 +44,7 @@ type Server struct {
 	ClientSecret string
 
 	srv *httptest.Server
+	app *httptest.Server // the application's own domain (Options.AppIssuer), or nil
 }
 
 // NewServer starts an emulator on 127.0.0.1. Call Close when done.
@@ -53,7 +54,20 @@ func NewServer(opts Options) *Server {
 	if e.opts.BaseURL == "" {
 		e.opts.BaseURL = ts.URL
 	}
-	return &Server{Emulator: e, URL: ts.URL, ClientID: e.opts.ClientID, ClientSecret: e.opts.ClientSecret, srv: ts}
+	s := &Server{Emulator: e, URL: ts.URL, ClientID: e.opts.ClientID, ClientSecret: e.opts.ClientSecret, srv: ts}
+	if e.opts.AppIssuer != "" {
+		s.app = httptest.NewServer(e.AppJWKSHandler())
+	}
+	return s
+}
+
+// AppJWKSURL returns the URL of the application's own JWKS when Options.AppIssuer is set
+// (served on a second listener, standing for the application's domain), else "".
+func (s *Server) AppJWKSURL() string {
+	if s.app == nil {
+		return ""
+	}
+	return s.app.URL + AppJWKSPath
 }
 
 // BaseURL returns the API base, URL+"/cis" (what the transmit client takes as its base).
@@ -63,7 +77,12 @@ func (s *Server) BaseURL() string { return s.URL + "/cis" }
 func (s *Server) TokenURL() string { return s.URL + "/oidc/token" }
 
 // Close shuts the server down.
-func (s *Server) Close() { s.srv.Close() }
+func (s *Server) Close() {
+	s.srv.Close()
+	if s.app != nil {
+		s.app.Close()
+	}
+}
 
 // EnvRequireServices is the environment variable that turns "not available" skips into
 // failures (CI sets it to 1).

@@ -129,7 +129,7 @@ func (e *Emulator) issueLocked(u *user, sess *session, resource string, extra ma
 	for k, v := range extra {
 		claims[k] = v
 	}
-	id, err := e.signLocked(claims)
+	id, err := e.signIDLocked(claims)
 	if err != nil {
 		return issued{}, err
 	}
