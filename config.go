@@ -242,6 +242,10 @@ func New(cfg Config) (*Auth, error) {
 	if a.sm == nil {
 		a.sm = newSessionManager(cfg, u.Scheme == "https")
 	}
+	if _, ok := a.sm.Store.(UpdateStore); !ok && cfg.Logger != nil {
+		cfg.Logger.Warn("otlogin: the session store has no atomic update (otlogin.UpdateStore): a request that loaded a session just before a logout can save it back (see README, security model)",
+			"event", "session_store", "outcome", "no_atomic_update")
+	}
 	a.limiter = cfg.Limiter
 	if a.limiter == nil {
 		if lp, ok := a.sm.Store.(LimiterProvider); ok {

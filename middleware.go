@@ -244,15 +244,15 @@ func (w *sessionWriter) finish() {
 	}
 	if w.st.late && !w.failed && !w.st.unavailable {
 		ctx := w.r.Context()
-		if ok, err := w.a.storeHas(ctx, w.a.sm.Token(ctx)); err == nil && ok {
-			_, _, _ = w.a.sm.Commit(ctx)
+		if token := w.a.sm.Token(ctx); token != "" {
+			_, _, _ = w.a.saveLoaded(ctx, w.st, token) // the answer is gone: best effort
 		}
 	}
 }
 
 // commit saves the session if it changed. A session loaded from the store is saved only
-// while its token still exists there, so a slow request cannot resurrect a session that a
-// logout destroyed meanwhile.
+// while its token still exists there (see [UpdateStore]), so a slow request cannot
+// resurrect a session that a logout destroyed meanwhile.
 func (w *sessionWriter) commit() {
 	w.done = true
 	a, st := w.a, w.st
@@ -263,20 +263,28 @@ func (w *sessionWriter) commit() {
 	switch a.sm.Status(ctx) {
 	case scs.Modified:
 		token := a.sm.Token(ctx)
+		var expiry time.Time
 		if token != "" && token == st.loadedToken {
-			found, err := a.reconcile(ctx, st, token)
+			// Loaded from the store: an update, never an insert, so a session a logout
+			// deleted meanwhile stays deleted.
+			var saved bool
+			var err error
+			expiry, saved, err = a.saveLoaded(ctx, st, token)
 			if err != nil {
 				w.fail(err)
 				return
 			}
-			if !found {
+			if !saved {
 				return
 			}
-		}
-		token, expiry, err := a.sm.Commit(ctx)
-		if err != nil {
-			w.fail(err)
-			return
+		} else {
+			// A new session (first save, or a renewed token after a sign-in): an insert.
+			var err error
+			token, expiry, err = a.sm.Commit(ctx)
+			if err != nil {
+				w.fail(err)
+				return
+			}
 		}
 		w.writeCookie(ctx, token, expiry)
 		if id := st.oldSession; id != "" {

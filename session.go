@@ -252,11 +252,7 @@ func (a *Auth) saveFlow(ctx context.Context, f *flow) {
 // storeFind reads a session's encoded data straight from the store, bypassing the
 // request's copy.
 func (a *Auth) storeFind(ctx context.Context, token string) ([]byte, bool, error) {
-	if a.sm.HashTokenInStore {
-		sum := sha256.Sum256([]byte(token))
-		token = base64.RawURLEncoding.EncodeToString(sum[:])
-	}
-	return a.storeFindKey(ctx, token)
+	return a.storeFindKey(ctx, a.storeKey(token))
 }
 
 // storeFindKey reads the record stored under key.
@@ -346,4 +342,65 @@ func (a *Auth) reconcile(ctx context.Context, st *reqState, token string) (bool,
 		a.sm.Put(ctx, keyAuth, stored)
 	}
 	return true, nil
+}
+
+// UpdateStore is an optional ability of a session store (found by type assertion, like
+// [scs.CtxStore]): an atomic "update only if it still exists" write. otlogin saves every
+// session it loaded from the store with it, so a request that loaded a session before a
+// logout (on this or another instance) deleted it cannot write it back. New sessions (a
+// first save, or a sign-in after the token was renewed) are inserts through Commit.
+// [MemoryStore] and package store's stores implement it.
+type UpdateStore interface {
+	// UpdateCtx replaces the data and expiry of token only if token exists (and has not
+	// expired), in one atomic step, and reports whether it did. An expiry that is not in
+	// the future deletes the token if it exists. It never creates a token.
+	UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (updated bool, err error)
+}
+
+// storeKey is the key under which scs stores token.
+func (a *Auth) storeKey(token string) string {
+	if a.sm.HashTokenInStore {
+		sum := sha256.Sum256([]byte(token))
+		return base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	return token
+}
+
+// saveLoaded saves the session of ctx, which was loaded from the store under token, only
+// while token still exists there. It reports false, saving nothing, when the session is
+// gone (a logout meanwhile). With an [UpdateStore] the check and the write are one atomic
+// store operation; with another store they are two calls, and a logout between them is
+// undone (the residual window the README describes).
+func (a *Auth) saveLoaded(ctx context.Context, st *reqState, token string) (time.Time, bool, error) {
+	if st.loadedAuth != nil {
+		// Keep tokens another instance rotated meanwhile; this also reports a session
+		// already gone, sparing the write.
+		found, err := a.reconcile(ctx, st, token)
+		if err != nil || !found {
+			return time.Time{}, false, err
+		}
+	}
+	us, ok := a.sm.Store.(UpdateStore)
+	if !ok {
+		if st.loadedAuth == nil {
+			found, err := a.storeHas(ctx, token)
+			if err != nil || !found {
+				return time.Time{}, false, err
+			}
+		}
+		_, expiry, err := a.sm.Commit(ctx)
+		return expiry, err == nil, err
+	}
+	expiry := a.sm.Deadline(ctx)
+	keys := a.sm.Keys(ctx)
+	values := make(map[string]any, len(keys))
+	for _, k := range keys {
+		values[k] = a.sm.Get(ctx, k)
+	}
+	b, err := a.sm.Codec.Encode(expiry, values)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	updated, err := us.UpdateCtx(ctx, a.storeKey(token), b, expiry)
+	return expiry, updated, err
 }
