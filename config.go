@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -191,6 +192,7 @@ type Auth struct {
 	handler     http.Handler
 	refreshes   singleflight.Group
 	recent      recentRefreshes
+	background  sync.WaitGroup // Mosaic calls that outlive their request (see Shutdown)
 }
 
 // New validates cfg, applies defaults and returns an Auth. It makes no network call and

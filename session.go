@@ -404,3 +404,35 @@ func (a *Auth) saveLoaded(ctx context.Context, st *reqState, token string) (time
 	updated, err := us.UpdateCtx(ctx, a.storeKey(token), b, expiry)
 	return expiry, updated, err
 }
+
+// goBackground runs call in a goroutine of its own with a context detached from ctx's
+// cancellation (it keeps its values) and bounded by Config.Timeout, so the call outlives
+// the request that started it but never runs longer than one Mosaic call may.
+// [Auth.Shutdown] waits for these goroutines.
+func (a *Auth) goBackground(ctx context.Context, call func(ctx context.Context)) {
+	a.background.Add(1)
+	go func() {
+		defer a.background.Done()
+		cctx, cancel := a.callCtx(context.WithoutCancel(ctx))
+		defer cancel()
+		call(cctx)
+	}()
+}
+
+// Shutdown waits until the Mosaic calls otlogin runs in the background have ended, or ctx
+// is done (it then returns ctx's error). Such a call is the revocation of a Mosaic session
+// after a logout, which answers without waiting for it; each is bounded by Config.Timeout.
+// Call it after http.Server.Shutdown, before the process exits.
+func (a *Auth) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		a.background.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
