@@ -115,9 +115,10 @@ func isSessionToken(v string) bool {
 }
 
 // attachUser decodes the signed-in user and enforces the idle and absolute timeouts (a
-// session they end is destroyed, with the record of its rotated tokens). Activity is
-// recorded only when the last record is older than idleStep, so most signed-in reads write
-// nothing to the store.
+// session they end is destroyed, with the record of its rotated tokens). Once per
+// Config.RevalidateEvery it asks Mosaic whether the user still may be signed in (see
+// revalidate) and ends the session when Mosaic says no. Activity is recorded only when the
+// last record is older than idleStep, so most signed-in reads write nothing to the store.
 func (a *Auth) attachUser(ctx context.Context, st *reqState) {
 	b := a.sm.GetBytes(ctx, keyAuth)
 	if b == nil {
@@ -142,6 +143,18 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState) {
 		}
 		return
 	}
+	if every := a.cfg.RevalidateEvery; every > 0 {
+		checked := a.sm.GetInt64(ctx, keyChecked)
+		if checked == 0 {
+			checked = u.AuthTime.Unix()
+		}
+		if now.Sub(time.Unix(checked, 0)) >= every && !a.revalidate(ctx, b) {
+			if err := a.sm.Destroy(ctx); err != nil {
+				st.unavailable = true
+			}
+			return
+		}
+	}
 	if idle >= a.idleStep {
 		a.sm.Put(ctx, keySeen, now.Unix())
 	}
@@ -151,7 +164,8 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState) {
 // RequireAuth lets signed-in requests through to next. Others get a 303 to the login page
 // (with next set to the requested path) or, when the request asks for JSON, a 401 JSON
 // answer. If the session store is unavailable the answer is 503: never "signed in".
-// It makes no Mosaic call.
+// It makes no Mosaic call, except the revalidation of a session once per
+// Config.RevalidateEvery (see [Config]).
 func (a *Auth) RequireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if st := stateFrom(r.Context()); st != nil {

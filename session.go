@@ -24,6 +24,9 @@ const (
 	keySeen = "otlogin.seen"
 	// keyFlow holds the pending login flow as JSON.
 	keyFlow = "otlogin.flow"
+	// keyChecked holds the unix seconds of the last revalidation with Mosaic (absent: the
+	// sign-in's auth time).
+	keyChecked = "otlogin.checked"
 )
 
 // newSessionManager is the one place the default session manager is built.
