@@ -138,8 +138,8 @@ func (a *Auth) refreshAuth(ctx context.Context, s *authState) (*authState, error
 		// Refresh tokens are single-use: another instance (or a request that loaded the
 		// session earlier) may have refreshed first and saved the rotated tokens.
 		if fresh := a.awaitRotated(ctx, s.sessionID, s.refreshToken); fresh != nil {
+			fresh.checked = now
 			a.sm.Put(ctx, keyAuth, encodeAuth(fresh))
-			a.sm.Put(ctx, keyChecked, now.Unix())
 			a.log(ctx, "refresh", s.user.Method, "rotated_elsewhere", s.user.Subject)
 			return fresh, nil
 		}
@@ -157,8 +157,8 @@ func (a *Auth) refreshAuth(ctx context.Context, s *authState) (*authState, error
 	if tok.RefreshToken != "" {
 		s.refreshToken = tok.RefreshToken
 	}
+	s.checked = now
 	a.sm.Put(ctx, keyAuth, encodeAuth(s))
-	a.sm.Put(ctx, keyChecked, now.Unix())
 	if err := a.saveRotated(ctx, s); err != nil {
 		a.log(ctx, "refresh", s.user.Method, "record_failed", s.user.Subject)
 	}
@@ -180,7 +180,8 @@ func (a *Auth) revalidate(ctx context.Context, b []byte) bool {
 	}
 	if s.refreshToken == "" {
 		// Nothing to ask Mosaic with; the absolute lifetime still ends the session.
-		a.sm.Put(ctx, keyChecked, now.Unix())
+		s.checked = now
+		a.sm.Put(ctx, keyAuth, encodeAuth(s))
 		a.log(ctx, "revalidate", s.user.Method, "no_refresh_token", s.user.Subject)
 		return true
 	}
@@ -191,7 +192,8 @@ func (a *Auth) revalidate(ctx context.Context, b []byte) bool {
 			a.recent.dropSession(s.sessionID)
 			return false
 		}
-		a.sm.Put(ctx, keyChecked, now.Unix()) // retry next period, not on every request
+		s.checked = now // retry next period, not on every request
+		a.sm.Put(ctx, keyAuth, encodeAuth(s))
 		a.log(ctx, "revalidate", s.user.Method, "unavailable", s.user.Subject, "error", errKind(err))
 		return true
 	}

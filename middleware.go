@@ -127,7 +127,7 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState) {
 	st.loadedAuth = b
 	now := a.cfg.Now()
 	u := &st.userBuf
-	_, err := decodeUserInto(u, st.amrBuf[:0], b)
+	rest, err := decodeUserInto(u, st.amrBuf[:0], b)
 	seen := a.sm.GetInt64(ctx, keySeen)
 	idle := now.Sub(time.Unix(seen, 0))
 	if err != nil || !now.Before(u.ExpiresAt) || idle > a.cfg.IdleTimeout {
@@ -144,7 +144,7 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState) {
 		return
 	}
 	if every := a.cfg.RevalidateEvery; every > 0 {
-		checked := a.sm.GetInt64(ctx, keyChecked)
+		checked := checkedAt(rest, b)
 		if checked == 0 {
 			checked = u.AuthTime.Unix()
 		}

@@ -24,9 +24,6 @@ const (
 	keySeen = "otlogin.seen"
 	// keyFlow holds the pending login flow as JSON.
 	keyFlow = "otlogin.flow"
-	// keyChecked holds the unix seconds of the last revalidation with Mosaic (absent: the
-	// sign-in's auth time).
-	keyChecked = "otlogin.checked"
 )
 
 // newSessionManager is the one place the default session manager is built.
@@ -59,6 +56,7 @@ type authState struct {
 	accessExpiry time.Time
 	refreshToken string
 	sessionID    string
+	checked      time.Time // last revalidation with Mosaic; zero: never (the auth time counts)
 }
 
 // authVersion is the first byte of the encoding.
@@ -85,6 +83,11 @@ func encodeAuth(s *authState) []byte {
 	b = binary.AppendVarint(b, s.accessExpiry.Unix())
 	b = appendString(b, s.refreshToken)
 	b = appendString(b, s.sessionID)
+	var checked int64
+	if !s.checked.IsZero() {
+		checked = s.checked.Unix()
+	}
+	b = binary.AppendVarint(b, checked) // optional: states written before it end here
 	return b
 }
 
@@ -227,10 +230,33 @@ func decodeAuth(b []byte) (*authState, error) {
 	s.accessExpiry = time.Unix(r.varint(), 0)
 	s.refreshToken = r.str()
 	s.sessionID = r.str()
+	if checked := r.checked(); checked != 0 {
+		s.checked = time.Unix(checked, 0)
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
 	return s, nil
+}
+
+// checked reads the optional last field, the unix seconds of the last revalidation (0 when
+// absent).
+func (r *authReader) checked() int64 {
+	if r.err != nil || len(r.b) == 0 {
+		return 0
+	}
+	return r.varint()
+}
+
+// checkedAt returns the time of the last revalidation recorded in the encoded state b,
+// given the reader decodeUserInto returned, or zero. It allocates nothing (it runs on every
+// signed-in request).
+func checkedAt(r authReader, b []byte) int64 {
+	r.span(b) // access token
+	r.varint()
+	r.span(b) // refresh token
+	r.span(b) // session id
+	return r.checked()
 }
 
 // loadFlow returns the pending flow of the session, or nil.
