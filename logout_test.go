@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
 // hangingLogout is a Mosaic client whose session logout hangs until its context ends or
@@ -89,4 +91,28 @@ func TestLogoutWithHangingMosaic(t *testing.T) {
 	require.NoError(t, h.auth.Shutdown(ctx), "background revocations end within Timeout")
 	assert.EqualValues(t, 2, hang.ended.Load())
 	assert.Contains(t, h.logs.String(), "mosaic_logout_failed", "the timed-out revocation is logged")
+}
+
+// TestLogoutSkipsRevalidation: a logout whose session is due for revalidation does not wait
+// for Mosaic to answer the refresh first.
+func TestLogoutSkipsRevalidation(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	token := h.sessionCookie(c)
+	h.clock.Advance(DefaultRevalidateEvery + time.Minute)
+	h.emu.SetLatency(1500 * time.Millisecond)
+	start := time.Now()
+	r := h.postJSON(c, "/auth/logout", map[string]string{})
+	took := time.Since(start)
+	require.Equal(t, http.StatusNoContent, r.StatusCode, r.body)
+	t.Logf("logout due for revalidation, Mosaic answering in 1.5s: answered in %v", took)
+	assert.Less(t, took, time.Second)
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointRefresh), "no revalidation on the way out")
+	assert.Equal(t, http.StatusUnauthorized, h.get(h.clientWithCookie(token), "/api/me", "Accept", "application/json").StatusCode)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, h.auth.Shutdown(ctx))
 }

@@ -67,7 +67,10 @@ func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *se
 	}
 	st.loadedToken = token // a session that was not found has scs token "", never this
 	if !st.unavailable {
-		a.attachUser(ctx, st)
+		// A logout ends the session whatever Mosaic would say: it never waits for a
+		// revalidation.
+		revalidate := !(r.Method == http.MethodPost && r.URL.Path == a.prefix+"/logout")
+		a.attachUser(ctx, st, revalidate)
 	}
 	r = r.WithContext(context.WithValue(ctx, ctxKey{}, st))
 	sw.r, sw.st = r, st
@@ -119,7 +122,7 @@ func isSessionToken(v string) bool {
 // Config.RevalidateEvery it asks Mosaic whether the user still may be signed in (see
 // revalidate) and ends the session when Mosaic says no. Activity is recorded only when the
 // last record is older than idleStep, so most signed-in reads write nothing to the store.
-func (a *Auth) attachUser(ctx context.Context, st *reqState) {
+func (a *Auth) attachUser(ctx context.Context, st *reqState, revalidate bool) {
 	b := a.sm.GetBytes(ctx, keyAuth)
 	if b == nil {
 		return
@@ -143,7 +146,7 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState) {
 		}
 		return
 	}
-	if every := a.cfg.RevalidateEvery; every > 0 {
+	if every := a.cfg.RevalidateEvery; every > 0 && revalidate {
 		checked := checkedAt(rest, b)
 		if checked == 0 {
 			checked = u.AuthTime.Unix()
