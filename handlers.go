@@ -119,7 +119,12 @@ func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if b := a.sm.GetBytes(ctx, keyAuth); b != nil {
 		s, _ = decodeAuth(b)
 	}
-	if err := a.sm.Destroy(ctx); err != nil {
+	// A browser that gives up (the request's context is cancelled) must not leave the
+	// session alive: the delete does not end with the request, only with Timeout.
+	dctx, cancel := a.callCtx(context.WithoutCancel(ctx))
+	err := a.sm.Destroy(dctx)
+	cancel()
+	if err != nil {
 		a.fail(w, r, errUnavailable(err))
 		return
 	}
