@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -103,6 +104,21 @@ func (a *Auth) AccessToken(ctx context.Context) (string, error) {
 	if s.refreshToken == "" {
 		return "", errors.New("otlogin: access token expired and no refresh token is stored")
 	}
+	fresh, err := a.refreshAuth(ctx, s)
+	if err != nil {
+		return "", err
+	}
+	st.late = true
+	return fresh.accessToken, nil
+}
+
+// refreshAuth refreshes the tokens of the signed-in state s through Mosaic and puts the
+// result in the request's session (and in the record of rotated tokens). Concurrent
+// refreshes of one session share one call; when Mosaic refuses the refresh token, a
+// refresh made elsewhere meanwhile is looked for (see awaitRotated) before the error is
+// returned. A successful refresh also counts as a revalidation.
+func (a *Auth) refreshAuth(ctx context.Context, s *authState) (*authState, error) {
+	now := a.cfg.Now()
 	sum := sha256.Sum256([]byte(s.sessionID + "\x00" + s.refreshToken))
 	key := hex.EncodeToString(sum[:])
 	v, err, _ := a.refreshes.Do(key, func() (any, error) {
@@ -122,32 +138,83 @@ func (a *Auth) AccessToken(ctx context.Context) (string, error) {
 		// Refresh tokens are single-use: another instance (or a request that loaded the
 		// session earlier) may have refreshed first and saved the rotated tokens.
 		if fresh := a.awaitRotated(ctx, s.sessionID, s.refreshToken); fresh != nil {
+			fresh.checked = now
 			a.sm.Put(ctx, keyAuth, encodeAuth(fresh))
-			st.late = true
 			a.log(ctx, "refresh", s.user.Method, "rotated_elsewhere", s.user.Subject)
-			return fresh.accessToken, nil
+			return fresh, nil
 		}
 	}
 	if err != nil {
 		a.log(ctx, "refresh", s.user.Method, "failed", s.user.Subject, "error", errKind(err))
-		return "", fmt.Errorf("otlogin: refresh access token: %w", err)
+		return nil, fmt.Errorf("otlogin: refresh access token: %w", err)
 	}
 	tok := v.(*transmit.TokenResponse)
 	if tok.AccessToken == "" {
-		return "", errors.New("otlogin: refresh access token: empty access token")
+		return nil, errors.New("otlogin: refresh access token: empty access token")
 	}
 	s.accessToken = tok.AccessToken
 	s.accessExpiry = now.Add(time.Duration(tok.ExpiresIn * float64(time.Second)))
 	if tok.RefreshToken != "" {
 		s.refreshToken = tok.RefreshToken
 	}
+	s.checked = now
 	a.sm.Put(ctx, keyAuth, encodeAuth(s))
-	st.late = true
 	if err := a.saveRotated(ctx, s); err != nil {
 		a.log(ctx, "refresh", s.user.Method, "record_failed", s.user.Subject)
 	}
 	a.log(ctx, "refresh", s.user.Method, "ok", s.user.Subject)
-	return s.accessToken, nil
+	return s, nil
+}
+
+// revalidate asks Mosaic whether the signed-in user of the request still may be, by
+// refreshing the session's tokens (one call, shared by concurrent requests of the session).
+// It reports false when Mosaic refused (the user was disabled or deleted, or the Mosaic
+// session ended): the caller then ends the local session. When Mosaic is unreachable,
+// failing or rate limiting, or when the refusal may be otlogin's own (its client
+// credentials), the user stays signed in and the next try is one period later.
+func (a *Auth) revalidate(ctx context.Context, b []byte) bool {
+	now := a.cfg.Now()
+	s, err := decodeAuth(b)
+	if err != nil {
+		return false
+	}
+	if s.refreshToken == "" {
+		// Nothing to ask Mosaic with; the absolute lifetime still ends the session.
+		s.checked = now
+		a.sm.Put(ctx, keyAuth, encodeAuth(s))
+		a.log(ctx, "revalidate", s.user.Method, "no_refresh_token", s.user.Subject)
+		return true
+	}
+	if _, err := a.refreshAuth(ctx, s); err != nil {
+		if userGone(err) {
+			a.log(ctx, "revalidate", s.user.Method, "user_gone", s.user.Subject, "error", errKind(err))
+			a.deleteRotated(ctx, s.sessionID)
+			a.recent.dropSession(s.sessionID)
+			return false
+		}
+		s.checked = now // retry next period, not on every request
+		a.sm.Put(ctx, keyAuth, encodeAuth(s))
+		a.log(ctx, "revalidate", s.user.Method, "unavailable", s.user.Subject, "error", errKind(err))
+		return true
+	}
+	a.log(ctx, "revalidate", s.user.Method, "ok", s.user.Subject)
+	return true
+}
+
+// userGone reports whether a refresh error is Mosaic refusing the refresh token itself (400,
+// 403 or 404 from the refresh call: the user is disabled or deleted, or the session or
+// token was revoked). Anything else (unreachable, 5xx, 429, timeouts, 401 and failures to
+// get otlogin's own client token) is not taken as an answer about the user.
+func userGone(err error) bool {
+	var ae *transmit.APIError
+	if !errors.As(err, &ae) || errors.Is(err, transmit.ErrUnauthorized) {
+		return false
+	}
+	switch ae.Status {
+	case http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound:
+		return true
+	}
+	return false
 }
 
 // rotatedWait and rotatedPolls bound how long awaitRotated watches the store.

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -69,6 +70,7 @@ const (
 	DefaultLinkTTL         = 10 * time.Minute
 	DefaultOTPTTL          = 5 * time.Minute
 	DefaultMaxBodyBytes    = 16 << 10
+	DefaultRevalidateEvery = 15 * time.Minute
 	// MaxCodeTTL is the longest LinkTTL or OTPTTL that New accepts (ASVS 2.7.2).
 	MaxCodeTTL = 10 * time.Minute
 )
@@ -103,6 +105,13 @@ type Config struct {
 	IdleTimeout time.Duration
 	// SessionLifetime is the absolute lifetime of a signed-in session. Default: 12h.
 	SessionLifetime time.Duration
+	// RevalidateEvery is how often a signed-in session is checked with Mosaic, so a user
+	// disabled or deleted there (or whose Mosaic session was revoked) is signed out within
+	// this time: the first request of a session after each period refreshes its tokens
+	// (one Mosaic call, shared by concurrent requests of the session) and, when Mosaic
+	// refuses, ends the session. When Mosaic is down or failing the user stays signed in
+	// and the check is retried the next period. Negative: never. Default: 15m.
+	RevalidateEvery time.Duration
 	// AllowCrossDevice lets a magic link opened in another browser sign that browser in,
 	// after the user confirms with a button on a page that names the address the link was
 	// sent to; only that address is signed in. Default: false.
@@ -207,6 +216,7 @@ type Auth struct {
 	handler     http.Handler
 	refreshes   singleflight.Group
 	recent      recentRefreshes
+	background  sync.WaitGroup // Mosaic calls that outlive their request (see Shutdown)
 }
 
 // New validates cfg, applies defaults and returns an Auth. It makes no network call and
@@ -261,6 +271,10 @@ func New(cfg Config) (*Auth, error) {
 	if a.sm == nil {
 		a.sm = newSessionManager(cfg, u.Scheme == "https")
 	}
+	if _, ok := a.sm.Store.(UpdateStore); !ok && cfg.Logger != nil {
+		cfg.Logger.Warn("otlogin: the session store has no atomic update (otlogin.UpdateStore): a request that loaded a session just before a logout can save it back (see README, security model)",
+			"event", "session_store", "outcome", "no_atomic_update")
+	}
 	a.limiter = cfg.Limiter
 	if a.limiter == nil {
 		if lp, ok := a.sm.Store.(LimiterProvider); ok {
@@ -308,6 +322,9 @@ func (c *Config) applyDefaults() error {
 	c.Prefix = "/" + strings.Trim(c.Prefix, "/")
 	if c.Prefix == "/" || strings.ContainsAny(c.Prefix, " {}?#\\") {
 		return errors.New("otlogin: Config.Prefix must be a path like /auth")
+	}
+	if c.RevalidateEvery == 0 {
+		c.RevalidateEvery = DefaultRevalidateEvery
 	}
 	durations := []struct {
 		name string

@@ -59,16 +59,20 @@
 //     never from the Host header.
 //   - next must be a same-origin path; anything else becomes "/". It is kept in the flow.
 //   - Sessions use scs (in memory unless Config.SessionStore or Config.Sessions say
-//     otherwise). The token is renewed at sign-in; sign-out destroys the session, revokes the
-//     Mosaic session and sends Clear-Site-Data: "cookies". The cookie is HttpOnly,
+//     otherwise). The token is renewed at sign-in; sign-out destroys the session first, sends
+//     Clear-Site-Data: "cookies", then revokes the Mosaic session in the background (bounded
+//     by Config.Timeout; [Auth.Shutdown] waits for it). The cookie is HttpOnly,
 //     SameSite=Lax, Path=/, and __Host- with Secure whenever PublicURL is https. Mosaic's
 //     tokens never leave the server. otlogin enforces an idle timeout (30m) and an absolute
 //     lifetime (12h) itself; activity is recorded at most once a minute, so most signed-in
 //     requests write nothing to the store. A request that loaded a session before a logout
-//     does not save it back: it first checks that the store still has the session (two store
-//     calls, not one atomic write, so a logout landing between them is not covered).
+//     does not save it back: saves of loaded sessions are atomic "update only if it still
+//     exists" writes ([UpdateStore]; a store without that ability is checked, then written,
+//     and New logs that the window remains).
 //   - ID tokens are verified once, at sign-in (issuer from discovery or Config.Issuer, an
-//     asymmetric algorithm the discovery document lists, audience = client ID). Later requests use the session only: they keep working when
+//     asymmetric algorithm the discovery document lists, audience = client ID). Every Config.RevalidateEvery (15m) a session's tokens are
+//     refreshed once with Mosaic, and the session ends when Mosaic refuses (user disabled or
+//     deleted); Mosaic down signs nobody out. Otherwise requests use the session only: they keep working when
 //     Mosaic is down, and [Auth.AccessToken] refreshes the access token when an API call
 //     needs one (Mosaic's refresh tokens are single-use: concurrent refreshes of a session
 //     share one call, and an instance that loses the race picks up the rotated tokens from

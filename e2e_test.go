@@ -110,6 +110,7 @@ func TestFlowsEndToEnd(t *testing.T) {
 				assert.Equal(t, "/", out.Header.Get("Location"))
 			}
 			assert.Equal(t, `"cookies"`, out.Header.Get("Clear-Site-Data"))
+			require.NoError(t, h.auth.Shutdown(t.Context()), "the background revocation ends")
 			assert.Equal(t, logoutCalls+1, h.emu.Calls(transmittest.EndpointLogout), "Mosaic session revoked")
 			assert.Equal(t, 0, h.emu.SessionCount(), "no Mosaic session left")
 

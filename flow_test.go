@@ -116,6 +116,7 @@ func TestAuthStateEncoding(t *testing.T) {
 		user: User{Subject: "u1", Email: "a@example.com", PhoneNumber: "+14155550123", Method: MethodEmailOTP,
 			AMR: []string{"eotp"}, AuthTime: time.Unix(100, 0), ExpiresAt: time.Unix(200, 0), claims: []byte(`{"sub":"u1"}`)},
 		accessToken: "at", accessExpiry: time.Unix(300, 0), refreshToken: "rt", sessionID: "sid",
+		checked: time.Unix(400, 0),
 	}
 	b := encodeAuth(s)
 	got, err := decodeAuth(b)
@@ -127,6 +128,7 @@ func TestAuthStateEncoding(t *testing.T) {
 	assert.Equal(t, "rt", got.refreshToken)
 	assert.Equal(t, "sid", got.sessionID)
 	assert.True(t, got.accessExpiry.Equal(s.accessExpiry))
+	assert.True(t, got.checked.Equal(s.checked))
 	var claims struct{ Sub string }
 	require.NoError(t, got.user.Claims(&claims))
 	assert.Equal(t, "u1", claims.Sub)
@@ -134,7 +136,17 @@ func TestAuthStateEncoding(t *testing.T) {
 	u, _, err := decodeUser(b)
 	require.NoError(t, err)
 	assert.Equal(t, "a@example.com", u.Email)
+	// The last field (the revalidation time, 2 bytes here) is optional: a state written
+	// before it existed ends just before it and decodes as never revalidated.
+	old := len(b) - 2
+	prev, err := decodeAuth(b[:old])
+	require.NoError(t, err)
+	assert.True(t, prev.checked.IsZero())
+	assert.Equal(t, "sid", prev.sessionID)
 	for i := 0; i < len(b); i++ {
+		if i == old {
+			continue
+		}
 		_, err := decodeAuth(b[:i])
 		assert.Error(t, err, "truncated at %d", i)
 	}

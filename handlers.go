@@ -1,6 +1,7 @@
 package otlogin
 
 import (
+	"context"
 	"net/http"
 	"strings"
 )
@@ -102,7 +103,10 @@ func (a *Auth) handleMe(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st.user)
 }
 
-// handleLogout revokes the Mosaic session (best effort) and destroys the local one.
+// handleLogout ends the local session first (deleted from the store, so the old cookie is
+// refused at once everywhere; the answer clears the cookie and sends Clear-Site-Data), then
+// revokes the Mosaic session in the background, bounded by Config.Timeout: a slow or failing
+// Mosaic never delays or fails a logout (a failure is logged).
 func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	st := stateFrom(ctx)
@@ -111,25 +115,32 @@ func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errUnavailable(nil))
 		return
 	}
+	var s *authState
 	if b := a.sm.GetBytes(ctx, keyAuth); b != nil {
-		if s, err := decodeAuth(b); err == nil && s.sessionID != "" {
-			cctx, cancel := a.callCtx(ctx)
-			err := a.client.Logout(cctx, s.sessionID)
-			cancel()
+		s, _ = decodeAuth(b)
+	}
+	// A browser that gives up (the request's context is cancelled) must not leave the
+	// session alive: the delete does not end with the request, only with Timeout.
+	dctx, cancel := a.callCtx(context.WithoutCancel(ctx))
+	err := a.sm.Destroy(dctx)
+	cancel()
+	if err != nil {
+		a.fail(w, r, errUnavailable(err))
+		return
+	}
+	st.user = nil
+	if s != nil && s.sessionID != "" {
+		a.recent.dropSession(s.sessionID)
+		a.goBackground(ctx, func(ctx context.Context) {
+			a.deleteRotated(ctx, s.sessionID)
+			err := a.client.Logout(ctx, s.sessionID)
 			outcome := "ok"
 			if err != nil {
 				outcome = "mosaic_logout_failed"
 			}
 			a.log(ctx, "logout", s.user.Method, outcome, s.user.Subject, "error", errKind(err))
-			a.deleteRotated(ctx, s.sessionID)
-			a.recent.dropSession(s.sessionID)
-		}
+		})
 	}
-	if err := a.sm.Destroy(ctx); err != nil {
-		a.fail(w, r, errUnavailable(err))
-		return
-	}
-	st.user = nil
 	if wantsJSON(r) {
 		w.WriteHeader(http.StatusNoContent)
 		return

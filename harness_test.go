@@ -2,6 +2,7 @@ package otlogin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,11 +27,14 @@ import (
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
-// countingStore wraps a memstore, counts writes and can be made to fail.
+// countingStore wraps a memstore, counts writes and can be made to fail. It has the
+// UpdateStore ability (under mu); plainStore hides it.
 type countingStore struct {
+	mu      sync.Mutex
 	inner   *memstore.MemStore
 	commits atomic.Int64
 	deletes atomic.Int64
+	updates atomic.Int64
 	finds   atomic.Int64
 	broken  atomic.Bool
 	authed  sync.Map // tokens once committed with a signed-in state
@@ -58,6 +62,8 @@ func (s *countingStore) Commit(token string, b []byte, expiry time.Time) error {
 	if bytes.Contains(b, []byte(keyAuth)) {
 		s.authed.Store(token, true)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.inner.Commit(token, b, expiry)
 }
 
@@ -78,8 +84,37 @@ func (s *countingStore) Delete(token string) error {
 	if s.broken.Load() {
 		return errStoreDown
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.inner.Delete(token)
 }
+
+// UpdateCtx is the UpdateStore ability; it counts as a commit.
+func (s *countingStore) UpdateCtx(_ context.Context, token string, b []byte, expiry time.Time) (bool, error) {
+	s.commits.Add(1)
+	s.updates.Add(1)
+	if s.broken.Load() {
+		return false, errStoreDown
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, found, _ := s.inner.Find(token); !found {
+		return false, nil
+	}
+	if bytes.Contains(b, []byte(keyAuth)) {
+		s.authed.Store(token, true)
+	}
+	return true, s.inner.Commit(token, b, expiry)
+}
+
+// plainStore is a store without the UpdateStore ability (as a user's own scs store may be).
+type plainStore struct{ s *countingStore }
+
+func (p plainStore) Find(token string) ([]byte, bool, error) { return p.s.Find(token) }
+func (p plainStore) Commit(token string, b []byte, expiry time.Time) error {
+	return p.s.Commit(token, b, expiry)
+}
+func (p plainStore) Delete(token string) error { return p.s.Delete(token) }
 
 func (s *countingStore) writes() int64 { return s.commits.Load() + s.deletes.Load() }
 

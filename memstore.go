@@ -1,6 +1,7 @@
 package otlogin
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -14,7 +15,7 @@ const memSweepEvery = time.Minute
 // MemoryStore is an in-process session store for scs: the one [New] uses when
 // Config.SessionStore is nil, and the one package store's Open("memory") returns. It suits a
 // single instance; sessions are lost on restart. It implements [scs.Store] and
-// [scs.IterableStore] and is safe for concurrent use.
+// [scs.IterableStore] and [UpdateStore], and is safe for concurrent use.
 //
 // It starts no goroutine: expired sessions are never found, and a commit drops them all at
 // most once a minute, so the cost stays amortised and there is nothing to stop. scs's own
@@ -35,6 +36,7 @@ type memItem struct {
 var (
 	_ scs.Store         = (*MemoryStore)(nil)
 	_ scs.IterableStore = (*MemoryStore)(nil)
+	_ UpdateStore       = (*MemoryStore)(nil)
 )
 
 // NewMemoryStore returns an empty [MemoryStore].
@@ -71,6 +73,28 @@ func (m *MemoryStore) Commit(token string, b []byte, expiry time.Time) error {
 		}
 	}
 	return nil
+}
+
+// UpdateCtx replaces the data and expiry of token only if it exists and has not expired,
+// under the store's lock, and reports whether it did ([UpdateStore]). An expiry that is not
+// in the future deletes the token.
+func (m *MemoryStore) UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, ok := m.items[token]
+	if !ok || !now.Before(it.expiry) {
+		return false, nil
+	}
+	if now.Before(expiry) {
+		m.items[token] = memItem{b: b, expiry: expiry}
+	} else {
+		delete(m.items, token)
+	}
+	return true, nil
 }
 
 // Delete removes token; deleting an unknown token is not an error.

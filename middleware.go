@@ -67,7 +67,10 @@ func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *se
 	}
 	st.loadedToken = token // a session that was not found has scs token "", never this
 	if !st.unavailable {
-		a.attachUser(ctx, st)
+		// A logout ends the session whatever Mosaic would say: it never waits for a
+		// revalidation.
+		revalidate := !(r.Method == http.MethodPost && r.URL.Path == a.prefix+"/logout")
+		a.attachUser(ctx, st, revalidate)
 	}
 	r = r.WithContext(context.WithValue(ctx, ctxKey{}, st))
 	sw.r, sw.st = r, st
@@ -115,10 +118,11 @@ func isSessionToken(v string) bool {
 }
 
 // attachUser decodes the signed-in user and enforces the idle and absolute timeouts (a
-// session they end is destroyed, with the record of its rotated tokens). Activity is
-// recorded only when the last record is older than idleStep, so most signed-in reads write
-// nothing to the store.
-func (a *Auth) attachUser(ctx context.Context, st *reqState) {
+// session they end is destroyed, with the record of its rotated tokens). Once per
+// Config.RevalidateEvery it asks Mosaic whether the user still may be signed in (see
+// revalidate) and ends the session when Mosaic says no. Activity is recorded only when the
+// last record is older than idleStep, so most signed-in reads write nothing to the store.
+func (a *Auth) attachUser(ctx context.Context, st *reqState, revalidate bool) {
 	b := a.sm.GetBytes(ctx, keyAuth)
 	if b == nil {
 		return
@@ -126,7 +130,7 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState) {
 	st.loadedAuth = b
 	now := a.cfg.Now()
 	u := &st.userBuf
-	_, err := decodeUserInto(u, st.amrBuf[:0], b)
+	rest, err := decodeUserInto(u, st.amrBuf[:0], b)
 	seen := a.sm.GetInt64(ctx, keySeen)
 	idle := now.Sub(time.Unix(seen, 0))
 	if err != nil || !now.Before(u.ExpiresAt) || idle > a.cfg.IdleTimeout {
@@ -142,6 +146,18 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState) {
 		}
 		return
 	}
+	if every := a.cfg.RevalidateEvery; every > 0 && revalidate {
+		checked := checkedAt(rest, b)
+		if checked == 0 {
+			checked = u.AuthTime.Unix()
+		}
+		if now.Sub(time.Unix(checked, 0)) >= every && !a.revalidate(ctx, b) {
+			if err := a.sm.Destroy(ctx); err != nil {
+				st.unavailable = true
+			}
+			return
+		}
+	}
 	if idle >= a.idleStep {
 		a.sm.Put(ctx, keySeen, now.Unix())
 	}
@@ -151,7 +167,8 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState) {
 // RequireAuth lets signed-in requests through to next. Others get a 303 to the login page
 // (with next set to the requested path) or, when the request asks for JSON, a 401 JSON
 // answer. If the session store is unavailable the answer is 503: never "signed in".
-// It makes no Mosaic call.
+// It makes no Mosaic call, except the revalidation of a session once per
+// Config.RevalidateEvery (see [Config]).
 func (a *Auth) RequireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if st := stateFrom(r.Context()); st != nil {
@@ -244,15 +261,15 @@ func (w *sessionWriter) finish() {
 	}
 	if w.st.late && !w.failed && !w.st.unavailable {
 		ctx := w.r.Context()
-		if ok, err := w.a.storeHas(ctx, w.a.sm.Token(ctx)); err == nil && ok {
-			_, _, _ = w.a.sm.Commit(ctx)
+		if token := w.a.sm.Token(ctx); token != "" {
+			_, _, _ = w.a.saveLoaded(ctx, w.st, token) // the answer is gone: best effort
 		}
 	}
 }
 
 // commit saves the session if it changed. A session loaded from the store is saved only
-// while its token still exists there, so a slow request cannot resurrect a session that a
-// logout destroyed meanwhile.
+// while its token still exists there (see [UpdateStore]), so a slow request cannot
+// resurrect a session that a logout destroyed meanwhile.
 func (w *sessionWriter) commit() {
 	w.done = true
 	a, st := w.a, w.st
@@ -263,20 +280,28 @@ func (w *sessionWriter) commit() {
 	switch a.sm.Status(ctx) {
 	case scs.Modified:
 		token := a.sm.Token(ctx)
+		var expiry time.Time
 		if token != "" && token == st.loadedToken {
-			found, err := a.reconcile(ctx, st, token)
+			// Loaded from the store: an update, never an insert, so a session a logout
+			// deleted meanwhile stays deleted.
+			var saved bool
+			var err error
+			expiry, saved, err = a.saveLoaded(ctx, st, token)
 			if err != nil {
 				w.fail(err)
 				return
 			}
-			if !found {
+			if !saved {
 				return
 			}
-		}
-		token, expiry, err := a.sm.Commit(ctx)
-		if err != nil {
-			w.fail(err)
-			return
+		} else {
+			// A new session (first save, or a renewed token after a sign-in): an insert.
+			var err error
+			token, expiry, err = a.sm.Commit(ctx)
+			if err != nil {
+				w.fail(err)
+				return
+			}
 		}
 		w.writeCookie(ctx, token, expiry)
 		if id := st.oldSession; id != "" {

@@ -137,7 +137,7 @@ func TestExpiredFlows(t *testing.T) {
 // TestAccessTokenRefreshCoalesces: parallel requests of one session share one refresh.
 func TestAccessTokenRefreshCoalesces(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newHarness(t, noRevalidate)
 	h.emu.CreateUser("ada@example.com", "")
 	c := h.newClient()
 	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
@@ -277,7 +277,7 @@ func TestRefreshAcrossInstances(t *testing.T) {
 // refresh saves it afterwards; the rotated refresh token survives.
 func TestStaleWriteKeepsRotatedTokens(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newHarness(t, noRevalidate)
 	h.emu.CreateUser("ada@example.com", "")
 	c := h.newClient()
 	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)

@@ -229,7 +229,7 @@ func TestTimeoutDeletesRotatedRecord(t *testing.T) {
 // cache of recent refresh results; other sessions' entries stay.
 func TestLogoutForgetsRecentRefreshes(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newHarness(t, noRevalidate)
 	h.emu.CreateUser("ada@example.com", "")
 	h.emu.CreateUser("bob@example.com", "")
 	ada, bob := h.newClient(), h.newClient()

@@ -56,6 +56,7 @@ type authState struct {
 	accessExpiry time.Time
 	refreshToken string
 	sessionID    string
+	checked      time.Time // last revalidation with Mosaic; zero: never (the auth time counts)
 }
 
 // authVersion is the first byte of the encoding.
@@ -82,6 +83,11 @@ func encodeAuth(s *authState) []byte {
 	b = binary.AppendVarint(b, s.accessExpiry.Unix())
 	b = appendString(b, s.refreshToken)
 	b = appendString(b, s.sessionID)
+	var checked int64
+	if !s.checked.IsZero() {
+		checked = s.checked.Unix()
+	}
+	b = binary.AppendVarint(b, checked) // optional: states written before it end here
 	return b
 }
 
@@ -224,10 +230,33 @@ func decodeAuth(b []byte) (*authState, error) {
 	s.accessExpiry = time.Unix(r.varint(), 0)
 	s.refreshToken = r.str()
 	s.sessionID = r.str()
+	if checked := r.checked(); checked != 0 {
+		s.checked = time.Unix(checked, 0)
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
 	return s, nil
+}
+
+// checked reads the optional last field, the unix seconds of the last revalidation (0 when
+// absent).
+func (r *authReader) checked() int64 {
+	if r.err != nil || len(r.b) == 0 {
+		return 0
+	}
+	return r.varint()
+}
+
+// checkedAt returns the time of the last revalidation recorded in the encoded state b,
+// given the reader decodeUserInto returned, or zero. It allocates nothing (it runs on every
+// signed-in request).
+func checkedAt(r authReader, b []byte) int64 {
+	r.span(b) // access token
+	r.varint()
+	r.span(b) // refresh token
+	r.span(b) // session id
+	return r.checked()
 }
 
 // loadFlow returns the pending flow of the session, or nil.
@@ -252,11 +281,7 @@ func (a *Auth) saveFlow(ctx context.Context, f *flow) {
 // storeFind reads a session's encoded data straight from the store, bypassing the
 // request's copy.
 func (a *Auth) storeFind(ctx context.Context, token string) ([]byte, bool, error) {
-	if a.sm.HashTokenInStore {
-		sum := sha256.Sum256([]byte(token))
-		token = base64.RawURLEncoding.EncodeToString(sum[:])
-	}
-	return a.storeFindKey(ctx, token)
+	return a.storeFindKey(ctx, a.storeKey(token))
 }
 
 // storeFindKey reads the record stored under key.
@@ -346,4 +371,97 @@ func (a *Auth) reconcile(ctx context.Context, st *reqState, token string) (bool,
 		a.sm.Put(ctx, keyAuth, stored)
 	}
 	return true, nil
+}
+
+// UpdateStore is an optional ability of a session store (found by type assertion, like
+// [scs.CtxStore]): an atomic "update only if it still exists" write. otlogin saves every
+// session it loaded from the store with it, so a request that loaded a session before a
+// logout (on this or another instance) deleted it cannot write it back. New sessions (a
+// first save, or a sign-in after the token was renewed) are inserts through Commit.
+// [MemoryStore] and package store's stores implement it.
+type UpdateStore interface {
+	// UpdateCtx replaces the data and expiry of token only if token exists (and has not
+	// expired), in one atomic step, and reports whether it did. An expiry that is not in
+	// the future deletes the token if it exists. It never creates a token.
+	UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (updated bool, err error)
+}
+
+// storeKey is the key under which scs stores token.
+func (a *Auth) storeKey(token string) string {
+	if a.sm.HashTokenInStore {
+		sum := sha256.Sum256([]byte(token))
+		return base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	return token
+}
+
+// saveLoaded saves the session of ctx, which was loaded from the store under token, only
+// while token still exists there. It reports false, saving nothing, when the session is
+// gone (a logout meanwhile). With an [UpdateStore] the check and the write are one atomic
+// store operation; with another store they are two calls, and a logout between them is
+// undone (the residual window the README describes).
+func (a *Auth) saveLoaded(ctx context.Context, st *reqState, token string) (time.Time, bool, error) {
+	if st.loadedAuth != nil {
+		// Keep tokens another instance rotated meanwhile; this also reports a session
+		// already gone, sparing the write.
+		found, err := a.reconcile(ctx, st, token)
+		if err != nil || !found {
+			return time.Time{}, false, err
+		}
+	}
+	us, ok := a.sm.Store.(UpdateStore)
+	if !ok {
+		if st.loadedAuth == nil {
+			found, err := a.storeHas(ctx, token)
+			if err != nil || !found {
+				return time.Time{}, false, err
+			}
+		}
+		_, expiry, err := a.sm.Commit(ctx)
+		return expiry, err == nil, err
+	}
+	expiry := a.sm.Deadline(ctx)
+	keys := a.sm.Keys(ctx)
+	values := make(map[string]any, len(keys))
+	for _, k := range keys {
+		values[k] = a.sm.Get(ctx, k)
+	}
+	b, err := a.sm.Codec.Encode(expiry, values)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	updated, err := us.UpdateCtx(ctx, a.storeKey(token), b, expiry)
+	return expiry, updated, err
+}
+
+// goBackground runs call in a goroutine of its own with a context detached from ctx's
+// cancellation (it keeps its values) and bounded by Config.Timeout, so the call outlives
+// the request that started it but never runs longer than one Mosaic call may.
+// [Auth.Shutdown] waits for these goroutines.
+func (a *Auth) goBackground(ctx context.Context, call func(ctx context.Context)) {
+	a.background.Add(1)
+	go func() {
+		defer a.background.Done()
+		cctx, cancel := a.callCtx(context.WithoutCancel(ctx))
+		defer cancel()
+		call(cctx)
+	}()
+}
+
+// Shutdown waits until the Mosaic calls otlogin runs in the background have ended, or ctx
+// is done (it then returns ctx's error). Such a call is the revocation of a Mosaic session
+// after a logout, which answers without waiting for it; each is bounded by Config.Timeout.
+// Call it after http.Server.Shutdown, before the process exits.
+func (a *Auth) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		a.background.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -313,7 +313,7 @@ func TestOnLoginRefuses(t *testing.T) {
 // rotated refresh token is stored (a second refresh works).
 func TestAccessTokenRefresh(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newHarness(t, noRevalidate)
 	h.emu.CreateUser("ada@example.com", "")
 	c := h.newClient()
 	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)

@@ -5,7 +5,12 @@
 // [Open] takes "memory" (or ""), a Redis URL ("redis://", "rediss://") or a PostgreSQL URL
 // ("postgres://", "postgresql://"). The returned [*Store] implements [scs.Store] and
 // [scs.CtxStore]; scs calls the context-aware methods, so a request's deadline bounds every
-// store call, and a backend failure is always an error, never "session not found".
+// store call, and a backend failure is always an error, never "session not found". It also
+// implements [otlogin.UpdateStore] ([Store.UpdateCtx]): an atomic "update only if it still
+// exists" write, which otlogin uses for every save of a session it loaded, so a request that
+// loaded a session before a logout cannot write it back (Redis: SET ... XX PX; PostgreSQL:
+// UPDATE ... WHERE token = $1, the row count telling whether it existed; memory: under the
+// store's lock).
 //
 // # Backends
 //

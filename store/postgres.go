@@ -149,6 +149,17 @@ func (p *postgresBackend) CommitCtx(ctx context.Context, token string, b []byte,
 	return err
 }
 
+// UpdateCtx writes with UPDATE ... WHERE token = $1: the row count tells whether the
+// session still existed, and a row deleted by a logout is never written back.
+func (p *postgresBackend) UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error) {
+	if !time.Now().Before(expiry) {
+		tag, err := p.pool.Exec(ctx, `DELETE FROM sessions WHERE token = $1 AND current_timestamp < expiry`, token)
+		return err == nil && tag.RowsAffected() > 0, err
+	}
+	tag, err := p.pool.Exec(ctx, `UPDATE sessions SET data = $2, expiry = $3 WHERE token = $1 AND current_timestamp < expiry`, token, b, expiry)
+	return err == nil && tag.RowsAffected() > 0, err
+}
+
 func (p *postgresBackend) DeleteCtx(ctx context.Context, token string) error {
 	_, err := p.pool.Exec(ctx, `DELETE FROM sessions WHERE token = $1`, token)
 	return err

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"runtime"
@@ -24,6 +25,7 @@ const (
 type redisBackend struct {
 	client *redis.Client
 	store  *goredisstore.RedisStore
+	prefix string // of session keys, as given to goredisstore
 }
 
 func openRedis(ctx context.Context, u *url.URL, secrets []string) (*Store, error) {
@@ -70,7 +72,7 @@ func openRedis(ctx context.Context, u *url.URL, secrets []string) (*Store, error
 		_ = client.Close()
 		return nil, fmt.Errorf("store: cannot reach redis at %s: %w", opt.Addr, redact(err, secrets))
 	}
-	b := &redisBackend{client: client, store: goredisstore.NewWithPrefix(client, sessionKeys)}
+	b := &redisBackend{client: client, store: goredisstore.NewWithPrefix(client, sessionKeys), prefix: sessionKeys}
 	return &Store{kind: KindRedis, b: b, limiter: &RedisLimiter{client: client, prefix: limiterKeys}}, nil
 }
 
@@ -85,6 +87,22 @@ func (r *redisBackend) CommitCtx(ctx context.Context, token string, b []byte, ex
 		return r.store.DeleteCtx(ctx, token)
 	}
 	return r.store.CommitCtx(ctx, token, b, expiry)
+}
+
+// UpdateCtx writes with SET ... XX PX: Redis sets the key only if it exists, in one
+// command, so a session deleted by a logout is never written back.
+func (r *redisBackend) UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error) {
+	key := r.prefix + token
+	ttl := time.Until(expiry).Truncate(time.Millisecond)
+	if ttl <= 0 {
+		n, err := r.client.Del(ctx, key).Result()
+		return n > 0, err
+	}
+	err := r.client.SetArgs(ctx, key, b, redis.SetArgs{Mode: "XX", TTL: ttl}).Err()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func (r *redisBackend) DeleteCtx(ctx context.Context, token string) error {

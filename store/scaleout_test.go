@@ -135,6 +135,7 @@ func testLogoutOnBEndsSessionOnA(t *testing.T, c *apptest.Cluster) {
 
 	r := cl.PostJSON(instB, "/auth/logout", map[string]string{})
 	require.Equal(t, http.StatusNoContent, r.Status, "%s", r)
+	require.NoError(t, c.Auths[instB].Shutdown(t.Context()), "the background revocation ends")
 	assert.Equal(t, 1, c.Emu.Calls(transmittest.EndpointLogout), "the Mosaic session is revoked")
 
 	stale := c.WithCookie(old) // a copy of the cookie taken before the logout

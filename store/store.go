@@ -29,12 +29,15 @@ type backend interface {
 	FindCtx(ctx context.Context, token string) ([]byte, bool, error)
 	CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error
 	DeleteCtx(ctx context.Context, token string) error
+	UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error)
 	Close() error
 }
 
 // Store is a session store for scs, chosen by URL in [Open]. It implements both [scs.Store]
 // and [scs.CtxStore]; scs uses the context-aware methods, so a request's deadline bounds
-// every store call. A Store is safe for concurrent use.
+// every store call. It also implements [otlogin.UpdateStore], the atomic "update only if it
+// still exists" write otlogin saves loaded sessions with (Redis: SET ... XX; PostgreSQL:
+// UPDATE ... WHERE token = $1; memory: under the store's lock). A Store is safe for concurrent use.
 type Store struct {
 	kind      string
 	b         backend
@@ -48,6 +51,7 @@ type Store struct {
 var (
 	_ scs.Store               = (*Store)(nil)
 	_ scs.CtxStore            = (*Store)(nil)
+	_ otlogin.UpdateStore     = (*Store)(nil)
 	_ otlogin.LimiterProvider = (*Store)(nil)
 	_ otlogin.Limiter         = (*RedisLimiter)(nil)
 	_ otlogin.Limiter         = (*PostgresLimiter)(nil)
@@ -124,6 +128,10 @@ func (b memoryBackend) DeleteCtx(ctx context.Context, token string) error {
 	return b.m.Delete(token)
 }
 
+func (b memoryBackend) UpdateCtx(ctx context.Context, token string, data []byte, expiry time.Time) (bool, error) {
+	return b.m.UpdateCtx(ctx, token, data, expiry)
+}
+
 func (memoryBackend) Close() error { return nil }
 
 // Kind reports the backend: "memory", "redis" or "postgres".
@@ -196,6 +204,20 @@ func (s *Store) DeleteCtx(ctx context.Context, token string) error {
 		return fmt.Errorf("store: %s delete: %w", s.kind, err)
 	}
 	return nil
+}
+
+// UpdateCtx replaces the data and expiry of the session token only if it exists (and has
+// not expired), atomically, and reports whether it did ([otlogin.UpdateStore]). It never
+// creates a token; an expiry that is not in the future deletes it.
+func (s *Store) UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error) {
+	if s.isClosed() {
+		return false, ErrClosed
+	}
+	updated, err := s.b.UpdateCtx(ctx, token, b, expiry)
+	if err != nil {
+		return false, fmt.Errorf("store: %s update: %w", s.kind, err)
+	}
+	return updated, nil
 }
 
 // Find is [Store.FindCtx] with context.Background(); scs calls FindCtx instead.

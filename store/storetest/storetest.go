@@ -64,6 +64,125 @@ func Run(t *testing.T, newStore func(t *testing.T) scs.Store) {
 		}
 		testContextCancelled(t, cs)
 	})
+	updates := []struct {
+		name string
+		run  func(t *testing.T, s UpdateStore)
+	}{
+		{"UpdateExisting", testUpdateExisting},
+		{"UpdateMissing", testUpdateMissing},
+		{"UpdateAfterDelete", testUpdateAfterDelete},
+		{"UpdateExpired", testUpdateExpired},
+		{"UpdatePastExpiry", testUpdatePastExpiry},
+		{"UpdateRacesDelete", testUpdateRacesDelete},
+	}
+	for _, c := range updates {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t)
+			us, ok := s.(UpdateStore)
+			if !ok {
+				t.Logf("storetest: %T has no UpdateCtx (otlogin.UpdateStore); nothing to check", s)
+				return
+			}
+			c.run(t, us)
+		})
+	}
+}
+
+// UpdateStore is the method set of otlogin.UpdateStore, the optional atomic "update only if
+// it still exists" write; the Update cases run only on stores that have it.
+type UpdateStore interface {
+	scs.Store
+	UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error)
+}
+
+func testUpdateExisting(t *testing.T, s UpdateStore) {
+	tok := Token(t)
+	require.NoError(t, s.Commit(tok, []byte("v1"), time.Now().Add(time.Minute)))
+	ok, err := s.UpdateCtx(context.Background(), tok, []byte("v2"), time.Now().Add(Expiry))
+	require.NoError(t, err)
+	assert.True(t, ok, "an existing token is updated")
+	b, found, err := s.Find(tok)
+	require.NoError(t, err)
+	require.True(t, found)
+	assert.Equal(t, []byte("v2"), b)
+	require.Eventually(t, func() bool {
+		_, found, err := s.Find(tok)
+		return err == nil && !found
+	}, ExpiryWait, 50*time.Millisecond, "the update set the new expiry")
+}
+
+func testUpdateMissing(t *testing.T, s UpdateStore) {
+	tok := Token(t)
+	ok, err := s.UpdateCtx(context.Background(), tok, []byte("v"), time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	assert.False(t, ok, "an unknown token is not updated")
+	_, found, err := s.Find(tok)
+	require.NoError(t, err)
+	assert.False(t, found, "an update never creates a token")
+}
+
+func testUpdateAfterDelete(t *testing.T, s UpdateStore) {
+	tok := Token(t)
+	require.NoError(t, s.Commit(tok, []byte("v1"), time.Now().Add(time.Minute)))
+	require.NoError(t, s.Delete(tok))
+	ok, err := s.UpdateCtx(context.Background(), tok, []byte("v2"), time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	assert.False(t, ok)
+	_, found, err := s.Find(tok)
+	require.NoError(t, err)
+	assert.False(t, found, "a deleted token stays deleted")
+}
+
+func testUpdateExpired(t *testing.T, s UpdateStore) {
+	tok := Token(t)
+	require.NoError(t, s.Commit(tok, []byte("v1"), time.Now().Add(Expiry)))
+	require.Eventually(t, func() bool {
+		_, found, err := s.Find(tok)
+		return err == nil && !found
+	}, ExpiryWait, 50*time.Millisecond)
+	ok, err := s.UpdateCtx(context.Background(), tok, []byte("v2"), time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	assert.False(t, ok, "an expired token is not updated")
+	_, found, err := s.Find(tok)
+	require.NoError(t, err)
+	assert.False(t, found, "an expired token is not brought back")
+}
+
+func testUpdatePastExpiry(t *testing.T, s UpdateStore) {
+	tok := Token(t)
+	require.NoError(t, s.Commit(tok, []byte("v1"), time.Now().Add(time.Minute)))
+	ok, err := s.UpdateCtx(context.Background(), tok, []byte("v2"), time.Now().Add(-time.Second))
+	require.NoError(t, err)
+	assert.True(t, ok)
+	_, found, err := s.Find(tok)
+	require.NoError(t, err)
+	assert.False(t, found, "an update with a past expiry deletes the token")
+}
+
+// testUpdateRacesDelete runs updates against a delete of the same token many times: once
+// the delete has returned, the token must stay gone, whatever order the writes took.
+func testUpdateRacesDelete(t *testing.T, s UpdateStore) {
+	const rounds, writers = 50, 4
+	resurrected := 0
+	for range rounds {
+		tok := Token(t)
+		require.NoError(t, s.Commit(tok, []byte("v0"), time.Now().Add(time.Minute)))
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _ = s.UpdateCtx(context.Background(), tok, fmt.Appendf(nil, "v%d", w+1), time.Now().Add(time.Minute))
+			}()
+		}
+		require.NoError(t, s.Delete(tok))
+		wg.Wait()
+		if _, found, err := s.Find(tok); err == nil && found {
+			resurrected++
+		}
+	}
+	assert.Zero(t, resurrected, "tokens written back after their delete returned")
 }
 
 // Token returns a random session token, unique across runs.

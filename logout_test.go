@@ -1,0 +1,121 @@
+package otlogin
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/otlogin/otlogin/transmit/transmittest"
+)
+
+// hangingLogout is a Mosaic client whose session logout hangs until its context ends or
+// release is closed.
+type hangingLogout struct {
+	MosaicClient
+	release chan struct{}
+	started atomic.Int64
+	ended   atomic.Int64
+}
+
+func (c *hangingLogout) Logout(ctx context.Context, sessionID string) error {
+	c.started.Add(1)
+	defer c.ended.Add(1)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.release:
+		return c.MosaicClient.Logout(ctx, sessionID)
+	}
+}
+
+// TestLogoutWithHangingMosaic: logout ends the local session first and answers at once
+// while Mosaic's session logout hangs; the old cookie is refused at once; the revocation
+// runs in the background, bounded by Config.Timeout, and ends (no goroutine is left). Not
+// parallel, so the goroutine check sees only this test's goroutines.
+func TestLogoutWithHangingMosaic(t *testing.T) {
+	before := goleak.IgnoreCurrent() // the goroutines that exist before this test
+	t.Cleanup(func() {
+		goleak.VerifyNone(t, before,
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+			goleak.IgnoreAnyFunction("internal/poll.runtime_pollWait"),
+			// scs's memstore (the harness's store) sweeps in a goroutine that never stops.
+			goleak.IgnoreTopFunction("github.com/alexedwards/scs/v2/memstore.(*MemStore).startCleanup"))
+	})
+	var hang *hangingLogout
+	h := newHarness(t, func(c *Config) {
+		hang = &hangingLogout{MosaicClient: c.Client, release: make(chan struct{})}
+		c.Client = hang
+		c.Timeout = 2 * time.Second
+	})
+	h.emu.CreateUser("ada@example.com", "")
+	for _, asJSON := range []bool{false, true} {
+		c := h.newClient()
+		require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+		token := h.sessionCookie(c)
+		before := hang.started.Load()
+
+		start := time.Now()
+		var r response
+		if asJSON {
+			r = h.postJSON(c, "/auth/logout", map[string]string{}, "Accept", "application/json")
+			require.Equal(t, http.StatusNoContent, r.StatusCode, r.body)
+		} else {
+			r = h.postForm(c, "/auth/logout", nil)
+			require.Equal(t, http.StatusSeeOther, r.StatusCode, r.body)
+		}
+		took := time.Since(start)
+		t.Logf("logout (json=%v) answered in %v with Mosaic hanging", asJSON, took)
+		assert.Less(t, took, time.Second, "logout does not wait for Mosaic (Timeout is 2s)")
+		assert.Equal(t, `"cookies"`, r.Header.Get("Clear-Site-Data"))
+
+		me := h.get(h.clientWithCookie(token), "/api/me", "Accept", "application/json")
+		assert.Equal(t, http.StatusUnauthorized, me.StatusCode, "the old cookie is refused at once")
+		found, err := h.auth.storeHas(t.Context(), token)
+		require.NoError(t, err)
+		assert.False(t, found)
+		require.Eventually(t, func() bool { return hang.started.Load() == before+1 },
+			5*time.Second, 5*time.Millisecond, "the Mosaic session is revoked in the background")
+		if !asJSON {
+			require.Eventually(t, func() bool { return hang.ended.Load() == 1 }, 5*time.Second, 5*time.Millisecond,
+				"the hanging revocation ends with Timeout")
+		}
+	}
+	// The first revocation ran into Timeout; release the second one.
+	close(hang.release)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, h.auth.Shutdown(ctx), "background revocations end within Timeout")
+	assert.EqualValues(t, 2, hang.ended.Load())
+	assert.Contains(t, h.logs.String(), "mosaic_logout_failed", "the timed-out revocation is logged")
+}
+
+// TestLogoutSkipsRevalidation: a logout whose session is due for revalidation does not wait
+// for Mosaic to answer the refresh first.
+func TestLogoutSkipsRevalidation(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	token := h.sessionCookie(c)
+	h.clock.Advance(DefaultRevalidateEvery + time.Minute)
+	h.emu.SetLatency(1500 * time.Millisecond)
+	start := time.Now()
+	r := h.postJSON(c, "/auth/logout", map[string]string{})
+	took := time.Since(start)
+	require.Equal(t, http.StatusNoContent, r.StatusCode, r.body)
+	t.Logf("logout due for revalidation, Mosaic answering in 1.5s: answered in %v", took)
+	assert.Less(t, took, time.Second)
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointRefresh), "no revalidation on the way out")
+	assert.Equal(t, http.StatusUnauthorized, h.get(h.clientWithCookie(token), "/api/me", "Accept", "application/json").StatusCode)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, h.auth.Shutdown(ctx))
+}
