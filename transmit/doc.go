@@ -7,10 +7,11 @@
 //
 // Every business call carries "Authorization: Bearer <client access token>". The token is
 // obtained with the OAuth 2.0 client-credentials grant (golang.org/x/oauth2/clientcredentials)
-// from {BaseURL}/oidc/token, with client_id and client_secret in the form body
-// (oauth2.AuthStyleInParams, never HTTP Basic). BaseURL includes /cis: Mosaic serves the token
-// endpoint under /cis as well as at the host root, so one base URL covers everything; set
-// [Config].TokenURL to use another endpoint.
+// from /oidc/token at the root of BaseURL's host (https://api.transmitsecurity.io/oidc/token
+// for [USBaseURL], as in Transmit's "retrieve client tokens" guide; the business APIs live
+// under /cis), with client_id and client_secret in the form body (oauth2.AuthStyleInParams,
+// never HTTP Basic); set [Config].TokenURL to use another endpoint. Mosaic's OAuth errors
+// ({"error": "invalid_client", "error_description": ...}) become an [*APIError] like any other.
 //
 // The token is cached until [Config].TokenExpiryDelta (60s) before its expires_in, measured
 // on [Config].Now. However many calls wait for a token, exactly one request is made; each

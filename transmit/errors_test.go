@@ -198,11 +198,11 @@ func TestTransportErrorsEveryEndpoint(t *testing.T) {
 			// get the same port; refuse dials to the business host in the transport instead.
 			var dialer net.Dialer
 			c := newTestClient(t, f, func(cfg *Config) {
-				cfg.BaseURL = "http://refused.test/cis"
-				cfg.TokenURL = f.base() + "/oidc/token"
+				cfg.BaseURL = "http://localhost:9/cis"
+				cfg.TokenURL = f.srv.URL + "/oidc/token"
 				cfg.HTTPClient = &http.Client{Transport: &http.Transport{
 					DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-						if strings.HasPrefix(addr, "refused.test:") {
+						if addr == "localhost:9" {
 							return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 						}
 						return dialer.DialContext(ctx, network, addr)
