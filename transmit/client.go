@@ -119,7 +119,9 @@ func (c *Client) do(ctx context.Context, k call) error {
 		if status < 400 {
 			return fmt.Errorf("transmit: %s: unexpected status %d: %w: %w", k.op, status, ErrInvalidResponse, ErrUnavailable)
 		}
-		return decodeAPIError(status, header, body, c.cfg.Now())
+		ae := decodeAPIError(status, header, body, c.cfg.Now())
+		ae.call = k.op
+		return ae
 	}
 }
 

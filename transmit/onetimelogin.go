@@ -19,7 +19,7 @@ const (
 // request is sent. Identifier, IdentifierType and RedirectURI are required; Channel, if set,
 // is "email" or "direct". It is never retried except once after a 401 (see the package doc).
 func (c *Client) SendMagicLink(ctx context.Context, req SendMagicLinkRequest) (*SendMagicLinkResponse, error) {
-	const op = "send magic link"
+	const op = opSendMagicLink
 	v := checks{op: op}
 	v.required("identifier", req.Identifier)
 	v.required("identifier_type", req.IdentifierType)
@@ -45,7 +45,7 @@ func (c *Client) SendMagicLink(ctx context.Context, req SendMagicLinkRequest) (*
 // AuthenticateMagicLink redeems the code Mosaic appended to the redirect URI
 // (authenticateMagicLink) and returns the user's tokens. Code is required.
 func (c *Client) AuthenticateMagicLink(ctx context.Context, req AuthenticateMagicLinkRequest) (*TokenResponse, error) {
-	const op = "authenticate magic link"
+	const op = opAuthMagicLink
 	v := checks{op: op}
 	v.required("code", req.Code)
 	v.maxLen("device_id", req.DeviceID, maxDeviceIDLen)
