@@ -78,6 +78,7 @@ type call struct {
 	path   string // under BaseURL
 	body   any
 	want   int // expected success status
+	any2xx bool // any 2xx is success; an empty body then leaves out as it is
 	out    any
 	auth   bool // send the client access token
 }
@@ -113,7 +114,11 @@ func (c *Client) do(ctx context.Context, k call) error {
 			c.tokens.invalidate(token)
 			continue
 		}
-		if status == k.want || (k.want == http.StatusNoContent && status == http.StatusOK) {
+		if status == k.want || (k.want == http.StatusNoContent && status == http.StatusOK) ||
+			(k.any2xx && status >= 200 && status < 300) {
+			if k.any2xx && len(bytes.TrimSpace(body)) == 0 {
+				return nil
+			}
 			return decodeSuccess(k, body)
 		}
 		if status < 400 {

@@ -45,7 +45,10 @@
 // empty or not JSON (an HTML page from a proxy) give an APIError with only the status. No error
 // string ever contains the client secret, a token, a code, a passcode or a raw body.
 //
-// errors.Is maps answers to sentinels, first match wins:
+// errors.Is maps answers to sentinels, first match wins. The status and error_code decide; the
+// magic-link endpoints send only the status as error_code with an English message, so for them
+// the words of the message (not the whole sentence) separate the answers that share a status,
+// and a reworded message keeps its meaning:
 //
 //	429                                               ErrRateLimited (RetryAfter from seconds or an HTTP date)
 //	5xx, 408                                          ErrUnavailable
@@ -54,15 +57,24 @@
 //	409                                               ErrUserExists (createUser: identifier taken)
 //	error_code auth_otp_passcode_expired              ErrExpired
 //	error_code auth_locked (403)                      ErrLocked
-//	error_code auth_invalid_credentials,
-//	  message "Invalid magic link code" (400)         ErrInvalidCode
+//	error_code auth_invalid_credentials               ErrInvalidCode
 //	error_code user_not_found, user_email_address_missing,
-//	  user_phone_number_missing; message "User not found"
-//	  with 404, or 400 (magic-link authenticate);
-//	  403 "Public signup is not allowed for this
-//	  application" (magic-link send)                  ErrUserNotFound
-//	error_code user_not_active,
-//	  403 "User is not active"                        ErrUserNotActive
+//	  user_phone_number_missing                       ErrUserNotFound
+//	error_code user_not_active                        ErrUserNotActive
+//	error_code system_invalid_input                   ErrInvalidRequest
+//	magic-link send, numeric error_code:
+//	  403 naming sign-up ("Public signup is not
+//	  allowed for this application")                  ErrUserNotFound
+//	  403 naming an inactive/disabled user            ErrUserNotActive
+//	  any other 403                                   ErrUserNotFound
+//	  404 naming the app, client or tenant            no sentinel (a configuration error)
+//	  any other 404 ("User not found")                ErrUserNotFound
+//	magic-link authenticate, numeric error_code:
+//	  400 naming the session ("Session not found")    ErrInvalidRequest
+//	  400 naming the user ("User not found")          ErrUserNotFound
+//	  any other 400 ("Invalid magic link code")       ErrInvalidCode
+//	other calls: message "User is not active" (403)   ErrUserNotActive
+//	  message "User not found" (404 or 400)           ErrUserNotFound
 //	any other 400                                     ErrInvalidRequest
 //	other answers (e.g. 403
 //	  auth_login_preferences_missing)                 no sentinel; inspect the APIError
