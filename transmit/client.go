@@ -77,7 +77,7 @@ type call struct {
 	method string
 	path   string // under BaseURL
 	body   any
-	want   int // expected success status
+	want   int  // expected success status
 	any2xx bool // any 2xx is success; an empty body then leaves out as it is
 	out    any
 	auth   bool // send the client access token

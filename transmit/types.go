@@ -107,7 +107,7 @@ type SendOTPRequest struct {
 type SendOTPResponse struct {
 	Message      string         `json:"message"`
 	ApprovalData map[string]any `json:"approval_data,omitempty"`
-	Code         string            `json:"code,omitempty"`
+	Code         string         `json:"code,omitempty"`
 }
 
 // AuthenticateOTPRequest validates a passcode (schema ApiOtpTokenRequestDto).
