@@ -143,13 +143,16 @@ func TestHappyPathNoViolations(t *testing.T) {
 	r = call(t, s, tok, "/v1/auth/session/logout", map[string]any{"session_id": sid})
 	require.Equal(t, http.StatusNoContent, r.Status)
 
-	st := s.ContractStats()
-	if st.Enabled {
+	t.Run("contract counts", func(t *testing.T) {
+		needContract(t, s)
+		st := s.ContractStats()
 		assert.Equal(t, 11, st.Requests)
-		assert.Equal(t, 11, st.Responses)
+		assert.Equal(t, 10, st.Responses, "the discovery document has no schema")
+		assert.Equal(t, 1, st.Unvalidated)
 		assert.Zero(t, st.Violations, s.ContractViolations())
 		assert.Zero(t, st.OutOfSpecByDesign)
-	}
+		assert.Zero(t, st.Unmatched)
+	})
 }
 
 func TestOutboxHandler(t *testing.T) {
@@ -168,4 +171,19 @@ func TestOutboxHandler(t *testing.T) {
 	assert.Contains(t, rec, `href="`+strings.ReplaceAll(link, "&", "&amp;")+`"`)
 	rec = newRec(t, h, "/outbox.json")
 	assert.Contains(t, rec, `"kind":"otp"`)
+}
+
+// TestUnmatchedCounted: a request to a path or method no document describes reaches the
+// checker and is counted as unmatched (it used to be answered before any check).
+func TestUnmatchedCounted(t *testing.T) {
+	t.Parallel()
+	s := transmittest.NewTestServer(t, transmittest.Options{})
+	tok := clientToken(t, s)
+	r := call(t, s, tok, "/v1/auth/otp/sendd", map[string]any{})
+	assert.Equal(t, http.StatusNotFound, r.Status)
+	assert.Equal(t, http.StatusMethodNotAllowed, get(t, s.BaseURL()+"/v1/auth/otp/send").Status)
+	needContract(t, s)
+	st := s.ContractStats()
+	assert.Equal(t, 2, st.Unmatched)
+	assert.Equal(t, 1, st.Requests, "the token request only")
 }

@@ -145,7 +145,9 @@ func TestUnknownUserUntilCreated(t *testing.T) {
 
 func TestMissingBearer(t *testing.T) {
 	t.Parallel()
-	s := transmittest.NewTestServer(t, transmittest.Options{})
+	// NewServer, not NewTestServer: the request without a bearer breaks the contract on purpose.
+	s := transmittest.NewServer(transmittest.Options{})
+	t.Cleanup(s.Close)
 	for _, tok := range []string{"", "not-a-token"} {
 		r := sendOTP(t, s, tok, "email", "email", "a@example.com")
 		assert.Equal(t, http.StatusUnauthorized, r.Status)
@@ -162,6 +164,11 @@ func TestMissingBearer(t *testing.T) {
 	t.Run("counted out of spec by design", func(t *testing.T) {
 		needContract(t, s)
 		assert.Equal(t, 3, s.ContractStats().OutOfSpecByDesign)
+		// The request with no Authorization header breaks the operation's security; the
+		// one with an unknown or expired token does not (the checker cannot know).
+		v := s.ContractViolations()
+		require.Len(t, v, 1, v)
+		assert.Contains(t, v[0], "Authorization: Bearer <token> required")
 	})
 }
 
