@@ -40,7 +40,7 @@ func TestMagicLinkSingleUseAndExpiry(t *testing.T) {
 	})
 	t.Run("email_expiration overrides", func(t *testing.T) {
 		r := call(t, s, tok, "/v1/auth/link/email/send", map[string]any{
-			"identifier": "jane@example.com", "identifier_type": "email", "redirect_uri": "https://app.example/v", "email_expiration": 1,
+			"identifier": "jane@example.com", "identifier_type": "email", "redirect_uri": "http://127.0.0.1:8080/v", "email_expiration": 1,
 		})
 		require.Equal(t, http.StatusOK, r.Status)
 		link, _ := s.LastLink("jane@example.com")
@@ -121,7 +121,7 @@ func TestUnknownUserUntilCreated(t *testing.T) {
 	s := transmittest.NewTestServer(t, transmittest.Options{})
 	tok := clientToken(t, s)
 
-	r := call(t, s, tok, "/v1/auth/link/email/send", map[string]any{"identifier": "new@example.com", "identifier_type": "email", "redirect_uri": "https://a.example/v"})
+	r := call(t, s, tok, "/v1/auth/link/email/send", map[string]any{"identifier": "new@example.com", "identifier_type": "email", "redirect_uri": "http://[::1]:8080/v"})
 	assert.Equal(t, http.StatusNotFound, r.Status)
 	assert.Equal(t, map[string]any{"error_code": "404", "message": "User not found"}, r.JSON)
 	r = sendOTP(t, s, tok, "sms", "phone_number", "+15559990000")
@@ -136,7 +136,7 @@ func TestUnknownUserUntilCreated(t *testing.T) {
 	assert.Equal(t, http.StatusConflict, r.Status)
 	assert.EqualValues(t, 409, r.JSON["error_code"])
 
-	r = call(t, s, tok, "/v1/auth/link/email/send", map[string]any{"identifier": "new@example.com", "identifier_type": "email", "redirect_uri": "https://a.example/v"})
+	r = call(t, s, tok, "/v1/auth/link/email/send", map[string]any{"identifier": "new@example.com", "identifier_type": "email", "redirect_uri": "http://[::1]:8080/v"})
 	assert.Equal(t, http.StatusOK, r.Status)
 	r = sendOTP(t, s, tok, "sms", "email", "new@example.com")
 	assert.Equal(t, http.StatusNotFound, r.Status)

@@ -102,7 +102,7 @@ func get(t *testing.T, u string) resp {
 func sendLink(t *testing.T, s *transmittest.Server, tok, email string) string {
 	t.Helper()
 	r := call(t, s, tok, "/v1/auth/link/email/send", map[string]any{
-		"identifier": email, "identifier_type": "email", "redirect_uri": "https://app.example/verify", "state": "st1",
+		"identifier": email, "identifier_type": "email", "redirect_uri": "http://localhost:8080/verify", "state": "st1",
 	})
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	link, ok := s.LastLink(email)
