@@ -177,6 +177,7 @@ func TestDiscover(t *testing.T) {
 		{"no issuer", `{"jwks_uri":"https://x.example/jwks"}`},
 		{"no jwks_uri", `{"issuer":"https://userid.security"}`},
 		{"relative jwks_uri", `{"issuer":"https://userid.security","jwks_uri":"/oidc/jwks"}`},
+		{"http jwks_uri on a public host", `{"issuer":"https://userid.security","jwks_uri":"http://api.transmitsecurity.io/cis/oidc/jwks"}`},
 		{"not JSON", `<html></html>`},
 	}
 	for _, tc := range bad {
