@@ -82,8 +82,8 @@
 // Timeouts, connection failures and unreadable answers wrap [ErrUnavailable] together with
 // the underlying net or context error. A success answer that lacks a required field
 // (access_token, token_type, expires_in, and session_id for authenticate; user_id for
-// createUser; issuer and an absolute https jwks_uri, http only on loopback, for discovery) or is not JSON wraps
-// [ErrInvalidResponse] and [ErrUnavailable]: the client fails closed. Requests that break the
+// createUser; issuer and an absolute https jwks_uri, http only on loopback, for discovery) or
+// is not JSON wraps [ErrInvalidResponse] and [ErrUnavailable]: the client fails closed. Requests that break the
 // spec (a required field empty, channel not email/sms/direct, device_id over 80 characters,
 // ...) are refused before any HTTP call with an error wrapping [ErrInvalidRequest].
 //
