@@ -80,6 +80,12 @@ func (c *Client) SendOTP(ctx context.Context, req SendOTPRequest) (*SendOTPRespo
 	if len(req.ApprovalData) > maxApprovalDataLen {
 		v.fail("approval_data has more than %d keys", maxApprovalDataLen)
 	}
+	for k := range req.ApprovalData {
+		if !approvalKey(k) {
+			v.fail("approval_data keys may contain only letters, digits, underscores, hyphens and periods")
+			break
+		}
+	}
 	if v.err != nil {
 		return nil, v.err
 	}
@@ -158,4 +164,20 @@ func (w *tokenWire) response() *TokenResponse {
 		r.ExpiresIn = *w.ExpiresIn
 	}
 	return r
+}
+
+// approvalKey reports whether k is a non-empty approval_data key of ASCII letters, digits,
+// underscores, hyphens and periods (the spec's rule).
+func approvalKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, r := range k {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
