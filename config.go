@@ -152,9 +152,11 @@ type Config struct {
 	// followed, whatever the client's CheckRedirect (a copy is used). Default: a client
 	// with Timeout and no redirects.
 	HTTPClient *http.Client
-	// LinkTTL is the lifetime of a magic link; New accepts 1m to 10m. Default: 10m.
+	// LinkTTL is the lifetime of a magic link; New accepts 1m to 10m and rounds it up to whole
+	// minutes (Mosaic's email_expiration is in minutes). Default: 10m.
 	LinkTTL time.Duration
-	// OTPTTL is the lifetime of a passcode; New accepts 1m to 10m. Default: 5m.
+	// OTPTTL is the lifetime of a passcode; New accepts 1m to 10m and rounds it up to whole
+	// minutes (Mosaic's expires_in is in minutes). Default: 5m.
 	OTPTTL time.Duration
 	// EmailContent customises the emails Mosaic sends. Default: nil (Mosaic's template).
 	EmailContent *transmit.EmailContent
@@ -353,6 +355,10 @@ func (c *Config) applyDefaults() error {
 	if c.LinkTTL < time.Minute || c.OTPTTL < time.Minute {
 		return errors.New("otlogin: Config.LinkTTL and Config.OTPTTL must be at least 1m")
 	}
+	// Mosaic takes email_expiration and expires_in in minutes: whole minutes, rounded up, so
+	// the flow here lasts exactly as long as the code there (at most 10m still).
+	c.LinkTTL = wholeMinutes(c.LinkTTL)
+	c.OTPTTL = wholeMinutes(c.OTPTTL)
 	if c.MaxBodyBytes < 0 {
 		return errors.New("otlogin: Config.MaxBodyBytes must not be negative")
 	}
@@ -427,4 +433,9 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// wholeMinutes rounds d up to a whole number of minutes.
+func wholeMinutes(d time.Duration) time.Duration {
+	return (d + time.Minute - 1).Truncate(time.Minute)
 }

@@ -68,6 +68,20 @@ func TestNewValidates(t *testing.T) {
 	}
 }
 
+// TestCodeTTLWholeMinutes: Mosaic's email_expiration and expires_in are minutes; a TTL that
+// is not a whole number of minutes is rounded up, never sent as a fraction.
+func TestCodeTTLWholeMinutes(t *testing.T) {
+	t.Parallel()
+	a, err := New(Config{Client: testClient(t), PublicURL: "https://app.example.com", LinkTTL: 90 * time.Second, OTPTTL: 4*time.Minute + time.Nanosecond})
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Minute, a.cfg.LinkTTL)
+	assert.Equal(t, 5*time.Minute, a.cfg.OTPTTL)
+	a, err = New(Config{Client: testClient(t), PublicURL: "https://app.example.com", LinkTTL: 9*time.Minute + 30*time.Second, OTPTTL: 3 * time.Minute})
+	require.NoError(t, err)
+	assert.Equal(t, 10*time.Minute, a.cfg.LinkTTL, "rounding up stays within the 10m cap")
+	assert.Equal(t, 3*time.Minute, a.cfg.OTPTTL)
+}
+
 func TestNewDefaults(t *testing.T) {
 	t.Parallel()
 	a, err := New(Config{Client: testClient(t), PublicURL: "https://app.example.com/"})

@@ -23,7 +23,7 @@ import (
 // (SECURITY S2); the token changes at sign-in (S1).
 func TestCookieAttributesHTTPS(t *testing.T) {
 	t.Parallel()
-	emu := transmittest.NewTestServer(t, transmittest.Options{})
+	emu := transmittest.NewTestServer(t, transmittest.Options{PublicURLs: []string{"https://app.example.com"}})
 	emu.CreateUser("ada@example.com", "")
 	client, err := transmit.New(transmit.Config{BaseURL: emu.BaseURL(), ClientID: emu.ClientID, ClientSecret: emu.ClientSecret})
 	require.NoError(t, err)

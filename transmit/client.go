@@ -77,7 +77,8 @@ type call struct {
 	method string
 	path   string // under BaseURL
 	body   any
-	want   int // expected success status
+	want   int  // expected success status
+	any2xx bool // any 2xx is success; an empty body then leaves out as it is
 	out    any
 	auth   bool // send the client access token
 }
@@ -113,13 +114,19 @@ func (c *Client) do(ctx context.Context, k call) error {
 			c.tokens.invalidate(token)
 			continue
 		}
-		if status == k.want || (k.want == http.StatusNoContent && status == http.StatusOK) {
+		if status == k.want || (k.want == http.StatusNoContent && status == http.StatusOK) ||
+			(k.any2xx && status >= 200 && status < 300) {
+			if k.any2xx && len(bytes.TrimSpace(body)) == 0 {
+				return nil
+			}
 			return decodeSuccess(k, body)
 		}
 		if status < 400 {
 			return fmt.Errorf("transmit: %s: unexpected status %d: %w: %w", k.op, status, ErrInvalidResponse, ErrUnavailable)
 		}
-		return decodeAPIError(status, header, body, c.cfg.Now())
+		ae := decodeAPIError(status, header, body, c.cfg.Now())
+		ae.call = k.op
+		return ae
 	}
 }
 

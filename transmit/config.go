@@ -5,20 +5,21 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 )
 
-// Base URLs of Mosaic's regions. Each ends in /cis: the One-Time Login, sessions and users
-// endpoints live under it, and so do the OIDC endpoints this package uses (token, discovery).
+// Base URLs of Mosaic's regions. Each ends in /cis: the One-Time Login, sessions, users and
+// discovery endpoints live under it. The client-credentials token is fetched from the same
+// host's root, /oidc/token (see [Config].TokenURL).
 const (
 	SandboxBaseURL = "https://api.sbx.transmitsecurity.io/cis"
 	USBaseURL      = "https://api.transmitsecurity.io/cis"
 	EUBaseURL      = "https://api.eu.transmitsecurity.io/cis"
 	CABaseURL      = "https://api.ca.transmitsecurity.io/cis"
 	AUBaseURL      = "https://api.au.transmitsecurity.io/cis"
-	JPBaseURL      = "https://api.gasne1-ts01.transmitsecurity.io/cis"
 )
 
 // Defaults applied by [New] to zero-valued [Config] fields.
@@ -33,8 +34,9 @@ const redacted = "REDACTED"
 // Config configures a [Client]. It is passed by value to [New]; the zero value of every
 // optional field means its documented default.
 type Config struct {
-	// BaseURL is Mosaic's API base including /cis, e.g. [SandboxBaseURL]. An absolute http or
-	// https URL without user info, query or fragment. Required.
+	// BaseURL is Mosaic's API base including /cis, e.g. [SandboxBaseURL]: an https URL (http
+	// only for a loopback host such as the emulator's 127.0.0.1) whose path ends in /cis,
+	// without user info, query or fragment. Required.
 	BaseURL string
 	// ClientID is the application's OIDC client ID. Required.
 	ClientID string
@@ -48,8 +50,9 @@ type Config struct {
 	// Timeout bounds each method call as a whole (client-token fetch, the request and the one
 	// retry after a 401), even when the caller's context has no deadline. Default: 10s.
 	Timeout time.Duration
-	// TokenURL is the client-credentials token endpoint. Default: BaseURL + "/oidc/token"
-	// (Mosaic serves it under /cis as well as at the host root).
+	// TokenURL is the client-credentials token endpoint: https, or http on a loopback host.
+	// Default: BaseURL's scheme and host + "/oidc/token" (the host root, not under /cis, as in
+	// Transmit's "retrieve client tokens" guide), e.g. https://api.transmitsecurity.io/oidc/token.
 	TokenURL string
 	// TokenExpiryDelta is how long before expires_in the cached client token is replaced.
 	// Default: 60s (halved lifetimes are used for tokens shorter than twice this).
@@ -89,11 +92,11 @@ func (c Config) secretMark() string {
 
 // withDefaults validates c and fills in the defaults.
 func (c Config) withDefaults() (Config, error) {
-	base, err := checkURL("BaseURL", c.BaseURL)
+	base, err := checkBaseURL(c.BaseURL)
 	if err != nil {
 		return c, err
 	}
-	c.BaseURL = strings.TrimRight(base, "/")
+	c.BaseURL = base
 	if strings.TrimSpace(c.ClientID) == "" {
 		return c, errors.New("transmit: Config.ClientID is required")
 	}
@@ -101,7 +104,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("transmit: Config.ClientSecret is required")
 	}
 	if c.TokenURL == "" {
-		c.TokenURL = c.BaseURL + "/oidc/token"
+		u, _ := url.Parse(c.BaseURL) // checked above
+		c.TokenURL = u.Scheme + "://" + u.Host + "/oidc/token"
 	} else if c.TokenURL, err = checkURL("TokenURL", c.TokenURL); err != nil {
 		return c, err
 	}
@@ -127,17 +131,60 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// checkURL accepts an absolute http(s) URL without user info, query or fragment.
+// checkURL accepts an absolute https URL, or an http URL whose host is loopback (localhost,
+// 127.0.0.0/8, ::1: the emulator in tests), without user info, query or fragment. The URL is
+// not echoed in errors: it could carry a password in its user info.
 func checkURL(field, raw string) (string, error) {
 	u, err := url.Parse(raw)
-	if err != nil || raw == "" {
-		return "", fmt.Errorf("transmit: Config.%s must be an absolute http or https URL", field)
+	if err != nil || raw == "" || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		return "", fmt.Errorf("transmit: Config.%s must be an absolute https URL such as %s", field, example(field))
 	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", fmt.Errorf("transmit: Config.%s must be an absolute http or https URL", field)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return "", fmt.Errorf("transmit: Config.%s must not carry user info, a query or a fragment", field)
 	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return "", fmt.Errorf("transmit: Config.%s must use https (http is accepted only for a loopback host such as 127.0.0.1): write https://%s%s", field, u.Host, u.EscapedPath())
+		}
+	default:
+		return "", fmt.Errorf("transmit: Config.%s must be an absolute https URL such as %s", field, example(field))
+	}
 	return raw, nil
+}
+
+// example is a valid value for field, quoted in error messages.
+func example(field string) string {
+	if field == "TokenURL" {
+		return "https://api.transmitsecurity.io/oidc/token"
+	}
+	return USBaseURL
+}
+
+// checkBaseURL is checkURL plus the path rule: Mosaic's APIs live under /cis, so a base URL
+// whose path does not end in /cis would send every call to a 404. The result has no trailing
+// slash.
+func checkBaseURL(raw string) (string, error) {
+	if _, err := checkURL("BaseURL", raw); err != nil {
+		return "", err
+	}
+	base := strings.TrimRight(raw, "/")
+	u, _ := url.Parse(base)
+	if !strings.HasSuffix(u.Path, "/cis") {
+		want := u.Scheme + "://" + u.Host + strings.TrimSuffix(u.EscapedPath(), "/") + "/cis"
+		return "", fmt.Errorf("transmit: Config.BaseURL must end in /cis, Mosaic's API base (for example %s or transmit.SandboxBaseURL): write %s", USBaseURL, want)
+	}
+	return base, nil
+}
+
+// isLoopback reports whether host (without port or brackets) is "localhost" or a loopback
+// IP address.
+func isLoopback(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.Unmap().IsLoopback()
 }

@@ -36,6 +36,24 @@ func TestNewValidates(t *testing.T) {
 		{"empty client id", func(c *Config) { c.ClientID = " " }, "ClientID"},
 		{"empty secret", func(c *Config) { c.ClientSecret = "" }, "ClientSecret"},
 		{"bad token url", func(c *Config) { c.TokenURL = "token" }, "TokenURL"},
+		// A base URL without /cis sends every call to a 404: refused, naming what to write.
+		{"base without /cis", func(c *Config) { c.BaseURL = "https://api.transmitsecurity.io" }, "write https://api.transmitsecurity.io/cis"},
+		{"base with slash, no /cis", func(c *Config) { c.BaseURL = "https://api.transmitsecurity.io/" }, "must end in /cis"},
+		{"base with another path", func(c *Config) { c.BaseURL = "https://api.transmitsecurity.io/v1" }, "write https://api.transmitsecurity.io/v1/cis"},
+		{"base /cis/v1", func(c *Config) { c.BaseURL = "https://api.transmitsecurity.io/cis/v1" }, "must end in /cis"},
+		{"base /cis/", func(c *Config) { c.BaseURL = "https://api.transmitsecurity.io/cis/" }, ""},
+		{"base /proxy/cis", func(c *Config) { c.BaseURL = "https://gw.example.com/proxy/cis" }, ""},
+		// Plain http only on loopback: the client secret and every code would cross the network
+		// in clear text.
+		{"http base, public host", func(c *Config) { c.BaseURL = "http://api.transmitsecurity.io/cis" }, "write https://api.transmitsecurity.io/cis"},
+		{"http base, private IP", func(c *Config) { c.BaseURL = "http://10.0.0.5:8080/cis" }, "must use https"},
+		{"http base, localhost", func(c *Config) { c.BaseURL = "http://localhost:8090/cis" }, ""},
+		{"http base, ::1", func(c *Config) { c.BaseURL = "http://[::1]:8090/cis" }, ""},
+		{"http base, 127.0.0.2", func(c *Config) { c.BaseURL = "http://127.0.0.2/cis" }, ""},
+		{"http base, localhost look-alike", func(c *Config) { c.BaseURL = "http://localhost.example.com/cis" }, "must use https"},
+		{"http token url, public host", func(c *Config) { c.TokenURL = "http://api.transmitsecurity.io/oidc/token" }, "TokenURL must use https"},
+		{"http token url, loopback", func(c *Config) { c.TokenURL = "http://127.0.0.1:9/oidc/token" }, ""},
+		{"ws base", func(c *Config) { c.BaseURL = "ws://127.0.0.1/cis" }, "https URL"},
 		{"negative timeout", func(c *Config) { c.Timeout = -time.Second }, "Timeout"},
 	}
 	for _, tc := range cases {
@@ -68,7 +86,7 @@ func TestNewDefaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, USBaseURL, c.BaseURL())
 	assert.Equal(t, testClientID, c.ClientID())
-	assert.Equal(t, USBaseURL+"/oidc/token", c.cfg.TokenURL, "token endpoint under /cis")
+	assert.Equal(t, "https://api.transmitsecurity.io/oidc/token", c.cfg.TokenURL, "token endpoint at the host root, not under /cis")
 	assert.Equal(t, DefaultTimeout, c.cfg.Timeout)
 	assert.Equal(t, DefaultTokenExpiryDelta, c.cfg.TokenExpiryDelta)
 	assert.NotNil(t, c.cfg.Now)
@@ -76,15 +94,21 @@ func TestNewDefaults(t *testing.T) {
 	assert.Nil(t, hc.CheckRedirect, "the caller's client is not modified")
 	assert.Equal(t, time.Minute, c.cfg.HTTPClient.Timeout)
 
-	cfg.TokenURL = "https://api.transmitsecurity.io/oidc/token"
+	cfg.TokenURL = "https://auth.example.com/custom/token"
 	c, err = New(cfg)
 	require.NoError(t, err)
-	assert.Equal(t, "https://api.transmitsecurity.io/oidc/token", c.cfg.TokenURL)
+	assert.Equal(t, "https://auth.example.com/custom/token", c.cfg.TokenURL, "TokenURL overrides")
+
+	cfg.TokenURL = ""
+	cfg.BaseURL = "http://127.0.0.1:8090/cis"
+	c, err = New(cfg)
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:8090/oidc/token", c.cfg.TokenURL)
 }
 
 func TestBaseURLConstants(t *testing.T) {
 	t.Parallel()
-	for _, u := range []string{SandboxBaseURL, USBaseURL, EUBaseURL, CABaseURL, AUBaseURL, JPBaseURL} {
+	for _, u := range []string{SandboxBaseURL, USBaseURL, EUBaseURL, CABaseURL, AUBaseURL} {
 		assert.True(t, strings.HasPrefix(u, "https://"), u)
 		assert.True(t, strings.HasSuffix(u, "/cis"), u)
 		_, err := New(Config{BaseURL: u, ClientID: "id", ClientSecret: "s"})

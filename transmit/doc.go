@@ -7,10 +7,11 @@
 //
 // Every business call carries "Authorization: Bearer <client access token>". The token is
 // obtained with the OAuth 2.0 client-credentials grant (golang.org/x/oauth2/clientcredentials)
-// from {BaseURL}/oidc/token, with client_id and client_secret in the form body
-// (oauth2.AuthStyleInParams, never HTTP Basic). BaseURL includes /cis: Mosaic serves the token
-// endpoint under /cis as well as at the host root, so one base URL covers everything; set
-// [Config].TokenURL to use another endpoint.
+// from /oidc/token at the root of BaseURL's host (https://api.transmitsecurity.io/oidc/token
+// for [USBaseURL], as in Transmit's "retrieve client tokens" guide; the business APIs live
+// under /cis), with client_id and client_secret in the form body (oauth2.AuthStyleInParams,
+// never HTTP Basic); set [Config].TokenURL to use another endpoint. Mosaic's OAuth errors
+// ({"error": "invalid_client", "error_description": ...}) become an [*APIError] like any other.
 //
 // The token is cached until [Config].TokenExpiryDelta (60s) before its expires_in, measured
 // on [Config].Now. However many calls wait for a token, exactly one request is made; each
@@ -44,7 +45,10 @@
 // empty or not JSON (an HTML page from a proxy) give an APIError with only the status. No error
 // string ever contains the client secret, a token, a code, a passcode or a raw body.
 //
-// errors.Is maps answers to sentinels, first match wins:
+// errors.Is maps answers to sentinels, first match wins. The status and error_code decide; the
+// magic-link endpoints send only the status as error_code with an English message, so for them
+// the words of the message (not the whole sentence) separate the answers that share a status,
+// and a reworded message keeps its meaning:
 //
 //	429                                               ErrRateLimited (RetryAfter from seconds or an HTTP date)
 //	5xx, 408                                          ErrUnavailable
@@ -53,15 +57,24 @@
 //	409                                               ErrUserExists (createUser: identifier taken)
 //	error_code auth_otp_passcode_expired              ErrExpired
 //	error_code auth_locked (403)                      ErrLocked
-//	error_code auth_invalid_credentials,
-//	  message "Invalid magic link code" (400)         ErrInvalidCode
+//	error_code auth_invalid_credentials               ErrInvalidCode
 //	error_code user_not_found, user_email_address_missing,
-//	  user_phone_number_missing; message "User not found"
-//	  with 404, or 400 (magic-link authenticate);
-//	  403 "Public signup is not allowed for this
-//	  application" (magic-link send)                  ErrUserNotFound
-//	error_code user_not_active,
-//	  403 "User is not active"                        ErrUserNotActive
+//	  user_phone_number_missing                       ErrUserNotFound
+//	error_code user_not_active                        ErrUserNotActive
+//	error_code system_invalid_input                   ErrInvalidRequest
+//	magic-link send, numeric error_code:
+//	  403 naming sign-up ("Public signup is not
+//	  allowed for this application")                  ErrUserNotFound
+//	  403 naming an inactive/disabled user            ErrUserNotActive
+//	  any other 403                                   ErrUserNotFound
+//	  404 naming the app, client or tenant            no sentinel (a configuration error)
+//	  any other 404 ("User not found")                ErrUserNotFound
+//	magic-link authenticate, numeric error_code:
+//	  400 naming the session ("Session not found")    ErrInvalidRequest
+//	  400 naming the user ("User not found")          ErrUserNotFound
+//	  any other 400 ("Invalid magic link code")       ErrInvalidCode
+//	other calls: message "User is not active" (403)   ErrUserNotActive
+//	  message "User not found" (404 or 400)           ErrUserNotFound
 //	any other 400                                     ErrInvalidRequest
 //	other answers (e.g. 403
 //	  auth_login_preferences_missing)                 no sentinel; inspect the APIError
@@ -69,8 +82,8 @@
 // Timeouts, connection failures and unreadable answers wrap [ErrUnavailable] together with
 // the underlying net or context error. A success answer that lacks a required field
 // (access_token, token_type, expires_in, and session_id for authenticate; user_id for
-// createUser; issuer and an absolute jwks_uri for discovery) or is not JSON wraps
-// [ErrInvalidResponse] and [ErrUnavailable]: the client fails closed. Requests that break the
+// createUser; issuer and an absolute https jwks_uri, http only on loopback, for discovery) or
+// is not JSON wraps [ErrInvalidResponse] and [ErrUnavailable]: the client fails closed. Requests that break the
 // spec (a required field empty, channel not email/sms/direct, device_id over 80 characters,
 // ...) are refused before any HTTP call with an error wrapping [ErrInvalidRequest].
 //

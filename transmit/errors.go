@@ -64,8 +64,15 @@ type APIError struct {
 	TSErrorCode string        // ts_error_code, sent by some endpoints (createUser 409)
 	RetryAfter  time.Duration // from the Retry-After header of a 429 or 503, if any
 
-	op string // opToken for the client-token endpoint; "" for business calls
+	op   string // opToken for the client-token endpoint; "" for business calls
+	call string // the business call that got the answer, e.g. opSendMagicLink; "" if unknown
 }
+
+// Names of the calls whose answers need call-specific mapping (see [APIError.sentinel]).
+const (
+	opSendMagicLink = "send magic link"
+	opAuthMagicLink = "authenticate magic link"
+)
 
 // Error renders "transmit: <status> <code>: <message>".
 func (e *APIError) Error() string {
@@ -125,20 +132,62 @@ func (e *APIError) sentinel() error {
 	}
 	code := strings.ToLower(e.Code)
 	msg := strings.ToLower(e.Message)
-	switch {
-	case code == "auth_otp_passcode_expired":
+	switch code {
+	case "auth_otp_passcode_expired":
 		return ErrExpired
-	case code == "auth_locked":
+	case "auth_locked":
 		return ErrLocked
-	case code == "auth_invalid_credentials", msg == "invalid magic link code":
+	case "auth_invalid_credentials":
 		return ErrInvalidCode
-	case code == "user_not_active", msg == "user is not active" && e.Status == http.StatusForbidden:
+	case "user_not_active":
 		return ErrUserNotActive
-	case msg == "public signup is not allowed for this application" && e.Status == http.StatusForbidden:
-		// The magic-link send's answer for an address the tenant does not know.
+	case "user_not_found", "user_email_address_missing", "user_phone_number_missing":
 		return ErrUserNotFound
-	case code == "user_not_found", code == "user_email_address_missing",
-		code == "user_phone_number_missing":
+	case "system_invalid_input":
+		return ErrInvalidRequest
+	}
+	// The magic-link endpoints answer {"error_code": "<status>", "message": <English text>}:
+	// the code repeats the status, so the status decides and the text only tells apart the
+	// answers that share one. Words are matched, not whole sentences, so a reworded message
+	// keeps its meaning; a text that names nothing known gets the status's usual meaning.
+	if numericCode(code) {
+		switch e.call {
+		case opSendMagicLink:
+			switch {
+			case e.Status == http.StatusForbidden && mentions(msg, "signup", "sign-up", "sign up", "registration"):
+				return ErrUserNotFound
+			case e.Status == http.StatusForbidden && mentions(msg, "not active", "inactive", "disabled", "suspended", "blocked", "pending"):
+				return ErrUserNotActive
+			case e.Status == http.StatusForbidden:
+				// "Public signup is not allowed for this application": the tenant has no such
+				// user for this app.
+				return ErrUserNotFound
+			case e.Status == http.StatusNotFound && !mentions(msg, "user") && mentions(msg, "app", "client", "tenant"):
+				return nil // "App not found": a configuration error, not an unknown user
+			case e.Status == http.StatusNotFound:
+				return ErrUserNotFound
+			}
+		case opAuthMagicLink:
+			switch {
+			case e.Status == http.StatusBadRequest && mentions(msg, "session"):
+				return ErrInvalidRequest // "Session not found": a bad session_id
+			case e.Status == http.StatusBadRequest && mentions(msg, "user") && !mentions(msg, "code", "link"):
+				return ErrUserNotFound
+			case e.Status == http.StatusBadRequest:
+				// "Invalid magic link code": wrong, used or expired.
+				return ErrInvalidCode
+			case e.Status == http.StatusNotFound:
+				return ErrUserNotFound
+			}
+		}
+	}
+	switch {
+	case msg == "invalid magic link code":
+		return ErrInvalidCode
+	case mentions(msg, "user is not active", "user not active") && e.Status == http.StatusForbidden:
+		return ErrUserNotActive
+	case mentions(msg, "public signup is not allowed", "signup is not allowed") && e.Status == http.StatusForbidden:
+		// The magic-link send's answer for an address the tenant does not know.
 		return ErrUserNotFound
 	case msg == "user not found" && (e.Status == http.StatusNotFound || e.Status == http.StatusBadRequest):
 		return ErrUserNotFound
@@ -148,16 +197,40 @@ func (e *APIError) sentinel() error {
 	return nil
 }
 
+// numericCode reports whether error_code is absent or a number (possibly as a string): the
+// magic-link shape, where the code says no more than the status.
+func numericCode(code string) bool {
+	if code == "" {
+		return true
+	}
+	_, err := strconv.Atoi(code)
+	return err == nil
+}
+
+// mentions reports whether the lower-cased text contains any of the words.
+func mentions(text string, words ...string) bool {
+	for _, w := range words {
+		if strings.Contains(text, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // errorBody is Mosaic's error JSON in all its documented shapes.
 type errorBody struct {
 	ErrorCode   json.RawMessage `json:"error_code"`
 	Message     json.RawMessage `json:"message"`
 	TSErrorCode json.RawMessage `json:"ts_error_code"`
+	// OAuth 2.0 error answers (RFC 6749 §5.2) from the token endpoint.
+	Error            json.RawMessage `json:"error"`
+	ErrorDescription json.RawMessage `json:"error_description"`
 }
 
 // decodeAPIError builds an APIError from a non-2xx answer. It accepts error_code as a number,
-// a numeric string or a symbolic string, message as a string or an array of strings, an empty
-// body and a non-JSON body (which leaves Code and Message empty). It never panics.
+// a numeric string or a symbolic string, message as a string or an array of strings, OAuth's
+// error and error_description, an empty body and a non-JSON body (which leaves Code and
+// Message empty). It never panics.
 func decodeAPIError(status int, header http.Header, body []byte, now time.Time) *APIError {
 	e := &APIError{Status: status}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
@@ -170,6 +243,14 @@ func decodeAPIError(status int, header http.Header, body []byte, now time.Time) 
 	e.Code = clean(scalarString(eb.ErrorCode))
 	e.TSErrorCode = clean(scalarString(eb.TSErrorCode))
 	e.Message = clean(messageString(eb.Message))
+	// An OAuth error ({"error": "invalid_client", "error_description": "..."}) fills the same
+	// fields when Mosaic's own ones are absent.
+	if e.Code == "" {
+		e.Code = clean(scalarString(eb.Error))
+	}
+	if e.Message == "" {
+		e.Message = clean(scalarString(eb.ErrorDescription))
+	}
 	return e
 }
 

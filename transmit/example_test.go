@@ -18,7 +18,7 @@ func fakeMosaic() *httptest.Server {
 	mux := http.NewServeMux()
 	answer := func(status int, body string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/cis/oidc/token" && r.Header.Get("Authorization") != "Bearer example-client-token" {
+			if r.URL.Path != "/oidc/token" && r.Header.Get("Authorization") != "Bearer example-client-token" {
 				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
@@ -27,7 +27,7 @@ func fakeMosaic() *httptest.Server {
 			_, _ = io.WriteString(w, body)
 		}
 	}
-	mux.Handle("POST /cis/oidc/token", answer(200, `{"access_token":"example-client-token","token_type":"Bearer","expires_in":3600}`))
+	mux.Handle("POST /oidc/token", answer(200, `{"access_token":"example-client-token","token_type":"Bearer","expires_in":3600}`))
 	mux.Handle("POST /cis/v1/auth/link/email/send", answer(200, `{"message":"Email sent successfully"}`))
 	mux.Handle("POST /cis/v1/auth/otp/send", answer(200, `{"message":"OTP sent"}`))
 	mux.Handle("POST /cis/v1/auth/otp/authenticate", answer(400, `{"error_code":"auth_invalid_credentials","message":"Invalid credentials"}`))

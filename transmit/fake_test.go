@@ -25,7 +25,7 @@ const (
 )
 
 // fakeMosaic is a minimal Mosaic for unit tests: a client-credentials token endpoint under
-// /oidc/token, the business endpoints, and discovery. Handlers can be replaced per path.
+// /oidc/token at the host root, the business endpoints, and discovery. Handlers can be replaced per path.
 type fakeMosaic struct {
 	t   *testing.T
 	srv *httptest.Server
@@ -132,7 +132,7 @@ func (f *fakeMosaic) serve(w http.ResponseWriter, r *http.Request) {
 	h := f.handlers[r.URL.Path]
 	f.mu.Unlock()
 
-	if r.URL.Path == "/cis/oidc/token" {
+	if r.URL.Path == "/oidc/token" { // the host root, as Mosaic's guide says; not under /cis
 		f.serveToken(w, r, body)
 		return
 	}

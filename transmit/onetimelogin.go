@@ -19,7 +19,7 @@ const (
 // request is sent. Identifier, IdentifierType and RedirectURI are required; Channel, if set,
 // is "email" or "direct". It is never retried except once after a 401 (see the package doc).
 func (c *Client) SendMagicLink(ctx context.Context, req SendMagicLinkRequest) (*SendMagicLinkResponse, error) {
-	const op = "send magic link"
+	const op = opSendMagicLink
 	v := checks{op: op}
 	v.required("identifier", req.Identifier)
 	v.required("identifier_type", req.IdentifierType)
@@ -45,7 +45,7 @@ func (c *Client) SendMagicLink(ctx context.Context, req SendMagicLinkRequest) (*
 // AuthenticateMagicLink redeems the code Mosaic appended to the redirect URI
 // (authenticateMagicLink) and returns the user's tokens. Code is required.
 func (c *Client) AuthenticateMagicLink(ctx context.Context, req AuthenticateMagicLinkRequest) (*TokenResponse, error) {
-	const op = "authenticate magic link"
+	const op = opAuthMagicLink
 	v := checks{op: op}
 	v.required("code", req.Code)
 	v.maxLen("device_id", req.DeviceID, maxDeviceIDLen)
@@ -79,6 +79,12 @@ func (c *Client) SendOTP(ctx context.Context, req SendOTPRequest) (*SendOTPRespo
 	}
 	if len(req.ApprovalData) > maxApprovalDataLen {
 		v.fail("approval_data has more than %d keys", maxApprovalDataLen)
+	}
+	for k := range req.ApprovalData {
+		if !approvalKey(k) {
+			v.fail("approval_data keys may contain only letters, digits, underscores, hyphens and periods")
+			break
+		}
 	}
 	if v.err != nil {
 		return nil, v.err
@@ -158,4 +164,20 @@ func (w *tokenWire) response() *TokenResponse {
 		r.ExpiresIn = *w.ExpiresIn
 	}
 	return r
+}
+
+// approvalKey reports whether k is a non-empty approval_data key of ASCII letters, digits,
+// underscores, hyphens and periods (the spec's rule).
+func approvalKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for _, r := range k {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -181,6 +181,7 @@ func TestClientSideValidation(t *testing.T) {
 				r.ApprovalData[string(rune('a'+i))] = "v"
 			}
 		})},
+		{"otp approval data key with a space", "approval_data keys", otp(func(r *SendOTPRequest) { r.ApprovalData = map[string]string{"a b": "v"} })},
 		{"otp authenticate empty passcode", "passcode", auth(func(r *AuthenticateOTPRequest) { r.Passcode = "" })},
 		{"otp authenticate empty identifier_type", "identifier_type", auth(func(r *AuthenticateOTPRequest) { r.IdentifierType = "" })},
 		{"otp authenticate long device_id", "device_id", auth(func(r *AuthenticateOTPRequest) { r.DeviceID = long })},

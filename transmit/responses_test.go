@@ -177,6 +177,7 @@ func TestDiscover(t *testing.T) {
 		{"no issuer", `{"jwks_uri":"https://x.example/jwks"}`},
 		{"no jwks_uri", `{"issuer":"https://userid.security"}`},
 		{"relative jwks_uri", `{"issuer":"https://userid.security","jwks_uri":"/oidc/jwks"}`},
+		{"http jwks_uri on a public host", `{"issuer":"https://userid.security","jwks_uri":"http://api.transmitsecurity.io/cis/oidc/jwks"}`},
 		{"not JSON", `<html></html>`},
 	}
 	for _, tc := range bad {
@@ -237,4 +238,59 @@ func TestDiscoverWaiterHonoursOwnContext(t *testing.T) {
 	close(gate)
 	require.NoError(t, <-okc)
 	assert.Equal(t, 1, f.count(pathDiscovery), "the abandoned fetch still filled the cache")
+}
+
+// TestCreateUserAny2xx: createUser documents 201, but an existing tenant user is "added to your
+// app", and any 2xx is success.
+func TestCreateUserAny2xx(t *testing.T) {
+	t.Parallel()
+	user := `{"result":{"user_id":"u-9","status":"Active","created_at":1,"updated_at":2}}`
+	cases := []struct {
+		name   string
+		status int
+		body   string
+		want   *User
+	}{
+		{"201 created", 201, user, &User{UserID: "u-9", Status: "Active", CreatedAt: 1, UpdatedAt: 2}},
+		{"200 existing user added", 200, user, &User{UserID: "u-9", Status: "Active", CreatedAt: 1, UpdatedAt: 2}},
+		{"202 accepted, no body", 202, ``, &User{}},
+		{"204 no content", 204, ``, &User{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake(t)
+			f.handle(pathUsers, func(w http.ResponseWriter, _ *http.Request, _ int) {
+				if tc.body == "" {
+					w.WriteHeader(tc.status)
+					return
+				}
+				writeJSON(w, tc.status, tc.body)
+			})
+			u, err := newTestClient(t, f, nil).CreateUser(context.Background(), CreateUserRequest{Email: "jane@example.com"})
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, u)
+		})
+	}
+	t.Run("2xx body without user_id fails closed", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t)
+		f.handle(pathUsers, func(w http.ResponseWriter, _ *http.Request, _ int) { writeJSON(w, 200, `{"result":{}}`) })
+		_, err := newTestClient(t, f, nil).CreateUser(context.Background(), CreateUserRequest{Email: "jane@example.com"})
+		assert.ErrorIs(t, err, ErrInvalidResponse)
+	})
+}
+
+// TestApprovalDataAnyJSONType: approval_data is a plain object in the spec; an echo with
+// numbers, booleans or null decodes instead of failing the send.
+func TestApprovalDataAnyJSONType(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	f.handle(pathOTPSend, func(w http.ResponseWriter, _ *http.Request, _ int) {
+		writeJSON(w, 200, `{"message":"OTP sent","approval_data":{"sum":200,"currency":"EUR","approved":true,"note":null}}`)
+	})
+	out, err := newTestClient(t, f, nil).SendOTP(context.Background(), SendOTPRequest{Channel: ChannelEmail,
+		IdentifierType: IdentifierEmail, Identifier: "jane@example.com", ApprovalData: map[string]string{"sum": "200"}})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"sum": float64(200), "currency": "EUR", "approved": true, "note": nil}, out.ApprovalData)
 }

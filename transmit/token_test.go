@@ -455,3 +455,17 @@ func TestTokenLifetimeFromAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenFromHostRoot: the client-credentials token comes from /oidc/token at the root of
+// BaseURL's host (Transmit's "retrieve client tokens" guide), never {BaseURL}/oidc/token.
+func TestTokenFromHostRoot(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	c := newTestClient(t, f, nil)
+	require.NoError(t, c.Logout(context.Background(), "sess-1"))
+	f.mu.Lock()
+	root, underCIS := f.calls["/oidc/token"], f.calls["/cis/oidc/token"]
+	f.mu.Unlock()
+	assert.Equal(t, 1, root, "token fetched from the host root")
+	assert.Zero(t, underCIS, "nothing sent to {BaseURL}/oidc/token")
+}

@@ -102,11 +102,12 @@ type SendOTPRequest struct {
 }
 
 // SendOTPResponse is the 200 answer of sendOTP (schema ApiSendOtpResponse). Code is set only
-// for the direct channel.
+// for the direct channel. ApprovalData echoes the request's approval_data; the spec types it as
+// a plain object, so its values are kept as decoded JSON (string, float64, bool, nil, ...).
 type SendOTPResponse struct {
-	Message      string            `json:"message"`
-	ApprovalData map[string]string `json:"approval_data,omitempty"`
-	Code         string            `json:"code,omitempty"`
+	Message      string         `json:"message"`
+	ApprovalData map[string]any `json:"approval_data,omitempty"`
+	Code         string         `json:"code,omitempty"`
 }
 
 // AuthenticateOTPRequest validates a passcode (schema ApiOtpTokenRequestDto).
@@ -173,7 +174,7 @@ type UserPhone struct {
 	PhoneNumberVerified bool   `json:"phone_number_verified"`
 }
 
-// CreateUserResponse is the 201 answer of createUser: {"result": ApiUser}.
+// CreateUserResponse is the 2xx answer of createUser: {"result": ApiUser}.
 type CreateUserResponse struct {
 	Result User `json:"result"`
 }

@@ -10,8 +10,10 @@ import (
 const pathUsers = "/v1/users"
 
 // CreateUser creates a user, or associates an existing tenant user with the application
-// (createUser). Email or PhoneNumber is required. A 409 answer (identifier taken) matches
-// [ErrUserExists].
+// (createUser). Email or PhoneNumber is required. Any 2xx answer is success (the spec documents
+// 201; Transmit's guide says an existing tenant user is "added to your app"): a body, when
+// there is one, must be {"result": user} with a user_id; without a body the returned User is
+// empty. A 409 answer (identifier taken) matches [ErrUserExists].
 func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (*User, error) {
 	const op = "create user"
 	v := checks{op: op}
@@ -23,7 +25,7 @@ func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (*User, 
 	}
 	var out createUserWire
 	if err := c.do(ctx, call{op: op, method: http.MethodPost, path: pathUsers,
-		body: req, want: http.StatusCreated, out: &out, auth: true}); err != nil {
+		body: req, want: http.StatusCreated, any2xx: true, out: &out, auth: true}); err != nil {
 		return nil, err
 	}
 	u := out.Result

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,6 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 	addr := fs.String("addr", envOr("ADDR", "127.0.0.1:8090"), "listen address")
 	clientID := fs.String("client-id", envOr("TRANSMIT_CLIENT_ID", transmittest.DefaultClientID), "client id to accept")
 	secret := fs.String("client-secret", envOr("TRANSMIT_CLIENT_SECRET", transmittest.DefaultClientSecret), "client secret to accept")
+	publicURL := fs.String("public-url", envOr("PUBLIC_URL", ""), "the app's public URL: magic links may redirect only under it (default: any loopback URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,7 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 	}
 	root := "http://" + ln.Addr().String()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	emu := transmittest.New(transmittest.Options{ClientID: *clientID, ClientSecret: *secret, BaseURL: root, Logger: logger})
+	emu := transmittest.New(transmittest.Options{ClientID: *clientID, ClientSecret: *secret, BaseURL: root, Logger: logger,
+		PublicURLs: splitNonEmpty(*publicURL)})
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /outbox", emu.OutboxHandler())
@@ -92,4 +95,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 		logger.Warn("contract violations seen", "count", len(v))
 	}
 	return nil
+}
+
+// splitNonEmpty splits a comma-separated list, dropping empty items.
+func splitNonEmpty(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 
@@ -35,27 +36,49 @@ type Exchange struct {
 	ByDesign bool
 }
 
-// Stats counts what a [Checker] has seen.
+// Stats counts what a [Checker] has seen. Requests and Responses count only what was
+// validated against a schema, so they differ whenever one side of an exchange could not be.
 type Stats struct {
-	Requests          int // requests validated
-	Responses         int // responses validated
+	Requests          int // requests validated (body schema, parameters, Authorization)
+	Responses         int // responses validated (documented status, body schema)
+	Unvalidated       int // request or response bodies the documents give no schema for (e.g. magic-link errors, discovery): counted, not validated
 	Violations        int // requests or responses that broke the contract
 	OutOfSpecByDesign int // responses outside the documents, marked ByDesign
-	Unmatched         int // exchanges on paths no document describes (not validated)
+	Unmatched         int // exchanges on a path and method no document describes (not validated)
 }
 
 // Checker validates exchanges against a [Spec] and keeps counters. It is safe for concurrent
 // use.
+//
+// By default it is strict: beyond what kin-openapi checks, an object property that its schema
+// does not declare is a violation unless the schema allows additionalProperties (an object
+// schema that declares no properties at all, such as approval_data, is free-form), a query
+// parameter the operation does not declare is a violation, and an operation whose security
+// requires a bearer token must receive "Authorization: Bearer <token>".
 type Checker struct {
-	spec *Spec
+	spec   *Spec
+	strict bool
 
 	mu         sync.Mutex
 	stats      Stats
 	violations []string
 }
 
-// NewChecker returns a Checker for spec.
-func NewChecker(spec *Spec) *Checker { return &Checker{spec: spec} }
+// Option configures a [Checker].
+type Option func(*Checker)
+
+// Lenient turns strict mode off: unknown properties and query parameters pass, as they do in
+// kin-openapi. The Authorization check stays.
+func Lenient() Option { return func(c *Checker) { c.strict = false } }
+
+// NewChecker returns a strict Checker for spec.
+func NewChecker(spec *Spec, opts ...Option) *Checker {
+	c := &Checker{spec: spec, strict: true}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
 
 // maxErrLen caps the length of one recorded violation message.
 const maxErrLen = 600
@@ -71,8 +94,8 @@ func (c *Checker) Check(ctx context.Context, ex Exchange) []string {
 		return nil
 	}
 	op := rt.Operation.OperationID
-	reqErr := c.checkRequest(ctx, rt, params, ex)
-	respErr := c.checkResponse(ctx, rt, params, ex)
+	reqValidated, reqErr := c.checkRequest(ctx, rt, params, ex)
+	respValidated, respErr := c.checkResponse(ctx, rt, params, ex)
 
 	var found []string
 	if reqErr != nil {
@@ -88,8 +111,17 @@ func (c *Checker) Check(ctx context.Context, ex Exchange) []string {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.stats.Requests++
-	c.stats.Responses++
+	for _, validated := range []bool{reqValidated, respValidated} {
+		if !validated {
+			c.stats.Unvalidated++
+		}
+	}
+	if reqValidated {
+		c.stats.Requests++
+	}
+	if respValidated {
+		c.stats.Responses++
+	}
 	if byDesign {
 		c.stats.OutOfSpecByDesign++
 	}
@@ -120,13 +152,13 @@ func (c *Checker) Violations() []string {
 	return append([]string(nil), c.violations...)
 }
 
-// ReportLine formats the counters as the line CI sums:
-// "contract NAME requests=N responses=M violations=V by_design=K unmatched=U".
+// ReportLine formats the counters as the line CI sums: "contract NAME requests=N
+// responses=M unvalidated=X violations=V by_design=K unmatched=U".
 func (c *Checker) ReportLine(name string) string {
 	s := c.Stats()
 	name = strings.Join(strings.Fields(name), "_")
-	return fmt.Sprintf("contract %s requests=%d responses=%d violations=%d by_design=%d unmatched=%d",
-		name, s.Requests, s.Responses, s.Violations, s.OutOfSpecByDesign, s.Unmatched)
+	return fmt.Sprintf("contract %s requests=%d responses=%d unvalidated=%d violations=%d by_design=%d unmatched=%d",
+		name, s.Requests, s.Responses, s.Unvalidated, s.Violations, s.OutOfSpecByDesign, s.Unmatched)
 }
 
 // AppendReport appends [Checker.ReportLine] and a newline to the file at path, creating it.
@@ -167,23 +199,214 @@ func (c *Checker) input(rt *routers.Route, params map[string]string, ex Exchange
 	return &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: rt, Options: c.options()}
 }
 
-func (c *Checker) checkRequest(ctx context.Context, rt *routers.Route, params map[string]string, ex Exchange) error {
+// checkRequest validates the request and reports whether it could be validated (false: it
+// carries a body the operation gives no schema for).
+func (c *Checker) checkRequest(ctx context.Context, rt *routers.Route, params map[string]string, ex Exchange) (validated bool, _ error) {
+	authErr := checkBearer(rt, ex.Request)
+	var queryErr error
+	if c.strict {
+		queryErr = unknownQuery(rt, ex.Request)
+	}
 	if isTokenOp(rt) {
-		return c.checkTokenRequest(ex)
+		schema, err := c.checkTokenRequest(ex)
+		if err == nil && schema != nil && c.strict {
+			form, _ := url.ParseQuery(string(ex.RequestBody))
+			value := map[string]any{}
+			for k := range form {
+				value[k] = form.Get(k)
+			}
+			err = strictUnknown(value, []*openapi3.Schema{schema}, "")
+		}
+		return true, errors.Join(authErr, queryErr, err)
 	}
-	if err := openapi3filter.ValidateRequest(ctx, c.input(rt, params, ex)); err != nil {
-		return err
+	validated = true
+	schema := requestSchema(rt)
+	if len(bytes.TrimSpace(ex.RequestBody)) > 0 && schema == nil {
+		validated = false
 	}
-	if rt.Operation.OperationID == "createUser" {
+	err := openapi3filter.ValidateRequest(ctx, c.input(rt, params, ex))
+	if err == nil && schema != nil && c.strict {
+		var body any
+		if json.Unmarshal(ex.RequestBody, &body) == nil {
+			err = strictUnknown(body, []*openapi3.Schema{schema}, "")
+		}
+	}
+	if err == nil && rt.Operation.OperationID == "createUser" {
 		var body map[string]any
-		if err := json.Unmarshal(ex.RequestBody, &body); err != nil {
-			return fmt.Errorf("body is not a JSON object: %w", err)
+		if jerr := json.Unmarshal(ex.RequestBody, &body); jerr != nil {
+			err = fmt.Errorf("body is not a JSON object: %w", jerr)
+		} else if !nonEmptyString(body["email"]) && !nonEmptyString(body["phone_number"]) {
+			err = errors.New("createUser needs email or phone_number")
 		}
-		if !nonEmptyString(body["email"]) && !nonEmptyString(body["phone_number"]) {
-			return errors.New("createUser needs email or phone_number")
+	}
+	return validated, errors.Join(authErr, queryErr, err)
+}
+
+// checkBearer enforces the operation's security: when every alternative it lists names a
+// scheme (none is the empty, anonymous alternative), the request must carry
+// "Authorization: Bearer <token>". Mosaic's documents use only bearer schemes here.
+func checkBearer(rt *routers.Route, r *http.Request) error {
+	sec := rt.Operation.Security
+	if sec == nil {
+		sec = &rt.Spec.Security
+	}
+	if sec == nil || len(*sec) == 0 {
+		return nil
+	}
+	for _, req := range *sec {
+		if len(req) == 0 {
+			return nil // an anonymous alternative
 		}
+	}
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return errors.New("security: Authorization: Bearer <token> required and missing")
 	}
 	return nil
+}
+
+// unknownQuery reports query parameters the operation (or its path) does not declare.
+func unknownQuery(rt *routers.Route, r *http.Request) error {
+	declared := map[string]bool{}
+	for _, list := range []openapi3.Parameters{rt.PathItem.Parameters, rt.Operation.Parameters} {
+		for _, p := range list {
+			if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+				declared[p.Value.Name] = true
+			}
+		}
+	}
+	var unknown []string
+	for k := range r.URL.Query() {
+		if !declared[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return fmt.Errorf("undocumented query parameter(s): %s", strings.Join(unknown, ", "))
+}
+
+// requestSchema is the operation's JSON request body schema, or nil.
+func requestSchema(rt *routers.Route) *openapi3.Schema {
+	rb := rt.Operation.RequestBody
+	if rb == nil || rb.Value == nil {
+		return nil
+	}
+	mt := rb.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil {
+		return nil
+	}
+	return mt.Schema.Value
+}
+
+// responseSchema is the JSON schema documented for status, and whether the status is
+// documented at all.
+func responseSchema(rt *routers.Route, status int, contentType string) (*openapi3.Schema, bool) {
+	if rt.Operation.Responses == nil {
+		return nil, false
+	}
+	ref := rt.Operation.Responses.Status(status)
+	if ref == nil {
+		ref = rt.Operation.Responses.Default()
+	}
+	if ref == nil || ref.Value == nil {
+		return nil, false
+	}
+	mt := ref.Value.Content.Get(contentType)
+	if mt == nil || mt.Schema == nil {
+		return nil, true
+	}
+	return mt.Schema.Value, true
+}
+
+// strictUnknown walks v and reports, by JSON pointer, every object property that none of the
+// schemas (with their allOf/anyOf/oneOf branches) declares, unless one of them allows
+// additionalProperties or declares no properties at all (a free-form object).
+func strictUnknown(v any, schemas []*openapi3.Schema, at string) error {
+	flat := flatten(schemas)
+	if len(flat) == 0 {
+		return nil
+	}
+	switch val := v.(type) {
+	case map[string]any:
+		free := true
+		for _, s := range flat {
+			if len(s.Properties) > 0 {
+				free = false
+			}
+		}
+		var errs []error
+		keys := make([]string, 0, len(val))
+		for k := range val {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			var sub []*openapi3.Schema
+			open := free
+			for _, s := range flat {
+				if p := s.Properties[k]; p != nil && p.Value != nil {
+					sub = append(sub, p.Value)
+				}
+				ap := s.AdditionalProperties
+				if (ap.Has != nil && *ap.Has) || ap.Schema != nil {
+					open = true
+					if ap.Schema != nil && ap.Schema.Value != nil {
+						sub = append(sub, ap.Schema.Value)
+					}
+				}
+			}
+			if len(sub) == 0 && !open {
+				errs = append(errs, fmt.Errorf("%s/%s: property not in the schema (strict mode)", at, k))
+				continue
+			}
+			if err := strictUnknown(val[k], sub, at+"/"+k); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	case []any:
+		var items []*openapi3.Schema
+		for _, s := range flat {
+			if s.Items != nil && s.Items.Value != nil {
+				items = append(items, s.Items.Value)
+			}
+		}
+		var errs []error
+		for i, item := range val {
+			if err := strictUnknown(item, items, fmt.Sprintf("%s/%d", at, i)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+// flatten lists schemas and, recursively, their allOf/anyOf/oneOf branches.
+func flatten(schemas []*openapi3.Schema) []*openapi3.Schema {
+	var out []*openapi3.Schema
+	var walk func(s *openapi3.Schema, depth int)
+	walk = func(s *openapi3.Schema, depth int) {
+		if s == nil || depth > 16 {
+			return
+		}
+		out = append(out, s)
+		for _, group := range []openapi3.SchemaRefs{s.AllOf, s.AnyOf, s.OneOf} {
+			for _, r := range group {
+				if r != nil {
+					walk(r.Value, depth+1)
+				}
+			}
+		}
+	}
+	for _, s := range schemas {
+		walk(s, 0)
+	}
+	return out
 }
 
 func nonEmptyString(v any) bool {
@@ -202,41 +425,83 @@ func grantSchemas(grant string) (req, resp string, ok bool) {
 	return "", "", false
 }
 
-func (c *Checker) checkTokenRequest(ex Exchange) error {
+// checkTokenRequest validates the form against the grant's schema, which it returns.
+func (c *Checker) checkTokenRequest(ex Exchange) (*openapi3.Schema, error) {
 	mt, _, err := mime.ParseMediaType(ex.Request.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return fmt.Errorf("content type %q is not application/x-www-form-urlencoded", ex.Request.Header.Get("Content-Type"))
+		return nil, fmt.Errorf("content type %q is not application/x-www-form-urlencoded", ex.Request.Header.Get("Content-Type"))
 	}
 	form, err := url.ParseQuery(string(ex.RequestBody))
 	if err != nil {
-		return fmt.Errorf("form body: %w", err)
+		return nil, fmt.Errorf("form body: %w", err)
 	}
 	name, _, ok := grantSchemas(form.Get("grant_type"))
 	if !ok {
-		return fmt.Errorf("grant_type %q is not client_credentials or refresh_token", form.Get("grant_type"))
+		return nil, fmt.Errorf("grant_type %q is not client_credentials or refresh_token", form.Get("grant_type"))
 	}
 	schema := c.spec.schema("oidc.openapi.json", name)
 	if schema == nil {
-		return fmt.Errorf("schema %s missing from oidc.openapi.json", name)
+		return nil, fmt.Errorf("schema %s missing from oidc.openapi.json", name)
 	}
 	value := map[string]any{}
 	for k, vs := range form {
 		if len(vs) != 1 {
-			return fmt.Errorf("form field %q repeated", k)
+			return nil, fmt.Errorf("form field %q repeated", k)
 		}
 		value[k] = vs[0]
 	}
-	return schema.VisitJSON(value, openapi3.VisitAsRequest(), openapi3.DisableSchemaErrorDetails())
+	return schema, schema.VisitJSON(value, openapi3.VisitAsRequest(), openapi3.DisableSchemaErrorDetails())
 }
 
-func (c *Checker) checkResponse(ctx context.Context, rt *routers.Route, params map[string]string, ex Exchange) error {
+// undeclaredExtras lists response properties Mosaic sends that the operation's schema does not
+// declare, per operation and status, each confirmed by another Transmit document: strict mode
+// accepts these at the top level of the body and nothing else.
+var undeclaredExtras = map[string]map[int][]string{
+	// The users API guide shows {"message", "error_code", "ts_error_code"} for a taken
+	// identifier; IdentifierIsTakenHttpError declares only the first two.
+	"createUser": {http.StatusConflict: {"ts_error_code"}},
+}
+
+// withoutExtras returns body without the undeclared extras of op and status.
+func withoutExtras(op string, status int, body any) any {
+	extras := undeclaredExtras[op][status]
+	m, ok := body.(map[string]any)
+	if !ok || len(extras) == 0 {
+		return body
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	for _, k := range extras {
+		delete(out, k)
+	}
+	return out
+}
+
+// checkResponse validates the response and reports whether it could be validated (false: a
+// documented status whose body has no schema).
+func (c *Checker) checkResponse(ctx context.Context, rt *routers.Route, params map[string]string, ex Exchange) (validated bool, _ error) {
 	if isTokenOp(rt) && ex.Status == http.StatusOK {
 		form, _ := url.ParseQuery(string(ex.RequestBody))
 		_, name, ok := grantSchemas(form.Get("grant_type"))
 		if !ok {
-			return errors.New("200 answer to an unsupported grant_type")
+			return true, errors.New("200 answer to an unsupported grant_type")
 		}
-		return c.visitJSONBody(ex, c.spec.schema("oidc.openapi.json", name))
+		schema := c.spec.schema("oidc.openapi.json", name)
+		err := c.visitJSONBody(ex, schema)
+		if err == nil && c.strict {
+			var v any
+			_ = json.Unmarshal(ex.Body, &v)
+			err = strictUnknown(v, []*openapi3.Schema{schema}, "")
+		}
+		return true, err
+	}
+	ct, _, _ := mime.ParseMediaType(ex.Header.Get("Content-Type"))
+	schema, documented := responseSchema(rt, ex.Status, ct)
+	validated = true
+	if documented && schema == nil && len(bytes.TrimSpace(ex.Body)) > 0 {
+		validated = false
 	}
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: c.input(rt, params, ex),
@@ -245,7 +510,14 @@ func (c *Checker) checkResponse(ctx context.Context, rt *routers.Route, params m
 		Options:                c.options(),
 	}
 	in.SetBodyBytes(ex.Body)
-	return openapi3filter.ValidateResponse(ctx, in)
+	err := openapi3filter.ValidateResponse(ctx, in)
+	if err == nil && schema != nil && c.strict {
+		var v any
+		if json.Unmarshal(ex.Body, &v) == nil {
+			err = strictUnknown(withoutExtras(rt.Operation.OperationID, ex.Status, v), []*openapi3.Schema{schema}, "")
+		}
+	}
+	return validated, err
 }
 
 func (c *Checker) visitJSONBody(ex Exchange, schema *openapi3.Schema) error {

@@ -27,6 +27,9 @@ func sharedOrSkip(t *testing.T) *Spec {
 func exchange(method, path, reqBody, ctype string, status int, respBody string) Exchange {
 	r := httptest.NewRequest(method, "http://127.0.0.1:1"+path, strings.NewReader(reqBody))
 	r.Header.Set("Content-Type", ctype)
+	if !strings.HasSuffix(path, "/oidc/token") {
+		r.Header.Set("Authorization", "Bearer client-token")
+	}
 	h := http.Header{}
 	if respBody != "" {
 		h.Set("Content-Type", "application/json")
@@ -68,6 +71,41 @@ func TestChecker(t *testing.T) {
 		{"create user needs email or phone", exchange("POST", "/cis/v1/users", `{"username":"u"}`, "application/json", 400,
 			`{"message":["email or phone_number is required"],"error_code":400}`), false, "email or phone_number"},
 		{"logout 204", exchange("POST", "/cis/v1/auth/session/logout", `{"session_id":"s"}`, "application/json", 204, ``), false, ""},
+		// Strict mode: a misspelled optional field is not silently ignored.
+		{"misspelled request field", exchange("POST", "/cis/v1/auth/otp/authenticate",
+			`{"passcode":"123456","identifier_type":"email","identifier":"a@example.com","sesion_id":"s"}`, "application/json", 200,
+			`{"access_token":"a","token_type":"Bearer","expires_in":3600,"session_id":"s"}`), false, "/sesion_id: property not in the schema"},
+		{"misspelled nested request field", exchange("POST", "/cis/v1/auth/otp/send",
+			`{"channel":"sms","identifier_type":"phone_number","identifier":"+15550001111","custom_sms_input":{"custom_mesage":"{app} {otp}"}}`, "application/json", 200,
+			`{"message":"OTP sent"}`), false, "/custom_sms_input/custom_mesage"},
+		{"misspelled response field", exchange("POST", "/cis/v1/auth/otp/authenticate", authOTP, "application/json", 200,
+			`{"access_token":"a","token_type":"Bearer","expires_in":3600,"session_id":"s","refresh_tokn":"r"}`), false, "/refresh_tokn"},
+		{"free-form approval_data passes", exchange("POST", "/cis/v1/auth/otp/send",
+			`{"channel":"email","identifier_type":"email","identifier":"a@example.com","approval_data":{"anything":"1"}}`, "application/json", 200,
+			`{"message":"OTP sent","approval_data":{"anything":"1"}}`), false, ""},
+		{"misspelled token form field", exchange("POST", "/oidc/token", tokenForm+"&scop=x", "application/x-www-form-urlencoded", 200,
+			`{"access_token":"a","token_type":"Bearer","expires_in":3600,"scope":"openid"}`), false, "/scop"},
+		{"409 ts_error_code is a known extra", exchange("POST", "/cis/v1/users", `{"email":"a@example.com"}`, "application/json", 409,
+			`{"message":"taken","error_code":409,"ts_error_code":"identifier_taken"}`), false, ""},
+		{"undocumented query parameter", exchange("POST", "/cis/v1/auth/otp/send?debug=1",
+			`{"channel":"email","identifier_type":"email","identifier":"a@example.com"}`, "application/json", 200, `{"message":"OTP sent"}`), false, "undocumented query parameter(s): debug"},
+		// Security: the operation requires a bearer token.
+		{"missing bearer", func() Exchange {
+			ex := exchange("POST", "/cis/v1/auth/session/logout", `{"session_id":"s"}`, "application/json", 204, ``)
+			ex.Request.Header.Del("Authorization")
+			return ex
+		}(), false, "Authorization: Bearer <token> required"},
+		{"basic instead of bearer", func() Exchange {
+			ex := exchange("POST", "/cis/v1/auth/session/logout", `{"session_id":"s"}`, "application/json", 204, ``)
+			ex.Request.Header.Set("Authorization", "Basic Y2xpZW50OnNlY3JldA==")
+			return ex
+		}(), false, "Authorization: Bearer <token> required"},
+		{"missing bearer, even with a 401 by design", func() Exchange {
+			ex := exchange("POST", "/cis/v1/auth/otp/send", `{"channel":"email","identifier_type":"email","identifier":"a"}`, "application/json", 401,
+				`{"message":"Invalid token","error_code":401}`)
+			ex.Request.Header.Del("Authorization")
+			return ex
+		}(), true, "Authorization"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,6 +116,7 @@ func TestChecker(t *testing.T) {
 			st := c.Stats()
 			assert.Equal(t, 1, st.Requests)
 			assert.Equal(t, 1, st.Responses)
+			assert.Zero(t, st.Unvalidated)
 			if tc.violation == "" {
 				assert.Empty(t, got)
 				assert.Zero(t, st.Violations)
@@ -93,19 +132,47 @@ func TestChecker(t *testing.T) {
 	}
 }
 
+// TestLenient: without strict mode a misspelled optional field passes, as in kin-openapi
+// alone; the bearer check stays.
+func TestLenient(t *testing.T) {
+	t.Parallel()
+	c := NewChecker(sharedOrSkip(t), Lenient())
+	ex := exchange("POST", "/cis/v1/auth/otp/authenticate",
+		`{"passcode":"123456","identifier_type":"email","identifier":"a@example.com","sesion_id":"s"}`, "application/json", 200,
+		`{"access_token":"a","token_type":"Bearer","expires_in":3600,"session_id":"s"}`)
+	assert.Empty(t, c.Check(context.Background(), ex))
+	ex.Request.Header.Del("Authorization")
+	assert.NotEmpty(t, c.Check(context.Background(), ex))
+}
+
+// TestUnvalidatedCounted: a body the documents give no schema for (the discovery document,
+// the magic-link error examples) is counted as unvalidated, not as validated.
+func TestUnvalidatedCounted(t *testing.T) {
+	t.Parallel()
+	c := NewChecker(sharedOrSkip(t))
+	assert.Empty(t, c.Check(context.Background(), exchange("GET", "/cis/oidc/.well-known/openid-configuration", "", "", 200,
+		`{"issuer":"https://userid.security","jwks_uri":"https://x/cis/oidc/jwks"}`)))
+	assert.Empty(t, c.Check(context.Background(), exchange("POST", "/cis/v1/auth/link/email/send",
+		`{"identifier":"a@example.com","identifier_type":"email","redirect_uri":"https://app.example/v"}`, "application/json", 403,
+		`{"error_code":"403","message":"User is not active"}`)))
+	assert.Equal(t, Stats{Requests: 2, Unvalidated: 2}, c.Stats(), "requests validated, responses not")
+}
+
 func TestUnmatchedAndReport(t *testing.T) {
 	t.Parallel()
 	c := NewChecker(sharedOrSkip(t))
 	assert.Nil(t, c.Check(context.Background(), exchange("GET", "/outbox", "", "", 200, "")))
-	assert.Equal(t, Stats{Unmatched: 1}, c.Stats())
+	assert.Nil(t, c.Check(context.Background(), exchange("POST", "/cis/v1/auth/otp/sendd", "{}", "application/json", 404, `{"message":"Not found"}`)))
+	assert.Nil(t, c.Check(context.Background(), exchange("DELETE", "/cis/v1/auth/otp/send", "", "", 405, "")))
+	assert.Equal(t, Stats{Unmatched: 3}, c.Stats())
 
 	path := filepath.Join(t.TempDir(), "report")
 	require.NoError(t, c.AppendReport(path, "TestX/sub case"))
 	require.NoError(t, c.AppendReport(path, "TestY"))
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	assert.Equal(t, "contract TestX/sub_case requests=0 responses=0 violations=0 by_design=0 unmatched=1\n"+
-		"contract TestY requests=0 responses=0 violations=0 by_design=0 unmatched=1\n", string(b))
+	assert.Equal(t, "contract TestX/sub_case requests=0 responses=0 unvalidated=0 violations=0 by_design=0 unmatched=3\n"+
+		"contract TestY requests=0 responses=0 unvalidated=0 violations=0 by_design=0 unmatched=3\n", string(b))
 }
 
 func TestSpecDir(t *testing.T) {

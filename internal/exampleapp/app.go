@@ -91,7 +91,7 @@ func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
 			return nil, fmt.Errorf("exampleapp: without TRANSMIT_CLIENT_ID the app runs the embedded emulator, whose "+
 				"outbox (%s) shows every sign-in code: it listens only on a loopback address, not ADDR=%q", OutboxPath, env.Addr)
 		}
-		a.emu = transmittest.NewServer(transmittest.Options{})
+		a.emu = transmittest.NewServer(transmittest.Options{PublicURLs: []string{env.PublicURL}}) // its redirect allow-list
 		tc = transmit.Config{BaseURL: a.emu.BaseURL(), ClientID: a.emu.ClientID, ClientSecret: a.emu.ClientSecret}
 		a.Outbox = a.emu.OutboxHandler()
 		fmt.Fprintln(out, "No TRANSMIT_CLIENT_ID: using the embedded Mosaic emulator (no real email or SMS is sent).")

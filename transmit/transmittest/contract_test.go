@@ -115,7 +115,7 @@ func TestForceHelpers(t *testing.T) {
 // fails the test at cleanup if any exchange broke the contract.
 func TestHappyPathNoViolations(t *testing.T) {
 	t.Parallel()
-	s := transmittest.NewTestServer(t, transmittest.Options{AllowedRedirectURIs: []string{"https://app.example/verify"}})
+	s := transmittest.NewTestServer(t, transmittest.Options{AllowedRedirectURIs: []string{"http://localhost:8080/verify"}})
 	require.Equal(t, http.StatusOK, get(t, s.BaseURL()+"/oidc/.well-known/openid-configuration").Status)
 	require.Equal(t, http.StatusOK, get(t, s.BaseURL()+"/oidc/jwks").Status)
 	r := postForm(t, s.URL+"/cis/oidc/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {s.ClientID}, "client_secret": {s.ClientSecret}})
@@ -143,13 +143,16 @@ func TestHappyPathNoViolations(t *testing.T) {
 	r = call(t, s, tok, "/v1/auth/session/logout", map[string]any{"session_id": sid})
 	require.Equal(t, http.StatusNoContent, r.Status)
 
-	st := s.ContractStats()
-	if st.Enabled {
+	t.Run("contract counts", func(t *testing.T) {
+		needContract(t, s)
+		st := s.ContractStats()
 		assert.Equal(t, 11, st.Requests)
-		assert.Equal(t, 11, st.Responses)
+		assert.Equal(t, 10, st.Responses, "the discovery document has no schema")
+		assert.Equal(t, 1, st.Unvalidated)
 		assert.Zero(t, st.Violations, s.ContractViolations())
 		assert.Zero(t, st.OutOfSpecByDesign)
-	}
+		assert.Zero(t, st.Unmatched)
+	})
 }
 
 func TestOutboxHandler(t *testing.T) {
@@ -168,4 +171,112 @@ func TestOutboxHandler(t *testing.T) {
 	assert.Contains(t, rec, `href="`+strings.ReplaceAll(link, "&", "&amp;")+`"`)
 	rec = newRec(t, h, "/outbox.json")
 	assert.Contains(t, rec, `"kind":"otp"`)
+}
+
+// TestUnmatchedCounted: a request to a path or method no document describes reaches the
+// checker and is counted as unmatched (it used to be answered before any check).
+func TestUnmatchedCounted(t *testing.T) {
+	t.Parallel()
+	s := transmittest.NewTestServer(t, transmittest.Options{})
+	tok := clientToken(t, s)
+	r := call(t, s, tok, "/v1/auth/otp/sendd", map[string]any{})
+	assert.Equal(t, http.StatusNotFound, r.Status)
+	assert.Equal(t, http.StatusMethodNotAllowed, get(t, s.BaseURL()+"/v1/auth/otp/send").Status)
+	needContract(t, s)
+	st := s.ContractStats()
+	assert.Equal(t, 2, st.Unmatched)
+	assert.Equal(t, 1, st.Requests, "the token request only")
+}
+
+// TestRedirectAllowList: the documented 400 for a redirect_uri outside the app's allow-list is
+// reachable by default: the allow-list is the configured public URLs (loopback origins when
+// none are configured).
+func TestRedirectAllowList(t *testing.T) {
+	t.Parallel()
+	const refused = "redirect_uri is not one of the allowed redirect URIs configured for this app"
+	send := func(t *testing.T, s *transmittest.Server, redirect string) resp {
+		return call(t, s, clientToken(t, s), "/v1/auth/link/email/send", map[string]any{
+			"identifier": "rd@example.com", "identifier_type": "email", "redirect_uri": redirect})
+	}
+	t.Run("default: loopback origins", func(t *testing.T) {
+		t.Parallel()
+		s := transmittest.NewTestServer(t, transmittest.Options{})
+		s.CreateUser("rd@example.com", "")
+		for _, ok := range []string{"http://127.0.0.1:9/auth/link/email/callback", "http://localhost:8080/x", "https://[::1]/x"} {
+			assert.Equal(t, http.StatusOK, send(t, s, ok).Status, ok)
+		}
+		for _, bad := range []string{"https://evil.example/steal", "http://127.0.0.1.evil.example/x", "javascript://127.0.0.1/x"} {
+			r := send(t, s, bad)
+			assert.Equal(t, http.StatusBadRequest, r.Status, bad)
+			assert.Equal(t, map[string]any{"error_code": "400", "message": refused}, r.JSON, bad)
+		}
+	})
+	t.Run("configured public URLs", func(t *testing.T) {
+		t.Parallel()
+		s := transmittest.NewTestServer(t, transmittest.Options{PublicURLs: []string{"https://app.example.com"}})
+		s.CreateUser("rd@example.com", "")
+		assert.Equal(t, http.StatusOK, send(t, s, "https://app.example.com/auth/link/email/callback").Status)
+		for _, bad := range []string{"http://app.example.com/auth/link/email/callback", "https://app.example.com:8443/x",
+			"https://evil.example/x", "http://127.0.0.1:9/x"} {
+			r := send(t, s, bad)
+			assert.Equal(t, http.StatusBadRequest, r.Status, bad)
+			assert.Equal(t, refused, r.JSON["message"], bad)
+		}
+	})
+}
+
+// TestSendOTPLimits: the limits written in the spec's descriptions are enforced, and nested
+// objects are type-checked like top-level fields.
+func TestSendOTPLimits(t *testing.T) {
+	t.Parallel()
+	// NewServer: these requests break the contract on purpose.
+	s := transmittest.NewServer(transmittest.Options{})
+	t.Cleanup(s.Close)
+	tok := clientToken(t, s)
+	s.CreateUser("lim@example.com", "+15550002222")
+	base := func(extra map[string]any) map[string]any {
+		m := map[string]any{"channel": "sms", "identifier_type": "phone_number", "identifier": "+15550002222"}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	keys := func(n int) map[string]any {
+		m := map[string]any{}
+		for i := range n {
+			m[string(rune('a'+i))] = "v"
+		}
+		return m
+	}
+	ok140 := "{app} {otp} " + strings.Repeat("x", 140-12)
+	cases := []struct {
+		name string
+		body map[string]any
+		want string // substring of the 400 message; "" = 200
+	}{
+		{"140-character text", base(map[string]any{"custom_sms_input": map[string]any{"custom_message": ok140}}), ""},
+		{"141-character text", base(map[string]any{"custom_sms_input": map[string]any{"custom_message": ok140 + "x"}}), "custom_sms_input.custom_message must be shorter than or equal to 140"},
+		{"text without {app}", base(map[string]any{"custom_sms_input": map[string]any{"custom_message": "code {otp}"}}), "{otp} and {app}"},
+		{"text without {otp}", base(map[string]any{"custom_sms_input": map[string]any{"custom_message": "{app} says hi"}}), "{otp} and {app}"},
+		{"11-character sender id", base(map[string]any{"custom_sms_input": map[string]any{"sender_id": "ElevenChars"}}), ""},
+		{"12-character sender id", base(map[string]any{"custom_sms_input": map[string]any{"sender_id": "TwelveCharsX"}}), "custom_sms_input.sender_id must be shorter than or equal to 11"},
+		{"sender id not a string", base(map[string]any{"custom_sms_input": map[string]any{"sender_id": 7}}), "custom_sms_input.sender_id must be a string"},
+		{"10 approval keys", base(map[string]any{"approval_data": keys(10)}), ""},
+		{"11 approval keys", base(map[string]any{"approval_data": keys(11)}), "at most 10 keys"},
+		{"nested approval data", base(map[string]any{"approval_data": map[string]any{"a": map[string]any{"b": "c"}}}), "flat object"},
+		{"approval key with a space", base(map[string]any{"approval_data": map[string]any{"a b": "c"}}), "keys may contain only"},
+		{"client_attributes.user_agent not a string", base(map[string]any{"client_attributes": map[string]any{"user_agent": 5}}), "client_attributes.user_agent must be a string"},
+		{"email_content.bodyText not a string", map[string]any{"channel": "email", "identifier_type": "email", "identifier": "lim@example.com",
+			"email_content": map[string]any{"subject": "s", "bodyText": true}}, "email_content.bodyText must be a string"},
+	}
+	for _, tc := range cases {
+		r := call(t, s, tok, "/v1/auth/otp/send", tc.body)
+		if tc.want == "" {
+			assert.Equal(t, http.StatusOK, r.Status, "%s: %s", tc.name, r.Raw)
+			continue
+		}
+		assert.Equal(t, http.StatusBadRequest, r.Status, tc.name)
+		assert.Equal(t, "system_invalid_input", r.JSON["error_code"], tc.name)
+		assert.Contains(t, r.JSON["message"], tc.want, tc.name)
+	}
 }

@@ -27,7 +27,8 @@ func (k kind) String() string {
 }
 
 // field describes one request field: its JSON type, whether it is required, a maximum length
-// for strings (0 = none), allowed values (nil = any) and, for objects, required string members.
+// for strings (0 = none), allowed values (nil = any) and, for objects, required string members
+// and the fields of the nested object (checked by the same rules, at any depth).
 type field struct {
 	name     string
 	kind     kind
@@ -35,6 +36,7 @@ type field struct {
 	maxLen   int
 	enum     []string
 	members  []string
+	nested   []field
 }
 
 // decodeObject parses body as a JSON object and checks fields. Unknown fields are allowed (the
@@ -51,38 +53,50 @@ func decodeObject(r *http.Request, body []byte, fields []field) (map[string]any,
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("body must hold exactly one JSON object")
 	}
+	if err := checkFields(m, fields, ""); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// checkFields checks the members of one object; prefix names its place ("custom_sms_input.").
+func checkFields(m map[string]any, fields []field, prefix string) error {
 	for _, f := range fields {
+		name := prefix + f.name
 		v, ok := m[f.name]
 		if !ok || v == nil {
 			if f.required {
-				return nil, fmt.Errorf("%s should not be empty", f.name)
+				return fmt.Errorf("%s should not be empty", name)
 			}
 			delete(m, f.name)
 			continue
 		}
 		if !hasKind(v, f.kind) {
-			return nil, fmt.Errorf("%s must be %s", f.name, f.kind)
+			return fmt.Errorf("%s must be %s", name, f.kind)
 		}
 		if s, ok := v.(string); ok {
 			if f.required && s == "" {
-				return nil, fmt.Errorf("%s should not be empty", f.name)
+				return fmt.Errorf("%s should not be empty", name)
 			}
 			if f.maxLen > 0 && utf8.RuneCountInString(s) > f.maxLen {
-				return nil, fmt.Errorf("%s must be shorter than or equal to %d characters", f.name, f.maxLen)
+				return fmt.Errorf("%s must be shorter than or equal to %d characters", name, f.maxLen)
 			}
 			if f.enum != nil && !contains(f.enum, s) {
-				return nil, fmt.Errorf("%s must be one of the following values: %v", f.name, f.enum)
+				return fmt.Errorf("%s must be one of the following values: %v", name, f.enum)
 			}
 		}
 		if obj, ok := v.(map[string]any); ok {
 			for _, mem := range f.members {
 				if s, ok := obj[mem].(string); !ok || s == "" {
-					return nil, fmt.Errorf("%s.%s must be a string", f.name, mem)
+					return fmt.Errorf("%s.%s must be a string", name, mem)
 				}
+			}
+			if err := checkFields(obj, f.nested, name+"."); err != nil {
+				return err
 			}
 		}
 	}
-	return m, nil
+	return nil
 }
 
 func hasKind(v any, k kind) bool {
@@ -120,13 +134,30 @@ func num(m map[string]any, name string) (float64, bool) {
 	return f, ok
 }
 
+// clientAttributesField is ClientAttributes, nested.
+func clientAttributesField() field {
+	return field{name: "client_attributes", kind: kObject, nested: []field{
+		{name: "user_agent", kind: kString},
+		{name: "ip_address", kind: kString},
+	}}
+}
+
+// emailContentField is EmailContentAttributes, nested: subject required, the rest strings.
+func emailContentField() field {
+	nested := []field{{name: "subject", kind: kString, required: true}}
+	for _, n := range []string{"primaryColor", "base64logo", "headerText", "bodyText", "linkText", "infoText", "footerText", "senderName"} {
+		nested = append(nested, field{name: n, kind: kString})
+	}
+	return field{name: "email_content", kind: kObject, members: []string{"subject"}, nested: nested}
+}
+
 // commonAuthFields are the optional fields of both authenticate requests.
 func commonAuthFields() []field {
 	return []field{
 		{name: "resource", kind: kString},
-		{name: "claims", kind: kObject},
+		{name: "claims", kind: kObject, nested: []field{{name: "id_token", kind: kObject}, {name: "access_token", kind: kObject}}},
 		{name: "org_id", kind: kString},
-		{name: "client_attributes", kind: kObject},
+		clientAttributesField(),
 		{name: "device_id", kind: kString, maxLen: 80},
 		{name: "session_id", kind: kString},
 		{name: "request_id", kind: kString},

@@ -20,11 +20,17 @@
 //
 // Business endpoints need "Authorization: Bearer <client token from this emulator>", else
 // 401 {"message":"Invalid token","error_code":401}. Requests that break the OpenAPI contract
-// (invalid JSON, wrong types, missing required fields, unknown channel, device_id over 80
-// characters) get the endpoint's documented 400 shape.
+// (invalid JSON, wrong types at any depth, missing required fields, unknown channel, device_id
+// over 80 characters) or a limit the documents state in prose (a custom SMS text over 140
+// characters or without {otp} and {app}, a sender id over 11, approval_data with more than 10
+// keys, nested values or other characters in its keys) get the endpoint's documented 400
+// shape. A magic-link redirect_uri must be allowed: Options.AllowedRedirectURIs exactly, else
+// under one of Options.PublicURLs, else (the default) on a loopback host; any other gets the
+// documented 400 "redirect_uri is not one of the allowed redirect URIs configured for this app".
 //
-// Every exchange is also checked against Transmit's OpenAPI documents (see internal/contract):
-// [NewTestServer] fails the test on any violation. Answers the documents do not describe are
+// Every exchange, including requests to paths the emulator does not serve (counted as
+// unmatched), is also checked against Transmit's OpenAPI documents in strict mode (see
+// internal/contract): [NewTestServer] fails the test on any violation. Answers the documents do not describe are
 // allowed only when produced on purpose and are counted as "out of spec by design": forced
 // faults, the 401 token rule, 401 invalid_client for wrong client credentials, and the 400
 // answers of refresh and logout (whose documents list no error at all).

@@ -124,19 +124,24 @@ func (e *Emulator) TenantID() string { return e.opts.TenantID }
 
 // ServeHTTP implements http.Handler.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt, ok := e.routes[r.URL.Path]
-	if !ok {
-		writeRaw(w, http.StatusNotFound, `{"message":"Not found","error_code":404}`)
-		return
-	}
-	if r.Method != rt.method {
-		w.Header().Set("Allow", rt.method)
-		writeRaw(w, http.StatusMethodNotAllowed, `{"message":"Method not allowed","error_code":405}`)
-		return
-	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		writeRaw(w, http.StatusRequestEntityTooLarge, `{"message":"Payload too large","error_code":413}`)
+		return
+	}
+	rt, ok := e.routes[r.URL.Path]
+	if !ok || r.Method != rt.method {
+		// Undocumented here: the checker counts the exchange as unmatched (or, for a path
+		// Mosaic documents but the emulator does not serve, validates it).
+		rec := newRecorder()
+		rec.byDesign = true
+		if !ok {
+			writeJSON(rec, http.StatusNotFound, map[string]any{"message": "Not found", "error_code": 404})
+		} else {
+			rec.header.Set("Allow", rt.method)
+			writeJSON(rec, http.StatusMethodNotAllowed, map[string]any{"message": "Method not allowed", "error_code": 405})
+		}
+		e.finish(w, r, body, rec)
 		return
 	}
 
@@ -168,6 +173,11 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.handle(e, rec, r, body)
 	}
 
+	e.finish(w, r, body, rec)
+}
+
+// finish checks the exchange against the documents and sends the buffered answer.
+func (e *Emulator) finish(w http.ResponseWriter, r *http.Request, body []byte, rec *recorder) {
 	if e.checker != nil {
 		e.checker.Check(context.WithoutCancel(r.Context()), contract.Exchange{
 			Request: r, RequestBody: body,

@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -35,10 +37,10 @@ func (e *Emulator) handleSendLink(w *recorder, r *http.Request, body []byte) {
 		{name: "state", kind: kString},
 		{name: "email_expiration", kind: kNumber},
 		{name: "channel", kind: kString, enum: []string{"email", "direct"}},
-		{name: "client_attributes", kind: kObject},
+		clientAttributesField(),
 		{name: "device_id", kind: kString, maxLen: 80},
 		{name: "generate_request_id", kind: kBool},
-		{name: "email_content", kind: kObject, members: []string{"subject"}},
+		emailContentField(),
 	})
 	if err != nil {
 		linkError(w, http.StatusBadRequest, err.Error())
@@ -64,7 +66,7 @@ func (e *Emulator) handleSendLink(w *recorder, r *http.Request, body []byte) {
 	}
 	redirect := str(m, "redirect_uri")
 	target, err := url.Parse(redirect)
-	if err != nil || !target.IsAbs() || (len(e.opts.AllowedRedirectURIs) > 0 && !contains(e.opts.AllowedRedirectURIs, redirect)) {
+	if err != nil || !target.IsAbs() || !e.redirectAllowed(target, redirect) {
 		linkError(w, http.StatusBadRequest, "redirect_uri is not one of the allowed redirect URIs configured for this app")
 		return
 	}
@@ -146,4 +148,36 @@ func (e *Emulator) handleAuthenticateLink(w *recorder, r *http.Request, body []b
 	delete(e.links, code) // single use
 	u.emailVerified = true
 	e.authenticateLocked(w, u, "eml", sid, str(m, "resource"), nil)
+}
+
+// redirectAllowed applies the app's allow-list: Options.AllowedRedirectURIs exactly when set,
+// otherwise any URI under one of Options.PublicURLs (same scheme, host and port), otherwise a
+// loopback origin (what a test or a local example app uses).
+func (e *Emulator) redirectAllowed(target *url.URL, raw string) bool {
+	if len(e.opts.AllowedRedirectURIs) > 0 {
+		return contains(e.opts.AllowedRedirectURIs, raw)
+	}
+	if target.Scheme != "http" && target.Scheme != "https" {
+		return false
+	}
+	if len(e.opts.PublicURLs) == 0 {
+		return isLoopbackHost(target.Hostname())
+	}
+	for _, p := range e.opts.PublicURLs {
+		u, err := url.Parse(p)
+		if err == nil && strings.EqualFold(u.Scheme, target.Scheme) && strings.EqualFold(u.Host, target.Host) &&
+			strings.HasPrefix(target.Path, strings.TrimRight(u.Path, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// isLoopbackHost reports whether host is "localhost" or a loopback IP address.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

@@ -40,9 +40,17 @@ type Options struct {
 	// BaseURL is the emulator's own URL without /cis (used for jwks_uri and token_endpoint in
 	// discovery). Default: derived from each request's Host (fine for an emulator).
 	BaseURL string
-	// AllowedRedirectURIs lists the redirect_uri values magic-link send accepts (exact match).
-	// Default: empty, meaning any.
+	// AllowedRedirectURIs lists the redirect_uri values magic-link send accepts (exact match),
+	// like the redirect URIs registered for a Mosaic app. Default: empty, meaning PublicURLs
+	// decide.
 	AllowedRedirectURIs []string
+	// PublicURLs are the public URLs of the apps using the emulator (otlogin's
+	// Config.PublicURL). When AllowedRedirectURIs is empty, a redirect_uri is accepted only
+	// under one of them (same scheme, host and port, path below theirs); anything else gets the
+	// documented 400 "redirect_uri is not one of the allowed redirect URIs configured for this
+	// app". Default: empty, meaning any http(s) URI on a loopback host (localhost, 127.0.0.0/8,
+	// ::1), which is where tests and local example apps run.
+	PublicURLs []string
 	// OTPLength is the number of digits of a passcode. Default: 6.
 	OTPLength int
 	// OTPTTL is how long a passcode lives when the request has no expires_in. Default: 5m.

@@ -3,9 +3,14 @@ package transmittest
 import (
 	"crypto/rand"
 	"crypto/subtle"
+	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 type otpKey struct{ idType, id string }
@@ -35,16 +40,24 @@ func (e *Emulator) handleSendOTP(w *recorder, r *http.Request, body []byte) {
 		{name: "channel", kind: kString, required: true, enum: []string{"sms", "email", "direct"}},
 		{name: "identifier_type", kind: kString, required: true},
 		{name: "identifier", kind: kString, required: true},
-		{name: "email_content", kind: kObject, members: []string{"subject"}},
-		{name: "custom_sms_input", kind: kObject},
+		emailContentField(),
+		// Limits from the spec's descriptions (BaseSmsOtpInput): 140 characters with {otp} and
+		// {app}; a sender id of at most 11.
+		{name: "custom_sms_input", kind: kObject, nested: []field{
+			{name: "custom_message", kind: kString, maxLen: maxSMSMessage},
+			{name: "sender_id", kind: kString, maxLen: maxSenderID},
+		}},
 		{name: "approval_data", kind: kObject},
 		{name: "custom_email", kind: kString},
 		{name: "custom_phone_number", kind: kString},
-		{name: "client_attributes", kind: kObject},
+		clientAttributesField(),
 		{name: "expires_in", kind: kNumber},
 		{name: "generate_request_id", kind: kBool},
 		{name: "device_id", kind: kString, maxLen: 80},
 	})
+	if err == nil {
+		err = checkSendOTPLimits(m)
+	}
 	if err != nil {
 		otpError(w, http.StatusBadRequest, "system_invalid_input", err.Error())
 		return
@@ -103,6 +116,44 @@ func (e *Emulator) handleSendOTP(w *recorder, r *http.Request, body []byte) {
 		out["approval_data"] = approval
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// Limits written in the descriptions of the OTP send request.
+const (
+	maxSMSMessage       = 140 // custom_sms_input.custom_message characters
+	maxSenderID         = 11  // custom_sms_input.sender_id characters
+	maxApprovalDataKeys = 10  // approval_data keys
+)
+
+// checkSendOTPLimits enforces what the spec states only in prose: a custom SMS text contains
+// {otp} and {app}; approval_data is flat (no objects or arrays), has at most 10 keys, and its
+// keys use only letters, digits, underscores, hyphens and periods.
+func checkSendOTPLimits(m map[string]any) error {
+	if sms, ok := m["custom_sms_input"].(map[string]any); ok {
+		if msg, ok := sms["custom_message"].(string); ok && msg != "" &&
+			(!strings.Contains(msg, "{otp}") || !strings.Contains(msg, "{app}")) {
+			return errors.New("custom_sms_input.custom_message must contain the {otp} and {app} placeholders")
+		}
+	}
+	ad, ok := m["approval_data"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	if len(ad) > maxApprovalDataKeys {
+		return fmt.Errorf("approval_data must contain at most %d keys", maxApprovalDataKeys)
+	}
+	for k, v := range ad {
+		if k == "" || strings.TrimFunc(k, func(r rune) bool {
+			return r < utf8.RuneSelf && (r == '_' || r == '-' || r == '.' || unicode.IsLetter(r) || unicode.IsDigit(r))
+		}) != "" {
+			return errors.New("approval_data keys may contain only letters, digits, underscores, hyphens and periods")
+		}
+		switch v.(type) {
+		case map[string]any, []any:
+			return errors.New("approval_data must be a flat object (no nested objects or arrays)")
+		}
+	}
+	return nil
 }
 
 func (e *Emulator) handleAuthenticateOTP(w *recorder, r *http.Request, body []byte) {

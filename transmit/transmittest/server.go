@@ -12,8 +12,10 @@ type ContractStats struct {
 	Enabled           bool // false when the spec directory was not found
 	Requests          int  // requests validated
 	Responses         int  // responses validated
+	Unvalidated       int  // request or response bodies the documents give no schema for
 	Violations        int  // requests or responses that broke the contract
 	OutOfSpecByDesign int  // undocumented answers produced on purpose (Force, the 401 token rule, …)
+	Unmatched         int  // requests to a path and method no document describes
 }
 
 // ContractStats returns the contract-check counters.
@@ -22,7 +24,8 @@ func (e *Emulator) ContractStats() ContractStats {
 		return ContractStats{}
 	}
 	s := e.checker.Stats()
-	return ContractStats{Enabled: true, Requests: s.Requests, Responses: s.Responses, Violations: s.Violations, OutOfSpecByDesign: s.OutOfSpecByDesign}
+	return ContractStats{Enabled: true, Requests: s.Requests, Responses: s.Responses, Unvalidated: s.Unvalidated,
+		Violations: s.Violations, OutOfSpecByDesign: s.OutOfSpecByDesign, Unmatched: s.Unmatched}
 }
 
 // ContractViolations returns a description of every contract violation seen, oldest first.
