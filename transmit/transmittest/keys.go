@@ -207,6 +207,14 @@ func (e *Emulator) handleJWKS(w *recorder, _ *http.Request, _ []byte) {
 		writeJSON(w, http.StatusInternalServerError, internalError())
 		return
 	}
+	for _, k := range set.Keys {
+		if _, rsa := k.Key.(*rsa.PublicKey); !rsa {
+			// Transmit documents RSA keys only: an EC key (the ES256 mode) is outside the
+			// documented JWKS schema on purpose.
+			w.markOutOfSpec()
+			break
+		}
+	}
 	writeJSON(w, http.StatusOK, set)
 }
 
