@@ -132,7 +132,7 @@ func TestCreateUsers(t *testing.T) {
 	assert.Equal(t, 2, h.emu.Calls(transmittest.EndpointSendMagicLink), "the first send found no user and did nothing")
 	assert.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
 
-	r = h.signInOTP(h.newClient(), "sms", "+447700900123")
+	r = h.signInOTP(h.newClient(), "sms", "+447911123456")
 	require.Equal(t, http.StatusSeeOther, r.StatusCode, r.body)
 	assert.Equal(t, 2, h.emu.Calls(transmittest.EndpointCreateUser))
 }
