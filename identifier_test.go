@@ -178,6 +178,7 @@ func TestEmailCanonical(t *testing.T) {
 		{"ａｄａ@ｅｘａｍｐｌｅ.com", "ada@example.com"},
 		{"jürgen@bücher.de", "jürgen@xn--bcher-kva.de"},
 		{"jürgen@XN--BCHER-KVA.de", "jürgen@xn--bcher-kva.de"},
+		{"Jürgen+News@Bücher.DE", "jürgen+news@xn--bcher-kva.de"}, // the README's example
 		{"JOSÉ@example.com", "josé@example.com"},
 		{"иван@пример.рф", "иван@xn--e1afmkfd.xn--p1ai"},
 		{"山田たろう@例え.jp", "山田たろう@xn--r8jz45g.jp"},
