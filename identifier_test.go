@@ -261,3 +261,30 @@ func TestIdentifierRateKey(t *testing.T) {
 		assert.Equal(t, want, identifierRateKey(in), in)
 	}
 }
+
+// FuzzIdentifiers: any input is either refused with a 400 or comes out canonical: normalising
+// the result again gives the same string, and it holds no character the rules refuse.
+func FuzzIdentifiers(f *testing.F) {
+	for _, s := range []string{"ada@example.com", "Ada+x@Bücher.DE", "ad\u200ba@example.com", "иван@пример.рф",
+		"+1 (415) 555-0123", "0044 7911 123456", "+8821612345678", "a@b.c", "@", "+"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, norm := range []func(string) (string, *Error){normalizeEmail, normalizePhone} {
+			got, e := norm(s)
+			if e != nil {
+				if e.Status != http.StatusBadRequest || e.Message == "" {
+					t.Fatalf("%q: refused with %d %q", s, e.Status, e.Message)
+				}
+				continue
+			}
+			again, e := norm(got)
+			if e != nil || again != got {
+				t.Fatalf("%q -> %q is not canonical: %q, %v", s, got, again, e)
+			}
+			if identifierRateKey(got) == "" {
+				t.Fatalf("%q: empty rate key", s)
+			}
+		}
+	})
+}
