@@ -54,6 +54,10 @@ type Limits struct {
 	AttemptsPerIdentifier Rate
 	// SMSPerHour caps SMS sends for the whole application. Default: 500.
 	SMSPerHour int
+	// SMSPerCountryPerHour caps SMS sends to the numbers of one country (ISO region: the US,
+	// Canada and each Caribbean country of +1 count apart), so pumping one country cannot
+	// spend SMSPerHour. Default: a fifth of SMSPerHour (100), or 100 when SMSPerHour is off.
+	SMSPerCountryPerHour int
 	// RedeemsPerIP caps magic-link codes redeemed from one client IP (IPv6: its /64) without
 	// a matching flow in the browser (POST /link/email/authenticate with AllowCrossDevice). Default: 30 per 15m.
 	RedeemsPerIP Rate
@@ -379,6 +383,12 @@ func (c *Config) applyDefaults() error {
 	defRate(&c.Limits.RedeemsPerIP, 30, 15*time.Minute)
 	if c.Limits.SMSPerHour == 0 {
 		c.Limits.SMSPerHour = 500
+	}
+	if c.Limits.SMSPerCountryPerHour == 0 {
+		c.Limits.SMSPerCountryPerHour = 100
+		if c.Limits.SMSPerHour > 0 {
+			c.Limits.SMSPerCountryPerHour = max(c.Limits.SMSPerHour/5, 1)
+		}
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -140,7 +140,7 @@ func TestCreateUsers(t *testing.T) {
 	assert.Equal(t, 2, h.emu.Calls(transmittest.EndpointCreateUser), "a known user is asked for too (409)")
 	assert.Equal(t, 2, h.emu.Calls(transmittest.EndpointSendMagicLink))
 
-	r = h.signInOTP(h.newClient(), "sms", "+447700900123")
+	r = h.signInOTP(h.newClient(), "sms", "+447911123456")
 	require.Equal(t, http.StatusSeeOther, r.StatusCode, r.body)
 	assert.Equal(t, 3, h.emu.Calls(transmittest.EndpointCreateUser))
 }

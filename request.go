@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/mail"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -116,63 +115,6 @@ func wantsJSON(r *http.Request) bool {
 		return true
 	}
 	return strings.Contains(r.Header.Get("Accept"), "application/json")
-}
-
-// normalizeEmail trims and validates an email address; the result is lower-case.
-func normalizeEmail(s string) (string, *Error) {
-	s = strings.TrimSpace(s)
-	bad := newError(http.StatusBadRequest, "invalid_email", "Enter a valid email address, like name@example.com.")
-	if s == "" {
-		return "", newError(http.StatusBadRequest, "invalid_email", "Enter your email address.")
-	}
-	if len(s) > maxEmailLen || strings.ContainsAny(s, " \t\r\n<>\"(),;:\\[]") {
-		return "", bad
-	}
-	addr, err := mail.ParseAddress(s)
-	if err != nil || addr.Address != s || addr.Name != "" {
-		return "", bad
-	}
-	at := strings.LastIndexByte(s, '@')
-	local, domain := s[:at], s[at+1:]
-	if local == "" || len(local) > 64 || !strings.Contains(domain, ".") ||
-		strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
-		return "", bad
-	}
-	return strings.ToLower(s), nil
-}
-
-// normalizePhone turns common ways of writing an international number into E.164:
-// spaces, dots, dashes and parentheses are removed and a leading 00 becomes +.
-func normalizePhone(s string) (string, *Error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "", newError(http.StatusBadRequest, "invalid_phone", "Enter your phone number.")
-	}
-	var b strings.Builder
-	for _, c := range s {
-		switch {
-		case c == ' ' || c == '.' || c == '-' || c == '(' || c == ')' || c == '\u00a0':
-		case c == '+' && b.Len() == 0:
-			b.WriteRune(c)
-		case c >= '0' && c <= '9':
-			b.WriteRune(c)
-		default:
-			return "", errPhoneFormat()
-		}
-	}
-	p := b.String()
-	if strings.HasPrefix(p, "00") {
-		p = "+" + p[2:]
-	}
-	if len(p) < 8 || len(p) > 16 || p[0] != '+' || p[1] == '0' {
-		return "", errPhoneFormat()
-	}
-	return p, nil
-}
-
-func errPhoneFormat() *Error {
-	return newError(http.StatusBadRequest, "invalid_phone",
-		"Enter the phone number in international format: + then the country code and number, for example +14155550123.")
 }
 
 // checkPasscode validates a passcode's shape (letters and digits, 4 to 16 characters).

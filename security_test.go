@@ -368,7 +368,7 @@ func TestSendRateLimits(t *testing.T) {
 			c.Limits.SMSPerHour = 2
 			c.SMSCountryCodes = []string{"+44", "1"}
 		})
-		for i, phone := range []string{"+447700900001", "+14155550002", "+447700900003"} {
+		for i, phone := range []string{"+447911123001", "+14155550002", "+447911123003"} {
 			r := h.postJSON(h.newClient(), "/auth/otp/send", map[string]string{"channel": "sms", "identifier": phone})
 			if i < 2 {
 				assert.Equal(t, http.StatusAccepted, r.StatusCode)

@@ -31,7 +31,8 @@ func (a *Auth) allow(ctx context.Context, key string, r Rate) *Error {
 }
 
 // checkSendLimits applies, in this order, the SMS country allow-list, the per-IP and
-// per-identifier send limits and the global SMS budget. Mosaic is not called when one refuses.
+// per-identifier (per mailbox: see identifierRateKey) send limits, the SMS budget of the
+// number's country and the global SMS budget. Mosaic is not called when one refuses.
 func (a *Auth) checkSendLimits(r *http.Request, identifier, channel string) *Error {
 	ctx := r.Context()
 	if channel == channelSMS && len(a.smsCodes) > 0 {
@@ -52,8 +53,13 @@ func (a *Auth) checkSendLimits(r *http.Request, identifier, channel string) *Err
 	if e := a.allow(ctx, "send:ip:"+a.limitKey(a.clientNet(r)), a.cfg.Limits.SendsPerIP); e != nil {
 		return e
 	}
-	if e := a.allow(ctx, "send:id:"+a.limitKey(identifier), a.cfg.Limits.SendsPerIdentifier); e != nil {
+	if e := a.allow(ctx, "send:id:"+a.limitKey(identifierRateKey(identifier)), a.cfg.Limits.SendsPerIdentifier); e != nil {
 		return e
+	}
+	if channel == channelSMS {
+		if e := a.checkSMSCountryBudget(r, identifier); e != nil {
+			return e
+		}
 	}
 	if channel == channelSMS && a.cfg.Limits.SMSPerHour > 0 {
 		if e := a.allow(ctx, "sms:global", Rate{N: a.cfg.Limits.SMSPerHour, Per: time.Hour}); e != nil {

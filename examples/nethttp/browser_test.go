@@ -348,7 +348,7 @@ func TestBrowserSignIn(t *testing.T) {
 	})
 
 	t.Run("sms code", func(t *testing.T) {
-		const phone = "+15551234567"
+		const phone = "+14155550142"
 		tab := browserTab(t, browser)
 		browserToLogin(t, tab, base)
 

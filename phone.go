@@ -1,0 +1,114 @@
+package otlogin
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Phone numbers are parsed with libphonenumber's metadata (github.com/nyaruka/phonenumbers),
+// not by shape: SMS pumping sends to numbers that look fine but are unassigned, premium-rate,
+// landlines (some carriers bill text-to-voice) or in international networks (+881, +882,
+// +883, +870, ...). Only mobile numbers of a country are accepted, and numbers of the North
+// American plan and a few others where the metadata cannot tell mobile from landline.
+
+// maxPhoneLen bounds the typed number (digits, spaces and punctuation).
+const maxPhoneLen = 32
+
+// normalizePhone validates a phone number typed in international form (+ or 00, then the
+// country code) with spaces, dots, dashes, slashes or parentheses, and returns it in E.164.
+func normalizePhone(s string) (string, *Error) {
+	n, e := parsePhone(s)
+	if e != nil {
+		return "", e
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), nil
+}
+
+// parsePhone is normalizePhone before formatting.
+func parsePhone(s string) (*phonenumbers.PhoneNumber, *Error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, newError(http.StatusBadRequest, "invalid_phone", "Enter your phone number.")
+	}
+	if len(s) > maxPhoneLen {
+		return nil, errPhoneFormat()
+	}
+	// Only digits and separators: libphonenumber would otherwise read letters as a keypad
+	// ("1-800-FLOWERS"), drop an extension, or pick a number out of surrounding text.
+	for i, c := range s {
+		switch {
+		case c >= '0' && c <= '9', c == ' ', c == '.', c == '-', c == '(', c == ')', c == '/', c == '\u00a0':
+		case c == '+' && i == 0:
+		default:
+			return nil, errPhoneFormat()
+		}
+	}
+	if strings.HasPrefix(s, "00") {
+		s = "+" + s[2:]
+	}
+	if !strings.HasPrefix(s, "+") {
+		return nil, errPhoneFormat()
+	}
+	n, err := phonenumbers.Parse(s, "ZZ")
+	if err != nil {
+		return nil, errPhoneFormat()
+	}
+	switch phonenumbers.GetRegionCodeForCountryCode(int(n.GetCountryCode())) {
+	case "ZZ":
+		return nil, newError(http.StatusBadRequest, "invalid_phone",
+			"That country code does not exist. Enter the number with + and your country code, for example +44 for the UK.")
+	case "001": // non-geographic: satellite and international networks, universal freephone
+		return nil, newError(http.StatusBadRequest, "invalid_phone",
+			"We can't send text messages to satellite or international network numbers. Enter a mobile number of a country, or use email.")
+	}
+	if !phonenumbers.IsValidNumber(n) {
+		return nil, newError(http.StatusBadRequest, "invalid_phone",
+			"That phone number does not exist. Check the country code and the number.")
+	}
+	switch phonenumbers.GetNumberType(n) {
+	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
+		return n, nil
+	case phonenumbers.PREMIUM_RATE:
+		return nil, newError(http.StatusBadRequest, "invalid_phone",
+			"We can't send text messages to premium-rate numbers. Enter your mobile number, or use email.")
+	default:
+		return nil, newError(http.StatusBadRequest, "invalid_phone",
+			"We can only send text messages to mobile numbers, and that one is a landline or a special number. Enter your mobile number, or use email.")
+	}
+}
+
+func errPhoneFormat() *Error {
+	return newError(http.StatusBadRequest, "invalid_phone",
+		"Enter the phone number in international format: + then the country code and number, for example +14155550123.")
+}
+
+// phoneCountry names the country (ISO 3166 region, e.g. "US", "JM") of an E.164 number that
+// normalizePhone accepted, for the per-country SMS budget. Countries that share a calling code
+// (+1: the US, Canada and the Caribbean) get a budget each.
+func phoneCountry(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "ZZ")
+	if err != nil {
+		return "unknown"
+	}
+	if r := phonenumbers.GetRegionCodeForNumber(n); r != "" {
+		return r
+	}
+	return "unknown"
+}
+
+// checkSMSCountryBudget spends one SMS of the number's country budget
+// (Limits.SMSPerCountryPerHour), so pumping one country cannot use up the app's SMS budget.
+func (a *Auth) checkSMSCountryBudget(r *http.Request, e164 string) *Error {
+	n := a.cfg.Limits.SMSPerCountryPerHour
+	if n <= 0 {
+		return nil
+	}
+	e := a.allow(r.Context(), "sms:country:"+phoneCountry(e164), Rate{N: n, Per: time.Hour})
+	if e != nil && e.Status == http.StatusTooManyRequests {
+		e.Message = "We can't send more text messages to that country right now. Try again later, or use email."
+	}
+	return e
+}
