@@ -27,8 +27,9 @@ const memSweepEvery = time.Minute
 // Sessions are spread over 256 parts by a hash of the token, each with its own lock, so a
 // request only ever waits for work on its own part. It starts no goroutine: expired sessions
 // are never found, and commits drop them incrementally, one part at a time, at most one part
-// every 234 ms (a whole pass a minute), so no request waits for a walk over the whole store
-// and there is nothing to stop. scs's own memstore is not used because it runs a cleanup
+// every 234 ms (a whole pass a minute), walking the part under its read lock and writing only
+// to delete, so no request waits for a walk over the whole store and there is nothing to
+// stop. scs's own memstore is not used because it runs a cleanup
 // goroutine whose StopCleanup (scs v2.9.0) races with that goroutine (its stop channel is
 // assigned inside it): a data race under -race, and a leaked goroutine when StopCleanup
 // loses.
@@ -116,16 +117,29 @@ func (m *MemoryStore) Commit(token string, b []byte, expiry time.Time) error {
 }
 
 // sweepStep drops the expired sessions of the next part when a step is due, and claims the
-// step so that concurrent commits do not repeat it. It holds one part's lock at a time.
+// step so that concurrent commits do not repeat it. It walks the part under its read lock,
+// so readers of the part go on meanwhile, and takes the write lock only to delete what it
+// found expired (checked again: a commit may have renewed it).
 func (m *MemoryStore) sweepStep(now int64) {
 	next := m.nextSweep.Load()
 	if now < next || !m.nextSweep.CompareAndSwap(next, now+int64(memSweepEvery/memShards)) {
 		return
 	}
 	s := &m.shards[m.sweepAt.Add(1)&(memShards-1)]
-	s.mu.Lock()
+	var expired []string
+	s.mu.RLock()
 	for k, it := range s.items {
 		if now >= it.expiry {
+			expired = append(expired, k)
+		}
+	}
+	s.mu.RUnlock()
+	if len(expired) == 0 {
+		return
+	}
+	s.mu.Lock()
+	for _, k := range expired {
+		if it, ok := s.items[k]; ok && now >= it.expiry {
 			delete(s.items, k)
 		}
 	}
