@@ -1,15 +1,19 @@
 // Command loadtest measures, over loopback, how many requests per second an otlogin app
 // serves for a signed-in GET /api/me compared with GET /healthz (which skips the session
-// layer), on the same server.
+// layer) and with GET /raw (one raw read of the same session from the session store, and
+// nothing else), on the same server.
 //
 // It builds the app with internal/exampleapp, as examples/nethttp does (embedded Mosaic
-// emulator, memory session store, the same Config; /healthz outside Middleware, /api/me
-// behind RequireAuth), listens on 127.0.0.1:0, signs in once with an email passcode read
-// from the dev outbox, then drives both
-// routes with -conns keep-alive clients, alternating between them in rounds of at most
-// 250ms, for -duration per route. It stops by itself and touches nothing but loopback.
+// emulator, the same Config; /healthz and /raw outside Middleware, /api/me behind
+// RequireAuth), on the session store that -store names (default: $SESSION_STORE, else
+// "memory"; "redis://..." and "postgres://..." as the example apps take them). It listens
+// on 127.0.0.1:0, signs in once with an email passcode read from the dev outbox, then
+// drives the three routes with -conns keep-alive clients, alternating between them in
+// rounds of at most 250ms, for -duration per route. It stops by itself and touches nothing
+// but loopback and the store (one session, which expires as any other).
 //
 //	go run ./bench/loadtest -duration 5s -conns 8
+//	SESSION_STORE=redis://127.0.0.1:6379/0 go run ./bench/loadtest -duration 5s
 package main
 
 import (
@@ -30,6 +34,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
+
 	"github.com/otlogin/otlogin"
 	"github.com/otlogin/otlogin/bench/internal/stats"
 	"github.com/otlogin/otlogin/internal/exampleapp"
@@ -39,18 +45,24 @@ import (
 type options struct {
 	Duration time.Duration // load time per route
 	Conns    int           // concurrent keep-alive clients
+	Store    string        // SESSION_STORE: "memory", "redis://..." or "postgres://..."
 }
 
 // result is the outcome of one run.
 type result struct {
 	Healthz rate
+	Raw     rate // one raw store read of the session
 	Me      rate
 	Ratio   float64 // Me.PerSecond / Healthz.PerSecond
-	// MedianRatio is the median over rounds of the same ratio, each round measuring both
+	// MedianRatio is the median over rounds of the same ratio, each round measuring the
 	// routes back to back: steadier than Ratio on a machine with other load.
 	MedianRatio float64
-	Conns       int
-	Duration    time.Duration
+	RawRatio    float64 // Me.PerSecond / Raw.PerSecond
+	// MedianRawRatio is the median over rounds of RawRatio.
+	MedianRawRatio float64
+	Store          string // the store's kind: memory, redis or postgres
+	Conns          int
+	Duration       time.Duration
 }
 
 // rate is what one route served.
@@ -68,6 +80,7 @@ func mainCode() int {
 	var o options
 	flag.DurationVar(&o.Duration, "duration", 5*time.Second, "load time per route (at most 10m)")
 	flag.IntVar(&o.Conns, "conns", 8, "concurrent keep-alive clients (1-256)")
+	flag.StringVar(&o.Store, "store", os.Getenv("SESSION_STORE"), `session store: "memory", "redis://..." or "postgres://..." (default $SESSION_STORE, else memory)`)
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server and clients) to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -94,15 +107,16 @@ func mainCode() int {
 
 // report prints res as a small table.
 func report(w io.Writer, res result) {
-	fmt.Fprintf(w, "loadtest: %d keep-alive conns over loopback, %s per route, GOMAXPROCS=%d, %s\n",
-		res.Conns, res.Duration, runtime.GOMAXPROCS(0), runtime.Version())
+	fmt.Fprintf(w, "loadtest: %s store, %d keep-alive conns over loopback, %s per route, GOMAXPROCS=%d, %s\n",
+		res.Store, res.Conns, res.Duration, runtime.GOMAXPROCS(0), runtime.Version())
 	for _, r := range []struct {
 		name string
 		rate rate
-	}{{"GET /healthz", res.Healthz}, {"GET /api/me (signed in)", res.Me}} {
+	}{{"GET /healthz", res.Healthz}, {"GET /raw (one store read)", res.Raw}, {"GET /api/me (signed in)", res.Me}} {
 		fmt.Fprintf(w, "%-26s %9d req %6d errors %10.0f req/s\n", r.name, r.rate.Requests, r.rate.Errors, r.rate.PerSecond)
 	}
 	fmt.Fprintf(w, "ratio /api/me : /healthz = %.2f (median of per-round ratios %.2f)\n", res.Ratio, res.MedianRatio)
+	fmt.Fprintf(w, "ratio /api/me : /raw     = %.2f (median of per-round ratios %.2f)\n", res.RawRatio, res.MedianRawRatio)
 }
 
 // run starts the app and the emulator, signs in, measures both routes and shuts down.
@@ -120,14 +134,18 @@ func run(ctx context.Context, o options) (result, error) {
 	base := "http://" + ln.Addr().String()
 	// The example app as `go run ./examples/nethttp` builds it without a Mosaic tenant.
 	app, err := exampleapp.New(ctx, exampleapp.FromEnv(func(k string) string {
-		return map[string]string{"PUBLIC_URL": base}[k]
+		return map[string]string{"PUBLIC_URL": base, "SESSION_STORE": o.Store}[k]
 	}), io.Discard)
 	if err != nil {
 		ln.Close()
 		return result{}, err
 	}
 	defer app.Close()
-	srv := &http.Server{Handler: newRouter(app.Auth, app.Outbox), ReadHeaderTimeout: 5 * time.Second}
+	kind := "memory"
+	if k, ok := app.SessionStore().(interface{ Kind() string }); ok {
+		kind = k.Kind()
+	}
+	srv := &http.Server{Handler: newRouter(app.Auth, app.Outbox, app.SessionStore()), ReadHeaderTimeout: 5 * time.Second}
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 	defer func() {
@@ -152,17 +170,18 @@ func run(ctx context.Context, o options) (result, error) {
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 
-	res := result{Conns: o.Conns, Duration: o.Duration}
+	res := result{Store: kind, Conns: o.Conns, Duration: o.Duration}
 	targets := []struct {
 		url    string
 		cookie string
 		into   *rate
 	}{
 		{base + "/healthz", "", &res.Healthz},
+		{base + "/raw", cookie, &res.Raw},
 		{base + "/api/me", cookie, &res.Me},
 	}
-	// Warm up both routes (connections, caches), then alternate in rounds so drift in the
-	// machine's load affects both alike.
+	// Warm up every route (connections, caches), then alternate in rounds so drift in the
+	// machine's load affects them alike.
 	warm := min(o.Duration/10, 500*time.Millisecond)
 	for _, t := range targets {
 		if _, err := drive(ctx, client, t.url, t.cookie, o.Conns, warm); err != nil {
@@ -172,9 +191,10 @@ func run(ctx context.Context, o options) (result, error) {
 	const round = 250 * time.Millisecond
 	rounds := max(1, int((o.Duration+round-1)/round))
 	per := o.Duration / time.Duration(rounds)
-	var ratios []float64
+	var ratios, rawRatios []float64
+	perSecond := func(r rate) float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
 	for range rounds {
-		var perRound [2]rate
+		var perRound [3]rate
 		for i, t := range targets {
 			r, err := drive(ctx, client, t.url, t.cookie, o.Conns, per)
 			if err != nil {
@@ -185,11 +205,15 @@ func run(ctx context.Context, o options) (result, error) {
 			t.into.Errors += r.Errors
 			t.into.Elapsed += r.Elapsed
 		}
-		if h, m := perRound[0], perRound[1]; h.Requests > 0 && m.Elapsed > 0 {
-			ratios = append(ratios, (float64(m.Requests)/m.Elapsed.Seconds())/(float64(h.Requests)/h.Elapsed.Seconds()))
+		h, raw, m := perRound[0], perRound[1], perRound[2]
+		if m.Elapsed > 0 && h.Requests > 0 {
+			ratios = append(ratios, perSecond(m)/perSecond(h))
+		}
+		if m.Elapsed > 0 && raw.Requests > 0 {
+			rawRatios = append(rawRatios, perSecond(m)/perSecond(raw))
 		}
 	}
-	for _, r := range []*rate{&res.Healthz, &res.Me} {
+	for _, r := range []*rate{&res.Healthz, &res.Raw, &res.Me} {
 		if r.Elapsed > 0 {
 			r.PerSecond = float64(r.Requests) / r.Elapsed.Seconds()
 		}
@@ -197,14 +221,23 @@ func run(ctx context.Context, o options) (result, error) {
 	if res.Healthz.PerSecond > 0 {
 		res.Ratio = res.Me.PerSecond / res.Healthz.PerSecond
 	}
+	if res.Raw.PerSecond > 0 {
+		res.RawRatio = res.Me.PerSecond / res.Raw.PerSecond
+	}
 	res.MedianRatio = stats.Median(ratios)
+	res.MedianRawRatio = stats.Median(rawRatios)
 	return res, nil
 }
 
+// sessionCookie is the session cookie of otlogin's session manager over http.
+const sessionCookie = "otlogin"
+
 // newRouter wires the routes of examples/nethttp (app.go) that the load test drives, with
 // the example's handlers: /healthz outside Middleware, /api/me behind RequireAuth, the auth
-// routes and the emulator's outbox.
-func newRouter(auth *otlogin.Auth, outbox http.Handler) http.Handler {
+// routes and the emulator's outbox; and /raw, outside Middleware, which reads the session
+// cookie's token from sessions once and answers with the record's size: the cost of the
+// store itself, which every session layer pays.
+func newRouter(auth *otlogin.Auth, outbox http.Handler, sessions scs.Store) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/auth/", auth.Handler())
 	mux.Handle("GET /api/me", auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -217,6 +250,29 @@ func newRouter(auth *otlogin.Auth, outbox http.Handler) http.Handler {
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok")
+	})
+	root.HandleFunc("GET /raw", func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(sessionCookie)
+		if err != nil {
+			http.Error(w, "no session cookie", http.StatusUnauthorized)
+			return
+		}
+		var b []byte
+		var found bool
+		if cs, ok := sessions.(scs.CtxStore); ok {
+			b, found, err = cs.FindCtx(r.Context(), c.Value)
+		} else {
+			b, found, err = sessions.Find(c.Value)
+		}
+		switch {
+		case err != nil:
+			http.Error(w, "the session store did not answer", http.StatusServiceUnavailable)
+		case !found:
+			http.Error(w, "no such session", http.StatusUnauthorized)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = fmt.Fprintf(w, "{\"bytes\":%d}\n", len(b))
+		}
 	})
 	root.Handle("/", auth.Middleware(mux))
 	return root

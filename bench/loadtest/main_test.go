@@ -3,29 +3,126 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/internal/testservice"
+	"github.com/otlogin/otlogin/transmit"
 )
 
 func TestRunProducesNumbers(t *testing.T) {
-	res, err := run(context.Background(), options{Duration: 200 * time.Millisecond, Conns: 2})
+	checkRun(t, "", "memory")
+}
+
+// TestRunOnEachStore: SESSION_STORE (-store) picks the store, as in the example apps, and
+// /raw reads the signed-in session from it.
+func TestRunOnEachStore(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { checkRun(t, "memory", "memory") })
+	t.Run("redis", func(t *testing.T) {
+		u := testservice.Redis(t)
+		checkRun(t, withQuery(t, u, "key_prefix", "otltest:loadtest:"+token(t)+":"), "redis")
+	})
+	t.Run("postgres", func(t *testing.T) {
+		u := testservice.Postgres(t)
+		schema := "otltest_loadtest_" + token(t)
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			conn, err := pgx.Connect(ctx, u)
+			if err != nil {
+				t.Logf("dropping schema %s: %v", schema, err)
+				return
+			}
+			defer conn.Close(ctx)
+			if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+				t.Logf("dropping schema %s: %v", schema, err)
+			}
+		})
+		checkRun(t, withQuery(t, u, "search_path", schema), "postgres")
+	})
+}
+
+// checkRun runs a short load test on store and checks that every route served.
+func checkRun(t *testing.T, store, kind string) {
+	t.Helper()
+	res, err := run(context.Background(), options{Duration: 200 * time.Millisecond, Conns: 2, Store: store})
 	require.NoError(t, err)
-	for name, r := range map[string]rate{"healthz": res.Healthz, "me": res.Me} {
+	assert.Equal(t, kind, res.Store)
+	for name, r := range map[string]rate{"healthz": res.Healthz, "raw": res.Raw, "me": res.Me} {
 		assert.Positive(t, r.Requests, "%s: requests served", name)
 		assert.Zero(t, r.Errors, "%s: no failed requests", name)
 		assert.Positive(t, r.PerSecond, "%s: requests per second", name)
 	}
 	assert.Positive(t, res.Ratio, "ratio of /api/me to /healthz")
 	assert.Positive(t, res.MedianRatio, "median of per-round ratios")
+	assert.Positive(t, res.RawRatio, "ratio of /api/me to /raw")
+	assert.Positive(t, res.MedianRawRatio, "median of per-round ratios to /raw")
 
 	var out bytes.Buffer
 	report(&out, res)
+	assert.Contains(t, out.String(), "loadtest: "+kind+" store")
 	assert.Contains(t, out.String(), "GET /api/me (signed in)")
+	assert.Contains(t, out.String(), "GET /raw (one store read)")
 	assert.Contains(t, out.String(), "ratio /api/me : /healthz = ")
+	assert.Contains(t, out.String(), "ratio /api/me : /raw     = ")
 	assert.Contains(t, out.String(), "median of per-round ratios")
+}
+
+// TestRawRoute: /raw answers 401 without a cookie or for an unknown session, and the
+// record's size for a stored one.
+func TestRawRoute(t *testing.T) {
+	t.Parallel()
+	sessions := otlogin.NewMemoryStore()
+	require.NoError(t, sessions.Commit("tok", []byte("12345"), time.Now().Add(time.Hour)))
+	auth, err := otlogin.New(otlogin.Config{Client: &transmit.Client{}, PublicURL: "http://127.0.0.1:1"})
+	require.NoError(t, err)
+	h := newRouter(auth, http.NotFoundHandler(), sessions)
+	for _, tc := range []struct {
+		cookie string
+		code   int
+		body   string
+	}{
+		{"", http.StatusUnauthorized, "no session cookie"},
+		{sessionCookie + "=nope", http.StatusUnauthorized, "no such session"},
+		{sessionCookie + "=tok", http.StatusOK, `{"bytes":5}`},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/raw", nil)
+		if tc.cookie != "" {
+			req.Header.Set("Cookie", tc.cookie)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		assert.Equal(t, tc.code, rec.Code, tc.cookie)
+		assert.Contains(t, rec.Body.String(), tc.body, tc.cookie)
+	}
+}
+
+func token(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 6)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return hex.EncodeToString(b)
+}
+
+func withQuery(t *testing.T, raw, k, v string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set(k, v)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func TestRunRejectsBadOptions(t *testing.T) {

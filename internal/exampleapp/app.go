@@ -15,6 +15,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/alexedwards/scs/v2"
+
 	"github.com/otlogin/otlogin"
 	"github.com/otlogin/otlogin/store"
 	"github.com/otlogin/otlogin/transmit"
@@ -71,6 +73,7 @@ type App struct {
 	env   Env
 	out   io.Writer
 	store *store.Store
+	sess  scs.Store
 	emu   *transmittest.Server
 }
 
@@ -110,7 +113,10 @@ func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
 			Logger: slog.New(slog.NewTextHandler(out, nil))}
 		if a.store != nil {
 			cfg.SessionStore = a.store
+		} else {
+			cfg.SessionStore = otlogin.NewMemoryStore() // what New would build
 		}
+		a.sess = cfg.SessionStore
 		a.Auth, err = otlogin.New(cfg)
 	}
 	if err != nil {
@@ -119,6 +125,10 @@ func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
 	}
 	return a, nil
 }
+
+// SessionStore is the store the Auth keeps its sessions in: an [otlogin.MemoryStore] for
+// "memory", otherwise the store SESSION_STORE names. Measurements read it directly.
+func (a *App) SessionStore() scs.Store { return a.sess }
 
 // Emulator is the embedded Mosaic emulator, or nil when a real tenant is configured.
 func (a *App) Emulator() *transmittest.Emulator {
