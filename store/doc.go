@@ -16,8 +16,9 @@
 //
 //   - Memory: one process only; sessions are lost on restart. It is [otlogin.MemoryStore],
 //     the store otlogin.New uses by default: it behaves like scs's memstore (expired sessions
-//     are never found) but starts no goroutine (a commit drops expired sessions at most once a
-//     minute), so [Store.Close] has nothing to stop for it.
+//     are never found) but starts no goroutine (commits drop expired sessions incrementally,
+//     one part of the store at a time, a whole pass a minute), so [Store.Close] has nothing to
+//     stop for it.
 //   - Redis: go-redis with scs's goredisstore, used as is (keys "scs:session:<token>";
 //     TestInteropGoredisstore shows a separate goredisstore reads what this one writes). Only
 //     Commit with an expiry already past is intercepted: goredisstore would store the key with
