@@ -186,6 +186,7 @@ type Auth struct {
 	prefix      string
 	callbackURL string
 	origin      string
+	challenge   string // WWW-Authenticate of RequireAuth's 401
 	idleStep    time.Duration
 	smsCodes    []string
 	handler     http.Handler
@@ -242,6 +243,7 @@ func New(cfg Config) (*Auth, error) {
 	if a.sm == nil {
 		a.sm = newSessionManager(cfg, u.Scheme == "https")
 	}
+	a.challenge = challengeFor(u.Host, cfg.Prefix, a.sm.Cookie.Name)
 	a.limiter = cfg.Limiter
 	if a.limiter == nil {
 		if lp, ok := a.sm.Store.(LimiterProvider); ok {

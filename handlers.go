@@ -96,7 +96,7 @@ func (a *Auth) handleMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st.user == nil {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthenticated", "message": "Sign in to continue."})
+		a.unauthenticated(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, st.user)

@@ -191,10 +191,13 @@ func (h *harness) url(path string) string {
 	return h.srv.URL + path
 }
 
+// get sends GET path as a browser navigation (Accept: text/html) unless header (name,
+// value pairs) sets Accept; an empty value sends the header empty.
 func (h *harness) get(c *http.Client, path string, header ...string) response {
 	h.t.Helper()
 	req, err := http.NewRequest(http.MethodGet, h.url(path), nil)
 	require.NoError(h.t, err)
+	req.Header.Set("Accept", "text/html")
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
