@@ -148,6 +148,11 @@ type Config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For header names the client IP.
 	// Default: none (the connection's address is the client IP).
 	TrustedProxies []netip.Prefix
+	// ClientIPHeader names the header that the TrustedProxies append the client address to:
+	// "X-Forwarded-For" or "Forwarded" (RFC 7239). Only that one is read, because a client
+	// can send the other one itself and the proxy would pass it on. Entries may carry a port
+	// or a bracketed IPv6 address. Default: "X-Forwarded-For".
+	ClientIPHeader string
 	// OnLogin runs after Mosaic authenticated a user and before the session is created;
 	// an error refuses the sign-in. Default: nil.
 	OnLogin func(ctx context.Context, u *User) error
@@ -314,6 +319,16 @@ func (c *Config) applyDefaults() error {
 	}
 	if c.LinkTTL < time.Minute || c.OTPTTL < time.Minute {
 		return errors.New("otlogin: Config.LinkTTL and Config.OTPTTL must be at least 1m")
+	}
+	switch {
+	case c.ClientIPHeader == "":
+		c.ClientIPHeader = headerXFF
+	case strings.EqualFold(c.ClientIPHeader, headerXFF):
+		c.ClientIPHeader = headerXFF
+	case strings.EqualFold(c.ClientIPHeader, headerForwarded):
+		c.ClientIPHeader = headerForwarded
+	default:
+		return fmt.Errorf("otlogin: Config.ClientIPHeader must be %q or %q, not %q", headerXFF, headerForwarded, c.ClientIPHeader)
 	}
 	if c.MaxBodyBytes < 0 {
 		return errors.New("otlogin: Config.MaxBodyBytes must not be negative")
