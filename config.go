@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/otlogin/otlogin/transmit"
@@ -138,6 +139,12 @@ type Config struct {
 	// Limiter counts rate limits. Default: the session store's limiter when it implements
 	// [LimiterProvider], else a [MemoryLimiter] on the Now clock.
 	Limiter Limiter
+	// AllowLocalLimits lets a session store that is not in process memory and brings no
+	// limiter (it does not implement [LimiterProvider], e.g. scs's goredisstore) count rate
+	// limits in each process's memory. Without it New refuses that combination: with n
+	// instances every limit would silently be n times larger. Set it for a single instance
+	// on a persistent store, or pass a shared Limiter instead. Default: false.
+	AllowLocalLimits bool
 	// Limits are the rate limits. Default: see [Limits].
 	Limits Limits
 	// SMSCountryCodes lists the number prefixes (calling codes, e.g. "1", "44", or longer
@@ -250,10 +257,14 @@ func New(cfg Config) (*Auth, error) {
 	}
 	a.challenge = challengeFor(u.Host, cfg.Prefix, a.sm.Cookie.Name)
 	a.limiter = cfg.Limiter
-	if a.limiter == nil {
-		if lp, ok := a.sm.Store.(LimiterProvider); ok {
-			a.limiter = lp.Limiter()
-		}
+	lp, provider := a.sm.Store.(LimiterProvider)
+	if provider && a.limiter == nil {
+		a.limiter = lp.Limiter()
+	}
+	if a.limiter == nil && !provider && !cfg.AllowLocalLimits && !inProcessStore(a.sm.Store) {
+		return nil, fmt.Errorf("otlogin: the session store (%T) can be shared by several instances but brings no limiter, "+
+			"so each process would count rate limits on its own: pass a shared Config.Limiter (e.g. package store's), "+
+			"or set Config.AllowLocalLimits for a single instance", a.sm.Store)
 	}
 	if a.limiter == nil {
 		l := NewMemoryLimiter()
@@ -282,6 +293,18 @@ func New(cfg Config) (*Auth, error) {
 	})
 	a.handler = a.buildHandler()
 	return a, nil
+}
+
+// inProcessStore reports whether st keeps sessions in this process's memory (otlogin's
+// MemoryStore or scs's memstore), so that in-memory rate limits cover every session it has.
+// Any other store may be shared by several instances, unless it implements
+// [LimiterProvider]: a provider that returns a nil limiter says its sessions are local.
+func inProcessStore(st scs.Store) bool {
+	switch st.(type) {
+	case *MemoryStore, *memstore.MemStore:
+		return true
+	}
+	return false
 }
 
 // applyDefaults fills zero fields and refuses invalid ones.

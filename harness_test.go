@@ -111,8 +111,10 @@ func newHarness(t *testing.T, mod ...func(*Config)) *harness {
 		Client:       client,
 		PublicURL:    "http://" + ln.Addr().String(),
 		SessionStore: h.store,
-		Logger:       slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:          h.clock.Now,
+		// countingStore wraps a memstore: each process counts its own limits, as tests expect.
+		AllowLocalLimits: true,
+		Logger:           slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:              h.clock.Now,
 	}
 	for _, m := range mod {
 		m(&cfg)
