@@ -174,7 +174,10 @@ type Config struct {
 	// events use a random key per Auth (they correlate within one process only).
 	// Default: nil.
 	HashKey []byte
-	// Logger receives one event per sign-in attempt, without secrets. Default: nil (silent).
+	// Logger receives one event per sign-in attempt, without secrets, and an Error-level
+	// event naming the cause and the fix when Mosaic refuses the app's configuration (client
+	// credentials, a wrong BaseURL). Silence it with slog.New(slog.DiscardHandler).
+	// Default: nil, meaning slog.Default() at the time of each event.
 	Logger *slog.Logger
 	// Templates replaces the embedded pages; it must define the same template names
 	// (see [TemplateNames]). Default: the embedded templates.

@@ -113,6 +113,8 @@ func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
 		}
 		a.Auth, err = otlogin.New(cfg)
 	}
+	// LEAD: uncomment once (*otlogin.Auth).Check lands (issue 10 item 3, another branch):
+	// if err == nil { if cerr := a.Auth.Check(ctx); cerr != nil { fmt.Fprintf(out, "Mosaic check failed: %v\n", cerr) } }
 	if err != nil {
 		_ = a.Close()
 		return nil, fmt.Errorf("exampleapp: %w", err)
