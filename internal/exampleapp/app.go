@@ -12,10 +12,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 
 	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/internal/devhost"
 	"github.com/otlogin/otlogin/store"
 	"github.com/otlogin/otlogin/transmit"
 	"github.com/otlogin/otlogin/transmit/transmittest"
@@ -64,7 +64,8 @@ func localURL(addr string) string {
 type App struct {
 	// Auth is the otlogin service, with CreateUsers on.
 	Auth *otlogin.Auth
-	// Outbox serves the emulator's outbox (HTML, or JSON for a path ending in ".json"); nil
+	// Outbox serves the emulator's outbox (HTML, or JSON for a path ending in ".json") to
+	// requests whose Host is a loopback name or address (403 otherwise: DNS rebinding); nil
 	// when a real Mosaic tenant is configured. Mount it at [OutboxPath] and [OutboxJSONPath].
 	Outbox http.Handler
 
@@ -93,7 +94,7 @@ func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
 		}
 		a.emu = transmittest.NewServer(transmittest.Options{})
 		tc = transmit.Config{BaseURL: a.emu.BaseURL(), ClientID: a.emu.ClientID, ClientSecret: a.emu.ClientSecret}
-		a.Outbox = a.emu.OutboxHandler()
+		a.Outbox = devhost.LoopbackOnly(a.emu.OutboxHandler()) // no DNS rebinding to the codes
 		fmt.Fprintln(out, "No TRANSMIT_CLIENT_ID: using the embedded Mosaic emulator (no real email or SMS is sent).")
 		fmt.Fprintf(out, "Sign in at %s/ and read the links and codes at %s%s\n", env.PublicURL, env.PublicURL, OutboxPath)
 	} else if env.ClientSecret == "" {
@@ -132,17 +133,7 @@ func (a *App) Emulator() *transmittest.Emulator {
 
 // loopback reports whether addr (host:port) listens on loopback only: "localhost", 127.0.0.0/8
 // or ::1. An empty host (all interfaces) is not.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
-}
+func loopback(addr string) bool { return devhost.LoopbackAddr(addr) }
 
 // Close stops the emulator and closes the session store.
 func (a *App) Close() error {
