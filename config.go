@@ -79,7 +79,8 @@ const (
 type Config struct {
 	// Client calls Mosaic, normally a *transmit.Client. Required.
 	Client MosaicClient
-	// PublicURL is the application's external origin, e.g. "https://app.example.com". It
+	// PublicURL is the application's external origin, e.g. "https://app.example.com", with
+	// no path (New refuses one: use Prefix to move the routes). It
 	// builds the magic-link redirect_uri and the trusted origin for CSRF checks; the Host
 	// header is never used. http is allowed only for loopback hosts unless InsecureCookies
 	// is set. Required.
@@ -407,8 +408,8 @@ func checkSessions(sm *scs.SessionManager, https bool) error {
 	return nil
 }
 
-// checkPublicURL accepts an absolute http(s) URL without query, fragment or user info;
-// plain http only for loopback hosts unless insecure.
+// checkPublicURL accepts an absolute http(s) origin (no path but "/", no query, fragment or
+// user info); plain http only for loopback hosts unless insecure.
 func checkPublicURL(raw string, insecure bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || raw == "" || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
@@ -416,6 +417,11 @@ func checkPublicURL(raw string, insecure bool) (*url.URL, error) {
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
 		return nil, errors.New("otlogin: Config.PublicURL must not carry user info, a query or a fragment")
+	}
+	if p := u.EscapedPath(); p != "" && p != "/" {
+		return nil, fmt.Errorf("otlogin: Config.PublicURL must be an origin without a path, like %s://%s (got the path %q): "+
+			"the session cookie and the CSRF check belong to the whole origin; to mount the sign-in routes under a path, "+
+			"set Config.Prefix (e.g. %q)", u.Scheme, u.Host, p, strings.TrimRight(p, "/")+"/auth")
 	}
 	if u.Scheme == "http" && !insecure && !isLoopback(u.Hostname()) {
 		return nil, errors.New("otlogin: Config.PublicURL must be https (http is allowed for loopback hosts, or with InsecureCookies)")

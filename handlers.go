@@ -64,6 +64,9 @@ func (a *Auth) buildHandler() http.Handler {
 			a.fail(w, r, newError(http.StatusMethodNotAllowed, "method_not_allowed", "This address does not accept "+r.Method+" requests."))
 			return
 		}
+		if a.reachError(w, r, rt.path) {
+			return
+		}
 		rt.h(w, r)
 	})
 	protected := cop.Handler(dispatch)
