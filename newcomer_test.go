@@ -1,6 +1,8 @@
 package otlogin
 
 import (
+	"go/parser"
+	"go/token"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -92,5 +94,18 @@ func TestHTTPSPublicURLOverPlainHTTP(t *testing.T) {
 		assert.Contains(t, body, "plain http", path)
 		assert.Contains(t, body, "Secure", path)
 		assert.Contains(t, body, "https://app.example.com", path)
+	}
+}
+
+// TestPackageDocQuickStart: `go doc` shows a quick start that works for a new tenant
+// (CreateUsers) and points to the gin and echo adapters and the emulator.
+func TestPackageDocQuickStart(t *testing.T) {
+	t.Parallel()
+	f, err := parser.ParseFile(token.NewFileSet(), "doc.go", nil, parser.ParseComments|parser.PackageClauseOnly)
+	require.NoError(t, err)
+	text := f.Doc.Text()
+	quick := text[:strings.Index(text, "# Routes")]
+	for _, want := range []string{"CreateUsers: true", "adapters/gin", "adapters/echo", "transmittest", "cmd/mosaic-emulator"} {
+		assert.Contains(t, quick, want)
 	}
 }
