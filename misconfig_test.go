@@ -3,6 +3,7 @@ package otlogin
 import (
 	"bytes"
 	"context"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -71,9 +72,13 @@ func TestUpstreamMisconfigurationLoggedAtError(t *testing.T) {
 // parallel: it replaces the process's default logger.
 func TestNilLoggerIsSlogDefault(t *testing.T) {
 	var buf bytes.Buffer
-	prev := slog.Default()
+	prev, prevOut, prevFlags := slog.Default(), log.Writer(), log.Flags()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
-	t.Cleanup(func() { slog.SetDefault(prev) })
+	t.Cleanup(func() { // SetDefault also redirected package log: restore both
+		slog.SetDefault(prev)
+		log.SetOutput(prevOut)
+		log.SetFlags(prevFlags)
+	})
 	a, err := New(Config{Client: testClient(t), PublicURL: "http://127.0.0.1:8080"})
 	require.NoError(t, err)
 	a.log(context.Background(), "callback", MethodMagicLink, "no_matching_flow", "")

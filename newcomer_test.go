@@ -3,6 +3,7 @@ package otlogin
 import (
 	"go/parser"
 	"go/token"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -79,7 +80,7 @@ func TestOtherLoopbackHostExplained(t *testing.T) {
 // sign-in waiting". The browser's Origin says the page is http: the answer names the cause.
 func TestHTTPSPublicURLOverPlainHTTP(t *testing.T) {
 	t.Parallel()
-	a, err := New(Config{Client: testClient(t), PublicURL: "https://app.example.com"})
+	a, err := New(Config{Client: testClient(t), PublicURL: "https://app.example.com", Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	for _, path := range []string{"/auth/otp/send", "/auth/link/email/send", "/auth/otp/authenticate"} {
 		req := httptest.NewRequest(http.MethodPost, "http://app.example.com"+path,
