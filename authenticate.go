@@ -41,6 +41,9 @@ func (a *Auth) handleLinkCallback(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if !a.cfg.AllowCrossDevice && a.linkAtPublicHost(w, r, code, state) {
+		return
+	}
 	a.log(ctx, "callback", MethodMagicLink, "no_matching_flow", "")
 	if a.cfg.AllowCrossDevice {
 		email, found, err := a.findLinkRecord(ctx, state)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/otlogin/otlogin/transmit"
@@ -84,7 +85,8 @@ const (
 type Config struct {
 	// Client calls Mosaic, normally a *transmit.Client. Required.
 	Client MosaicClient
-	// PublicURL is the application's external origin, e.g. "https://app.example.com". It
+	// PublicURL is the application's external origin, e.g. "https://app.example.com", with
+	// no path (New refuses one: use Prefix to move the routes). It
 	// builds the magic-link redirect_uri and the trusted origin for CSRF checks; the Host
 	// header is never used. http is allowed only for loopback hosts unless InsecureCookies
 	// is set. Required.
@@ -169,6 +171,12 @@ type Config struct {
 	// Limiter counts rate limits. Default: the session store's limiter when it implements
 	// [LimiterProvider], else a [MemoryLimiter] on the Now clock.
 	Limiter Limiter
+	// AllowLocalLimits lets a session store that is not in process memory and brings no
+	// limiter (it does not implement [LimiterProvider], e.g. scs's goredisstore) count rate
+	// limits in each process's memory. Without it New refuses that combination: with n
+	// instances every limit would silently be n times larger. Set it for a single instance
+	// on a persistent store, or pass a shared Limiter instead. Default: false.
+	AllowLocalLimits bool
 	// Limits are the rate limits. Default: see [Limits].
 	Limits Limits
 	// SMSCountryCodes lists the number prefixes (calling codes, e.g. "1", "44", or longer
@@ -179,6 +187,11 @@ type Config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For header names the client IP.
 	// Default: none (the connection's address is the client IP).
 	TrustedProxies []netip.Prefix
+	// ClientIPHeader names the header that the TrustedProxies append the client address to:
+	// "X-Forwarded-For" or "Forwarded" (RFC 7239). Only that one is read, because a client
+	// can send the other one itself and the proxy would pass it on. Entries may carry a port
+	// or a bracketed IPv6 address. Default: "X-Forwarded-For".
+	ClientIPHeader string
 	// OnLogin runs after Mosaic authenticated a user and before the session is created;
 	// an error refuses the sign-in. Default: nil.
 	OnLogin func(ctx context.Context, u *User) error
@@ -193,7 +206,10 @@ type Config struct {
 	// events use a random key per Auth (they correlate within one process only).
 	// Default: nil.
 	HashKey []byte
-	// Logger receives one event per sign-in attempt, without secrets. Default: nil (silent).
+	// Logger receives one event per sign-in attempt, without secrets, and an Error-level
+	// event naming the cause and the fix when Mosaic refuses the app's configuration (client
+	// credentials, a wrong BaseURL). Silence it with slog.New(slog.DiscardHandler).
+	// Default: nil, meaning slog.Default() at the time of each event.
 	Logger *slog.Logger
 	// Templates replaces the embedded pages; it must define the same template names
 	// (see [TemplateNames]). Default: the embedded templates.
@@ -217,6 +233,7 @@ type Auth struct {
 	prefix      string
 	callbackURL string
 	origin      string
+	challenge   string // WWW-Authenticate of RequireAuth's 401
 	idleStep    time.Duration
 	smsCodes    []string
 	handler     http.Handler
@@ -277,15 +294,20 @@ func New(cfg Config) (*Auth, error) {
 	if a.sm == nil {
 		a.sm = newSessionManager(cfg, u.Scheme == "https")
 	}
-	if _, ok := a.sm.Store.(UpdateStore); !ok && cfg.Logger != nil {
-		cfg.Logger.Warn("otlogin: the session store has no atomic update (otlogin.UpdateStore): a request that loaded a session just before a logout can save it back (see README, security model)",
+	if _, ok := a.sm.Store.(UpdateStore); !ok {
+		a.logger().Warn("otlogin: the session store has no atomic update (otlogin.UpdateStore): a request that loaded a session just before a logout can save it back (see README, security model)",
 			"event", "session_store", "outcome", "no_atomic_update")
 	}
+	a.challenge = challengeFor(u.Host, cfg.Prefix, a.sm.Cookie.Name)
 	a.limiter = cfg.Limiter
-	if a.limiter == nil {
-		if lp, ok := a.sm.Store.(LimiterProvider); ok {
-			a.limiter = lp.Limiter()
-		}
+	lp, provider := a.sm.Store.(LimiterProvider)
+	if provider && a.limiter == nil {
+		a.limiter = lp.Limiter()
+	}
+	if a.limiter == nil && !provider && !cfg.AllowLocalLimits && !inProcessStore(a.sm.Store) {
+		return nil, fmt.Errorf("otlogin: the session store (%T) can be shared by several instances but brings no limiter, "+
+			"so each process would count rate limits on its own: pass a shared Config.Limiter (e.g. package store's), "+
+			"or set Config.AllowLocalLimits for a single instance", a.sm.Store)
 	}
 	if a.limiter == nil {
 		l := NewMemoryLimiter()
@@ -318,6 +340,18 @@ func New(cfg Config) (*Auth, error) {
 	})
 	a.handler = a.buildHandler()
 	return a, nil
+}
+
+// inProcessStore reports whether st keeps sessions in this process's memory (otlogin's
+// MemoryStore or scs's memstore), so that in-memory rate limits cover every session it has.
+// Any other store may be shared by several instances, unless it implements
+// [LimiterProvider]: a provider that returns a nil limiter says its sessions are local.
+func inProcessStore(st scs.Store) bool {
+	switch st.(type) {
+	case *MemoryStore, *memstore.MemStore:
+		return true
+	}
+	return false
 }
 
 // applyDefaults fills zero fields and refuses invalid ones.
@@ -363,6 +397,16 @@ func (c *Config) applyDefaults() error {
 	// the flow here lasts exactly as long as the code there (at most 10m still).
 	c.LinkTTL = wholeMinutes(c.LinkTTL)
 	c.OTPTTL = wholeMinutes(c.OTPTTL)
+	switch {
+	case c.ClientIPHeader == "":
+		c.ClientIPHeader = headerXFF
+	case strings.EqualFold(c.ClientIPHeader, headerXFF):
+		c.ClientIPHeader = headerXFF
+	case strings.EqualFold(c.ClientIPHeader, headerForwarded):
+		c.ClientIPHeader = headerForwarded
+	default:
+		return fmt.Errorf("otlogin: Config.ClientIPHeader must be %q or %q, not %q", headerXFF, headerForwarded, c.ClientIPHeader)
+	}
 	if c.MaxBodyBytes < 0 {
 		return errors.New("otlogin: Config.MaxBodyBytes must not be negative")
 	}
@@ -420,8 +464,8 @@ func checkSessions(sm *scs.SessionManager, https bool) error {
 	return nil
 }
 
-// checkPublicURL accepts an absolute http(s) URL without query, fragment or user info;
-// plain http only for loopback hosts unless insecure.
+// checkPublicURL accepts an absolute http(s) origin (no path but "/", no query, fragment or
+// user info); plain http only for loopback hosts unless insecure.
 func checkPublicURL(raw string, insecure bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || raw == "" || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
@@ -429,6 +473,11 @@ func checkPublicURL(raw string, insecure bool) (*url.URL, error) {
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
 		return nil, errors.New("otlogin: Config.PublicURL must not carry user info, a query or a fragment")
+	}
+	if p := u.EscapedPath(); p != "" && p != "/" {
+		return nil, fmt.Errorf("otlogin: Config.PublicURL must be an origin without a path, like %s://%s (got the path %q): "+
+			"the session cookie and the CSRF check belong to the whole origin; to mount the sign-in routes under a path, "+
+			"set Config.Prefix (e.g. %q)", u.Scheme, u.Host, p, strings.TrimRight(p, "/")+"/auth")
 	}
 	if u.Scheme == "http" && !insecure && !isLoopback(u.Hostname()) {
 		return nil, errors.New("otlogin: Config.PublicURL must be https (http is allowed for loopback hosts, or with InsecureCookies)")

@@ -10,7 +10,11 @@
 //		ClientSecret: os.Getenv("TRANSMIT_CLIENT_SECRET"),
 //	})
 //	if err != nil { log.Fatal(err) }
-//	auth, err := otlogin.New(otlogin.Config{Client: client, PublicURL: "https://app.example.com"})
+//	auth, err := otlogin.New(otlogin.Config{
+//		Client:      client,
+//		PublicURL:   "https://app.example.com", // the origin people open: no path
+//		CreateUsers: true,                      // create users Mosaic does not know yet
+//	})
 //	if err != nil { log.Fatal(err) }
 //	mux := http.NewServeMux()
 //	mux.Handle("/auth/", auth.Handler())
@@ -19,6 +23,22 @@
 //		fmt.Fprintf(w, "Hello %s", user.Email)
 //	})))
 //	log.Fatal(http.ListenAndServe(":8080", auth.Middleware(mux)))
+//
+// Without CreateUsers only users that already exist in the Mosaic app can sign in (others
+// get the same answer as everyone, and nothing is sent). RequireAuth sends browser
+// navigations to the sign-in page and answers fetch(), curl and other clients 401 JSON.
+// A nil Config.Logger logs to slog.Default(); a Mosaic refusal of the configuration (client
+// credentials, BaseURL) is logged at Error level with the fix.
+//
+// # gin, echo and the emulator
+//
+// Package github.com/otlogin/otlogin/adapters/gin (ginotl) and
+// github.com/otlogin/otlogin/adapters/echo (echootl) wrap the same core for those routers:
+// Middleware, Mount, RequireAuth and User. Package
+// github.com/otlogin/otlogin/transmit/transmittest is an in-process Mosaic (tokens, links,
+// codes and an outbox instead of email and SMS) for tests and for running without a Transmit
+// account: go run ./examples/nethttp starts it when TRANSMIT_CLIENT_ID is unset, and
+// go run ./cmd/mosaic-emulator serves it to other processes.
 //
 // # Routes
 //
@@ -83,7 +103,10 @@
 //   - Rate limits run before Mosaic is called and answer 429 with Retry-After: sends per
 //     identifier (5/15m) and per client IP (30/15m), passcode attempts per identifier (5/15m),
 //     a global SMS budget (500/h) and an optional SMS country allow-list. The client IP is the
-//     connection's unless Config.TrustedProxies lists the peer.
+//     connection's unless Config.TrustedProxies lists the peer (then the forwarding header
+//     named by Config.ClientIPHeader, with ports and bracketed IPv6 entries read as addresses).
+//     A session store shared by several instances must bring a shared limiter (package
+//     store's do), or Config.Limiter, or New refuses it unless Config.AllowLocalLimits is set.
 //   - Sends answer the same for known and unknown users (the log keeps the difference); with
 //     Config.CreateUsers every send asks Mosaic to create the user first, so known and unknown
 //     users make the same calls, and a refused creation is answered like a send. Mosaic's

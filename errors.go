@@ -105,6 +105,7 @@ func retryAfterOf(err error) time.Duration {
 
 // fail answers e in the format the request asked for, through Config.ErrorHandler if set.
 func (a *Auth) fail(w http.ResponseWriter, r *http.Request, e *Error) {
+	a.logMisconfiguration(r.Context(), e.Err)
 	setRetryAfter(w, e)
 	if a.cfg.ErrorHandler != nil {
 		a.cfg.ErrorHandler(w, r, e)

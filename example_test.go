@@ -36,10 +36,19 @@ func Example() {
 	})))
 	app := auth.Middleware(mux)
 
+	// A browser opening the page is sent to the sign-in page.
+	page := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
+	page.Header.Set("Sec-Fetch-Mode", "navigate")
 	rec := httptest.NewRecorder()
-	app.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/dashboard", nil))
+	app.ServeHTTP(rec, page)
 	fmt.Println(rec.Code, rec.Header().Get("Location"))
-	// Output: 303 /auth/login?next=%2Fdashboard
+	// fetch("/dashboard") and curl get a status a program can act on.
+	rec = httptest.NewRecorder()
+	app.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/dashboard", nil))
+	fmt.Println(rec.Code, rec.Header().Get("Content-Type"))
+	// Output:
+	// 303 /auth/login?next=%2Fdashboard
+	// 401 application/json; charset=utf-8
 }
 
 // Hooks: refuse some users, log attempts, create unknown users.

@@ -65,6 +65,9 @@ func (a *Auth) buildHandler() http.Handler {
 			a.fail(w, r, newError(http.StatusMethodNotAllowed, "method_not_allowed", "This address does not accept "+r.Method+" requests."))
 			return
 		}
+		if a.reachError(w, r, rt.path) {
+			return
+		}
 		rt.h(w, r)
 	})
 	protected := cop.Handler(dispatch)
@@ -97,7 +100,7 @@ func (a *Auth) handleMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st.user == nil {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthenticated", "message": "Sign in to continue."})
+		a.unauthenticated(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, st.user)

@@ -146,8 +146,10 @@ func newHarness(t *testing.T, mod ...func(*Config)) *harness {
 		Client:       client,
 		PublicURL:    "http://" + ln.Addr().String(),
 		SessionStore: h.store,
-		Logger:       slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:          h.clock.Now,
+		// countingStore wraps a memstore: each process counts its own limits, as tests expect.
+		AllowLocalLimits: true,
+		Logger:           slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:              h.clock.Now,
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -226,10 +228,13 @@ func (h *harness) url(path string) string {
 	return h.srv.URL + path
 }
 
+// get sends GET path as a browser navigation (Accept: text/html) unless header (name,
+// value pairs) sets Accept; an empty value sends the header empty.
 func (h *harness) get(c *http.Client, path string, header ...string) response {
 	h.t.Helper()
 	req, err := http.NewRequest(http.MethodGet, h.url(path), nil)
 	require.NoError(h.t, err)
+	req.Header.Set("Accept", "text/html")
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}

@@ -24,7 +24,10 @@ type Limiter interface {
 
 // LimiterProvider is implemented by session stores that can also count rate limits for every
 // instance of an app (package store's Redis and PostgreSQL stores). [New] uses the store's
-// limiter when Config.Limiter is nil.
+// limiter when Config.Limiter is nil. A provider whose Limiter returns nil declares that its
+// sessions stay in this process (package store's memory store), so an in-memory limiter
+// counts them all; New refuses any other store that brings no limiter, unless
+// Config.Limiter or Config.AllowLocalLimits is set.
 type LimiterProvider interface {
 	Limiter() Limiter
 }

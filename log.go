@@ -15,10 +15,7 @@ import (
 // (so logs can correlate attempts without holding an address or number); attrs must never carry a code, passcode,
 // token, secret, session ID, cookie, email address or phone number.
 func (a *Auth) log(ctx context.Context, event, method, outcome, identifier string, attrs ...any) {
-	l := a.cfg.Logger
-	if l == nil {
-		return
-	}
+	l := a.logger()
 	level := slog.LevelInfo
 	if outcome == "error" || outcome == "unavailable" || outcome == "identity_mismatch" {
 		level = slog.LevelWarn
@@ -37,6 +34,15 @@ func (a *Auth) log(ctx context.Context, event, method, outcome, identifier strin
 	}
 	args = append(args, attrs...)
 	l.Log(ctx, level, "otlogin "+event, args...)
+}
+
+// logger is Config.Logger, or slog.Default() (looked up at each event, so an app may set
+// its default logger after New).
+func (a *Auth) logger() *slog.Logger {
+	if a.cfg.Logger != nil {
+		return a.cfg.Logger
+	}
+	return slog.Default()
 }
 
 // hashID is a truncated HMAC-SHA256 of s under Config.HashKey or the Auth's random key.

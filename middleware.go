@@ -164,10 +164,14 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState, revalidate bool) {
 	st.user = u
 }
 
-// RequireAuth lets signed-in requests through to next. Others get a 303 to the login page
-// (with next set to the requested path) or, when the request asks for JSON, a 401 JSON
-// answer. If the session store is unavailable the answer is 503: never "signed in".
-// It makes no Mosaic call, except the revalidation of a session once per
+// RequireAuth lets signed-in requests through to next. A browser navigation (see
+// isNavigation: Sec-Fetch-Mode: navigate or Sec-Fetch-Dest: document, or without those
+// headers an Accept naming text/html) that is not signed in gets a 303 to the login page,
+// with next set to the requested path; every other request (fetch(), curl, API clients)
+// gets 401 JSON with a WWW-Authenticate header. If the session store is unavailable the
+// answer is 503 (a page for navigations, JSON otherwise): never "signed in". Requests for
+// the auth routes themselves (Prefix and below) pass through, so wrapping a whole router,
+// auth routes included, does not loop. It makes no Mosaic call, except the revalidation of a session once per
 // Config.RevalidateEvery (see [Config]).
 func (a *Auth) RequireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -189,22 +193,24 @@ func (a *Auth) RequireAuth(next http.Handler) http.Handler {
 
 // requireAuth answers for RequireAuth once the session st is loaded.
 func (a *Auth) requireAuth(w http.ResponseWriter, r *http.Request, st *reqState, next http.Handler) {
-	if st.unavailable {
-		setSecurityHeaders(w.Header())
-		a.fail(w, r, errUnavailable(nil))
+	if st.user != nil || a.underPrefix(r) {
+		next.ServeHTTP(w, r)
 		return
 	}
-	if st.user == nil {
-		setSecurityHeaders(w.Header())
-		if wantsJSON(r) {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthenticated", "message": "Sign in to continue."})
-			return
-		}
+	setSecurityHeaders(w.Header())
+	nav := isNavigation(r)
+	switch {
+	case st.unavailable && (nav || a.cfg.ErrorHandler != nil):
+		a.fail(w, r, errUnavailable(nil))
+	case st.unavailable:
+		e := errUnavailable(nil)
+		writeJSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})
+	case nav:
 		target := a.prefix + "/login?next=" + url.QueryEscape(sanitizeNext(r.URL.RequestURI()))
 		http.Redirect(w, r, target, http.StatusSeeOther)
-		return
+	default:
+		a.unauthenticated(w)
 	}
-	next.ServeHTTP(w, r)
 }
 
 // sessionWriter commits the session and writes its cookie before the first byte of the

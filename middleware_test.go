@@ -62,7 +62,7 @@ func TestCommitBeforeFirstByte(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, "/me", nil)
 			req.AddCookie(&http.Cookie{Name: "otlogin", Value: url.QueryEscape(v)})
 			a.RequireAuth(http.NotFoundHandler()).ServeHTTP(rec, req)
-			assert.Equal(t, http.StatusSeeOther, rec.Code)
+			assert.Equal(t, http.StatusUnauthorized, rec.Code)
 		}
 	})
 }

@@ -37,6 +37,8 @@ type PageData struct {
 	Code       string // magic-link code (confirm)
 	State      string // magic-link state (confirm)
 	Error      string // a message for the user
+	Link       string // an absolute URL to continue at (error page), or ""
+	LinkText   string // the text of Link
 	Status     int    // HTTP status of the answer
 }
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -159,57 +158,4 @@ func isToken(s string) bool {
 		}
 	}
 	return true
-}
-
-// clientIP is the connection's address, or the right-most X-Forwarded-For entry that is not
-// a trusted proxy when the connection comes from one.
-func (a *Auth) clientIP(r *http.Request) string {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	var ip netip.Addr
-	if err == nil {
-		ip = ap.Addr().Unmap()
-	} else if ip, err = netip.ParseAddr(r.RemoteAddr); err != nil {
-		return r.RemoteAddr
-	}
-	if !a.trusted(ip) {
-		return ip.String()
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		h, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		h = h.Unmap()
-		if !a.trusted(h) {
-			return h.String()
-		}
-		ip = h
-	}
-	return ip.String()
-}
-
-// clientNet names the client for per-IP limits: an IPv4 address as itself, an IPv6 address
-// by its /64 (one subscriber usually holds a whole /64, so per-address keys would give an
-// attacker 2^64 budgets).
-func (a *Auth) clientNet(r *http.Request) string {
-	ip := a.clientIP(r)
-	addr, err := netip.ParseAddr(ip)
-	if err != nil || !addr.Is6() {
-		return ip
-	}
-	p, err := addr.WithZone("").Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.String()
-}
-
-func (a *Auth) trusted(ip netip.Addr) bool {
-	for _, p := range a.cfg.TrustedProxies {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }

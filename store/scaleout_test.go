@@ -141,7 +141,7 @@ func testLogoutOnBEndsSessionOnA(t *testing.T, c *apptest.Cluster) {
 	stale := c.WithCookie(old) // a copy of the cookie taken before the logout
 	r = stale.Get(instA, "/api/me", "Accept", "application/json")
 	assert.Equal(t, http.StatusUnauthorized, r.Status, "A refuses the old cookie: %s", r)
-	r = stale.Get(instA, "/dashboard")
+	r = stale.Get(instA, "/dashboard", "Sec-Fetch-Mode", "navigate") // a browser opening the page
 	assert.Equal(t, http.StatusSeeOther, r.Status, "%s", r)
 	assert.True(t, strings.HasPrefix(r.Header.Get("Location"), "/auth/login?"), "%s", r)
 	r = cl.Get(instA, "/api/me", "Accept", "application/json")

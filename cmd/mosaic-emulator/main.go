@@ -1,7 +1,11 @@
 // Command mosaic-emulator runs the Mosaic emulator (package transmittest) as a standalone
 // server, for apps in other processes or languages.
 //
-//	go run ./cmd/mosaic-emulator [-addr 127.0.0.1:8090]
+//	go run ./cmd/mosaic-emulator [-addr 127.0.0.1:8090] [-public]
+//
+// It listens on loopback only and answers only requests whose Host is a loopback name or
+// address (so a web page cannot reach it through DNS rebinding); -public allows any listen
+// address and Host, for a container or a trusted network.
 //
 // It prints the base URL (…/cis), client id and secret, logs every sent link or code to
 // stderr, and serves the outbox at /outbox (HTML) and /outbox.json. Environment: ADDR,
@@ -23,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/otlogin/otlogin/internal/devhost"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
@@ -50,8 +55,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 	clientID := fs.String("client-id", envOr("TRANSMIT_CLIENT_ID", transmittest.DefaultClientID), "client id to accept")
 	secret := fs.String("client-secret", envOr("TRANSMIT_CLIENT_SECRET", transmittest.DefaultClientSecret), "client secret to accept")
 	publicURL := fs.String("public-url", envOr("PUBLIC_URL", ""), "the app's public URL: magic links may redirect only under it (default: any loopback URL)")
+	public := fs.Bool("public", false, "allow a listen address that is not loopback, and any Host header "+
+		"(the outbox shows every code: only on a network you trust)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if !*public && !devhost.LoopbackAddr(*addr) {
+		return fmt.Errorf("listen address %q is not loopback: the emulator accepts its well-known client and its outbox "+
+			"shows every code, so it listens on 127.0.0.1, localhost or [::1] unless you pass -public", *addr)
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -66,7 +77,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 	mux.Handle("GET /outbox", emu.OutboxHandler())
 	mux.Handle("GET /outbox.json", emu.OutboxHandler())
 	mux.Handle("/", emu)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	var h http.Handler = mux
+	if !*public {
+		h = devhost.LoopbackOnly(mux) // a loopback server answers loopback Host names only (DNS rebinding)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 
 	fmt.Fprintf(stdout, "Mosaic emulator\n  base URL:      %s/cis\n  token URL:     %s/oidc/token\n  client id:     %s\n  client secret: %s\n  outbox:        %s/outbox\n",
 		root, root, *clientID, *secret, root)

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -100,7 +101,8 @@ func New(t testing.TB, opts Options) *Cluster {
 		if opts.WrapStore != nil {
 			st = opts.WrapStore(i, st)
 		}
-		cfg := otlogin.Config{Client: client, PublicURL: c.PublicURL, SessionStore: st}
+		cfg := otlogin.Config{Client: client, PublicURL: c.PublicURL, SessionStore: st,
+			Logger: slog.New(slog.DiscardHandler)} // quiet tests: nil would log to slog.Default()
 		if opts.Config != nil {
 			opts.Config(&cfg)
 		}

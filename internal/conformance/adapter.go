@@ -84,13 +84,13 @@ func (f *AdapterFixture) CheckSessionSaved(t *testing.T, name string) (int, stri
 // session middleware, whose handler counts itself in reached, puts a note in the session and
 // answers the user's email; an outer middleware sends each answer's status, as the router
 // sees it, to statuses (capacity 5 or more). Anonymous requests are refused and the chain
-// stops; a signed-in request reaches the handler and its session change is sent.
+// stops (a navigation gets a 303, a fetch() a 401); a signed-in request reaches the handler and its session change is sent.
 func (f *AdapterFixture) CheckRequireAuth(t *testing.T, router string, reached *atomic.Int32, statuses <-chan int) {
 	t.Helper()
 	c := NewClient(t)
-	status, _, _ := f.Get(t, c, "/me")
-	assert.Equal(t, http.StatusSeeOther, status)
-	status, body, _ := f.Get(t, c, "/me", "Accept", "application/json")
+	status, _, _ := f.Get(t, c, "/me", "Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "document")
+	assert.Equal(t, http.StatusSeeOther, status, "a navigation is sent to the sign-in page")
+	status, body, _ := f.Get(t, c, "/me", "Accept", "*/*")
 	assert.Equal(t, http.StatusUnauthorized, status)
 	assert.Contains(t, body, `"error":"unauthenticated"`)
 	assert.Zero(t, reached.Load(), "the chain stopped")

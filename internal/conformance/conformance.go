@@ -141,9 +141,10 @@ func (b *browser) do(method, path, ctype, body string, header ...string) answer 
 	return answer{Response: resp, body: string(raw)}
 }
 
+// get sends GET path as a browser navigation (Accept: text/html) unless header sets Accept.
 func (b *browser) get(path string, header ...string) answer {
 	b.t.Helper()
-	return b.do(http.MethodGet, path, "", "", header...)
+	return b.do(http.MethodGet, path, "", "", append([]string{"Accept", "text/html"}, header...)...)
 }
 
 const (

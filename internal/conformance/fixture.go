@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -46,7 +47,8 @@ func NewFixture(t *testing.T, https bool, mods ...func(*otlogin.Config)) *Fixtur
 	if https {
 		f.URL = "https://" + f.ln.Addr().String()
 	}
-	cfg := otlogin.Config{Client: client, PublicURL: f.URL, CreateUsers: true}
+	cfg := otlogin.Config{Client: client, PublicURL: f.URL, CreateUsers: true,
+		Logger: slog.New(slog.DiscardHandler)} // quiet tests: nil would log to slog.Default()
 	for _, m := range mods {
 		m(&cfg)
 	}

@@ -201,23 +201,38 @@ func testPages(t *testing.T, build Build) {
 func testRequireAuth(t *testing.T, build Build) {
 	e := newEnv(t, build)
 	anon := e.browser(t)
+	fetch := []string{"Accept", "*/*", "Sec-Fetch-Mode", "cors", "Sec-Fetch-Dest", "empty", "Sec-Fetch-Site", "same-origin"}
+	curl := []string{"Accept", "*/*"}
+	navigation := []string{"Accept", "text/html,application/xhtml+xml,*/*;q=0.8", "Sec-Fetch-Mode", "navigate",
+		"Sec-Fetch-Dest", "document", "Sec-Fetch-Site", "none"}
+	oldBrowser := []string{"Accept", "text/html,application/xhtml+xml,*/*;q=0.8"}
+	const unauthenticated = `{"error":"unauthenticated","message":"Sign in to continue."}`
 	cases := []struct {
-		name, path, accept string
-		status             int
-		location, body     string
+		name, path string
+		header     []string
+		status     int
+		location   string
+		body       string
 	}{
-		{"page", "/dashboard", "", http.StatusSeeOther, "/auth/login?next=%2Fdashboard", ""},
-		{"page with query", "/dashboard?tab=2&x=%2F", "", http.StatusSeeOther, "/auth/login?next=%2Fdashboard%3Ftab%3D2%26x%3D%252F", ""},
-		{"API", "/api/me", "application/json", http.StatusUnauthorized, "", `{"error":"unauthenticated","message":"Sign in to continue."}`},
-		{"API from a browser", "/api/me", "text/html", http.StatusSeeOther, "/auth/login?next=%2Fapi%2Fme", ""},
+		{"page navigation", "/dashboard", navigation, http.StatusSeeOther, "/auth/login?next=%2Fdashboard", ""},
+		{"page navigation with query", "/dashboard?tab=2&x=%2F", navigation, http.StatusSeeOther, "/auth/login?next=%2Fdashboard%3Ftab%3D2%26x%3D%252F", ""},
+		{"page from a browser without Sec-Fetch", "/dashboard", oldBrowser, http.StatusSeeOther, "/auth/login?next=%2Fdashboard", ""},
+		{"page by fetch", "/dashboard", fetch, http.StatusUnauthorized, "", unauthenticated},
+		{"page by curl", "/dashboard", curl, http.StatusUnauthorized, "", unauthenticated},
+		{"API by fetch", "/api/me", fetch, http.StatusUnauthorized, "", unauthenticated},
+		{"API by curl", "/api/me", curl, http.StatusUnauthorized, "", unauthenticated},
+		{"API asking for JSON", "/api/me", []string{"Accept", "application/json"}, http.StatusUnauthorized, "", unauthenticated},
+		{"API navigation", "/api/me", navigation, http.StatusSeeOther, "/auth/login?next=%2Fapi%2Fme", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := anon.in(t).get(tc.path, "Accept", tc.accept)
+			r := anon.in(t).get(tc.path, tc.header...)
 			assert.Equal(t, tc.status, r.StatusCode, r.body)
 			assert.Equal(t, tc.location, r.Header.Get("Location"))
 			if tc.body != "" {
 				assert.JSONEq(t, tc.body, r.body)
+				assert.Contains(t, r.Header.Get("Content-Type"), "application/json")
+				assert.Contains(t, r.Header.Get("WWW-Authenticate"), `Cookie realm="`)
 			}
 			assert.NotContains(t, r.body, "Dashboard", "the protected handler did not run")
 			assert.NotContains(t, r.body, `"subject"`, "the protected handler did not run")

@@ -12,12 +12,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/internal/devhost"
 	"github.com/otlogin/otlogin/store"
 	"github.com/otlogin/otlogin/transmit"
 	"github.com/otlogin/otlogin/transmit/transmittest"
@@ -66,7 +66,8 @@ func localURL(addr string) string {
 type App struct {
 	// Auth is the otlogin service, with CreateUsers on.
 	Auth *otlogin.Auth
-	// Outbox serves the emulator's outbox (HTML, or JSON for a path ending in ".json"); nil
+	// Outbox serves the emulator's outbox (HTML, or JSON for a path ending in ".json") to
+	// requests whose Host is a loopback name or address (403 otherwise: DNS rebinding); nil
 	// when a real Mosaic tenant is configured. Mount it at [OutboxPath] and [OutboxJSONPath].
 	Outbox http.Handler
 
@@ -96,7 +97,7 @@ func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
 		}
 		a.emu = transmittest.NewServer(transmittest.Options{PublicURLs: []string{env.PublicURL}}) // its redirect allow-list
 		tc = transmit.Config{BaseURL: a.emu.BaseURL(), ClientID: a.emu.ClientID, ClientSecret: a.emu.ClientSecret}
-		a.Outbox = a.emu.OutboxHandler()
+		a.Outbox = devhost.LoopbackOnly(a.emu.OutboxHandler()) // no DNS rebinding to the codes
 		fmt.Fprintln(out, "No TRANSMIT_CLIENT_ID: using the embedded Mosaic emulator (no real email or SMS is sent).")
 		fmt.Fprintf(out, "Sign in at %s/ and read the links and codes at %s%s\n", env.PublicURL, env.PublicURL, OutboxPath)
 	} else if env.ClientSecret == "" {
@@ -119,6 +120,14 @@ func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
 		a.sess = cfg.SessionStore
 		a.Auth, err = otlogin.New(cfg)
 	}
+	if err == nil {
+		// One client-token, discovery and JWKS call: a wrong secret or base URL is named here,
+		// at start-up, instead of as "temporarily unavailable" at the first sign-in. The app
+		// still starts (Mosaic may only be down for a moment).
+		if cerr := a.Auth.Check(ctx); cerr != nil {
+			fmt.Fprintf(out, "WARNING: Mosaic check failed: %v\n", cerr)
+		}
+	}
 	if err != nil {
 		_ = a.Close()
 		return nil, fmt.Errorf("exampleapp: %w", err)
@@ -140,17 +149,7 @@ func (a *App) Emulator() *transmittest.Emulator {
 
 // loopback reports whether addr (host:port) listens on loopback only: "localhost", 127.0.0.0/8
 // or ::1. An empty host (all interfaces) is not.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
-}
+func loopback(addr string) bool { return devhost.LoopbackAddr(addr) }
 
 // Close stops the emulator and closes the session store.
 func (a *App) Close() error {

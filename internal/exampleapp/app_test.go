@@ -110,10 +110,12 @@ func TestRunEmulated(t *testing.T) {
 	case err := <-done:
 		require.FailNow(t, "Run returned before building the router", "%v", err)
 	}
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Listening on") }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "in your browser") }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, "No TRANSMIT_CLIENT_ID: using the embedded Mosaic emulator (no real email or SMS is sent).\n"+
 		"Sign in at http://localhost:8080/ and read the links and codes at http://localhost:8080/dev/outbox\n"+
-		"Listening on "+env.Addr+"\n", out.String(), "the start-up text of every example")
+		"Listening on "+env.Addr+"\n"+
+		"Open http://localhost:8080/ in your browser (PUBLIC_URL; another host name, such as 127.0.0.1 for localhost, has its own cookies)\n",
+		out.String(), "the start-up text of every example names the URL to open")
 
 	resp, err := http.Get("http://" + env.Addr + "/")
 	require.NoError(t, err)

@@ -58,6 +58,8 @@ func (a *App) Serve(ctx context.Context, h http.Handler) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(a.out, "Listening on %s\n", a.env.Addr)
+	fmt.Fprintf(a.out, "Open %s/ in your browser (PUBLIC_URL; another host name, such as 127.0.0.1 for localhost, has its own cookies)\n",
+		a.env.PublicURL)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("exampleapp: %w", err)
