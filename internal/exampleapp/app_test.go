@@ -15,6 +15,7 @@ import (
 	"github.com/otlogin/otlogin"
 	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/otlogin/otlogin/transmit"
+	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
 func TestFromEnv(t *testing.T) {
@@ -155,4 +156,34 @@ func TestPages(t *testing.T) {
 		})
 	}
 	assert.Equal(t, MeJSON{Subject: "sub-1", Email: "<ada>@example.com", PhoneNumber: "+14155550123", Method: "sms_otp"}, Me(u))
+}
+
+// TestNewChecksMosaic: with real-tenant settings, New runs Auth.Check at start-up and prints
+// what is wrong (here a wrong client secret) instead of leaving it to the first sign-in.
+func TestNewChecksMosaic(t *testing.T) {
+	t.Parallel()
+	mosaic := transmittest.NewTestServer(t, transmittest.Options{})
+	for name, tc := range map[string]struct {
+		secret string
+		want   string
+	}{
+		"wrong secret": {"not-the-secret", "WARNING: Mosaic check failed: otlogin: Mosaic refused the client credentials"},
+		"right secret": {mosaic.ClientSecret, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := FromEnv(func(string) string { return "" })
+			env.BaseURL, env.ClientID, env.ClientSecret = mosaic.BaseURL(), mosaic.ClientID, tc.secret
+			var out safe.Buffer
+			app, err := New(context.Background(), env, &out)
+			require.NoError(t, err, "a failed check is printed; the app still starts")
+			t.Cleanup(func() { _ = app.Close() })
+			if tc.want == "" {
+				assert.NotContains(t, out.String(), "check failed")
+				return
+			}
+			assert.Contains(t, out.String(), tc.want)
+			assert.Contains(t, out.String(), "TRANSMIT_CLIENT_SECRET", "the message names the fix")
+			assert.NotContains(t, out.String(), tc.secret, "no secret in the output")
+		})
+	}
 }
