@@ -36,6 +36,8 @@ func newModeHarness(t *testing.T, opts transmittest.Options, mod func(emu *trans
 		SessionStore: h.store,
 		Logger:       slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:          h.clock.Now,
+		// The counting store wraps an in-process one: one instance, local limits are right.
+		AllowLocalLimits: true,
 	}
 	if mod != nil {
 		mod(h.emu, &cfg)
