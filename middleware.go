@@ -192,8 +192,20 @@ func (a *Auth) RequireAuth(next http.Handler) http.Handler {
 }
 
 // requireAuth answers for RequireAuth once the session st is loaded.
+// noStore is the Cache-Control value of every signed-in answer that RequireAuth lets through
+// (shared, never modified: a handler's Set replaces the slice, an Add copies it as its
+// capacity is full).
+var noStore = []string{"no-store"}[:1:1]
+
 func (a *Auth) requireAuth(w http.ResponseWriter, r *http.Request, st *reqState, next http.Handler) {
-	if st.user != nil || a.underPrefix(r) {
+	if st.user != nil {
+		// A signed-in answer carries the user's data: no cache may keep it (the Back button
+		// after sign-out, a shared proxy). The handler may still set its own Cache-Control.
+		w.Header()["Cache-Control"] = noStore
+		next.ServeHTTP(w, r)
+		return
+	}
+	if a.underPrefix(r) {
 		next.ServeHTTP(w, r)
 		return
 	}

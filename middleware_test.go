@@ -351,3 +351,18 @@ func TestSessionToken(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() { _ = sessionToken(h, name) })
 	assert.Zero(t, allocs)
 }
+
+// TestSignedInAnswersNotCached: what RequireAuth lets through carries the user's data, so it
+// is marked Cache-Control: no-store (after sign-out, the Back button or a shared cache must
+// not show it); public pages are left to the app.
+func TestSignedInAnswersNotCached(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("cache@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "cache@example.com", "/dashboard").StatusCode)
+	r := h.get(c, "/dashboard")
+	require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"), "signed-in page")
+	assert.Empty(t, h.get(c, "/").Header.Get("Cache-Control"), "a public page is the app's to decide")
+}
