@@ -71,6 +71,8 @@ const (
 	DefaultLeeway          = time.Minute
 	DefaultJWKSCooldown    = 30 * time.Second
 	DefaultTimeout         = 10 * time.Second
+	DefaultStoreTimeout    = 2 * time.Second
+	DefaultBodyTimeout     = 10 * time.Second
 	DefaultLinkTTL         = 10 * time.Minute
 	DefaultOTPTTL          = 5 * time.Minute
 	DefaultMaxBodyBytes    = 16 << 10
@@ -149,8 +151,23 @@ type Config struct {
 	// JWKSCooldown is the minimum time between JWKS refetches caused by unknown key IDs.
 	// Default: 30s.
 	JWKSCooldown time.Duration
-	// Timeout bounds each Mosaic call. Default: 10s.
+	// Timeout bounds the Mosaic calls of one request together: a send (with CreateUsers, a
+	// create and then the send) or an authenticate (the code exchange, then the fetch of
+	// the ID token's signing keys when they are not cached) gets one budget of Timeout,
+	// however many calls it makes; past it the answer is 503. Revocations after a logout
+	// or a failed sign-in get a budget of their own. Default: 10s.
 	Timeout time.Duration
+	// StoreTimeout bounds each call to the session store and to the limiter on the request
+	// path (the session load of every request, the flow save, the update-if-exists save,
+	// each rate-limit check). A store that has not answered by then is treated as down:
+	// the request gets the same 503 answer (public routes keep working, anonymous).
+	// Default: 2s.
+	StoreTimeout time.Duration
+	// BodyTimeout bounds the reading of an auth route's request body, from the moment the
+	// handler starts reading it (through http.ResponseController's read deadline): a
+	// client that sends its body slower gets a 408 and its connection is closed. It needs
+	// a server whose ResponseWriter supports read deadlines (net/http's does). Default: 10s.
+	BodyTimeout time.Duration
 	// HTTPClient fetches the signing keys (the JWKS URL named by Mosaic's discovery
 	// document); Mosaic's API calls and discovery go through Client. Redirects are never
 	// followed, whatever the client's CheckRedirect (a copy is used). Default: a client
@@ -292,6 +309,13 @@ func New(cfg Config) (*Auth, error) {
 		l.Now = cfg.Now // so tests that move Now move the limit windows too
 		a.limiter = l
 	}
+	a.limiter = withLimiterTimeout(a.limiter, cfg.StoreTimeout)
+	// Every store call on the request path runs under StoreTimeout. otlogin works on a copy
+	// of the manager (the same cookie, codec and context key, so the app's sm.Get and
+	// sm.Put see the same session) whose store applies it.
+	sm := *a.sm
+	sm.Store = withStoreTimeout(sm.Store, cfg.StoreTimeout)
+	a.sm = &sm
 	if a.tmpl, err = loadTemplates(cfg.Templates); err != nil {
 		return nil, err
 	}
@@ -342,6 +366,8 @@ func (c *Config) applyDefaults() error {
 		{"Leeway", &c.Leeway, DefaultLeeway},
 		{"JWKSCooldown", &c.JWKSCooldown, DefaultJWKSCooldown},
 		{"Timeout", &c.Timeout, DefaultTimeout},
+		{"StoreTimeout", &c.StoreTimeout, DefaultStoreTimeout},
+		{"BodyTimeout", &c.BodyTimeout, DefaultBodyTimeout},
 		{"LinkTTL", &c.LinkTTL, DefaultLinkTTL},
 		{"OTPTTL", &c.OTPTTL, DefaultOTPTTL},
 	}

@@ -21,6 +21,8 @@ type reqState struct {
 	newSession  string // Mosaic session id of a sign-in in this request, revoked if the save fails
 	oldSession  string // Mosaic session id of the sign-in that one replaces, revoked once it is saved
 
+	mosaicDeadline time.Time // end of this request's budget for Mosaic calls (see mosaicCtx); zero until the first
+
 	userBuf User      // storage for user, saving an allocation per signed-in request
 	amrBuf  [4]string // storage for userBuf.AMR
 }
