@@ -100,7 +100,17 @@ type Config struct {
 	// and without Domain, and its IdleTimeout is 0 (otlogin enforces Config.IdleTimeout
 	// itself; scs's would make every request write to the store); when PublicURL is https it
 	// must also be Secure, named "__Host-..." and have Path "/" (unless InsecureCookies).
-	// Default: nil.
+	// otlogin works on a copy of it made by New (configure the manager before New) whose
+	// store calls are bounded by StoreTimeout; the copy shares the manager's session, so
+	// the app's sm.Get and sm.Put see what otlogin sees.
+	//
+	// An app that already uses scs passes its manager here and mounts [Auth.Middleware] in
+	// place of sm.LoadAndSave (never inside or around it): Middleware loads and saves the
+	// one session, the app's values included, once per request. Mounted inside
+	// sm.LoadAndSave of the same manager, otlogin would save each session a second time
+	// without its checks, so it refuses: it logs an Error naming this fix at the first
+	// request and serves every request like one whose store is down (sign-in and
+	// protected routes answer 503, public routes work). Default: nil.
 	Sessions *scs.SessionManager
 	// SessionStore is the store of the session manager New builds (ignored when Sessions
 	// is set). Default: an in-memory store.
@@ -240,6 +250,7 @@ type Auth struct {
 	refreshes   singleflight.Group
 	recent      recentRefreshes
 	background  sync.WaitGroup // Mosaic calls that outlive their request (see Shutdown)
+	stackedOnce sync.Once      // the Error log of a Middleware inside sm.LoadAndSave (see stacked)
 }
 
 // New validates cfg, applies defaults and returns an Auth. It makes no network call and
