@@ -119,10 +119,9 @@ func parseInput(w http.ResponseWriter, r *http.Request, max int64) (input, *Erro
 // readBody reads the body of r, at most max bytes, within the Config.BodyTimeout of the
 // Auth serving r: a read deadline on the connection (http.ResponseController) cuts a
 // client that sends its body too slowly, so it cannot hold the handler and its connection
-// indefinitely. The deadline is lifted once the whole body is read, so it cannot cut the
-// rest of the request (net/http cancels a request whose connection read fails); after a
-// failed read it stays, so the server does not wait for the rest of the body before it
-// closes the connection. When the server's
+// indefinitely. The deadline is lifted once the whole body is read, so it does not outlive
+// the body; after a failed read it stays, so the server does not wait for the rest of the
+// body before it closes the connection. When the server's
 // ResponseWriter does not support read deadlines, the server's own ReadTimeout is the
 // only bound.
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
