@@ -321,12 +321,15 @@ func New(cfg Config) (*Auth, error) {
 		a.limiter = l
 	}
 	a.limiter = withLimiterTimeout(a.limiter, cfg.StoreTimeout)
-	// Every store call on the request path runs under StoreTimeout. otlogin works on a copy
-	// of the manager (the same cookie, codec and context key, so the app's sm.Get and
-	// sm.Put see the same session) whose store applies it.
-	sm := *a.sm
-	sm.Store = withStoreTimeout(sm.Store, cfg.StoreTimeout)
-	a.sm = &sm
+	// Every store call on the request path runs under StoreTimeout. Unless the store is
+	// in-process, otlogin works on a copy of the manager (the same cookie, codec and
+	// context key, so the app's sm.Get and sm.Put see the same session) whose store
+	// applies it.
+	if store, wrapped := withStoreTimeout(a.sm.Store, cfg.StoreTimeout); wrapped {
+		sm := *a.sm
+		sm.Store = store
+		a.sm = &sm
+	}
 	if a.tmpl, err = loadTemplates(cfg.Templates); err != nil {
 		return nil, err
 	}

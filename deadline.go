@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 )
 
 // This file bounds otlogin's waits on its dependencies: every session-store and limiter
@@ -29,22 +30,23 @@ func (a *Auth) mosaicCtx(ctx context.Context) (context.Context, context.CancelFu
 }
 
 // withStoreTimeout returns store wrapped so that each of its calls ends after timeout,
-// or store itself when it cannot stall (the in-process [MemoryStore]) or timeout is not
-// positive. The wrapper keeps store's [UpdateStore] ability.
-func withStoreTimeout(store scs.Store, timeout time.Duration) scs.Store {
+// and true; or store itself and false when it cannot stall (the in-process stores,
+// [MemoryStore] and scs's memstore) or timeout is not positive. The wrapper keeps store's
+// [UpdateStore] ability.
+func withStoreTimeout(store scs.Store, timeout time.Duration) (scs.Store, bool) {
 	if timeout <= 0 {
-		return store
+		return store, false
 	}
 	switch store.(type) {
-	case *MemoryStore, *deadlineStore, *deadlineUpdateStore:
-		return store
+	case *MemoryStore, *memstore.MemStore, *deadlineStore, *deadlineUpdateStore:
+		return store, false
 	}
 	d := &deadlineStore{s: store, timeout: timeout}
 	d.cs, _ = store.(scs.CtxStore)
 	if us, ok := store.(UpdateStore); ok {
-		return &deadlineUpdateStore{deadlineStore: d, us: us}
+		return &deadlineUpdateStore{deadlineStore: d, us: us}, true
 	}
-	return d
+	return d, true
 }
 
 // deadlineStore is a session store whose calls end after timeout with
