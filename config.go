@@ -100,9 +100,9 @@ type Config struct {
 	// and without Domain, and its IdleTimeout is 0 (otlogin enforces Config.IdleTimeout
 	// itself; scs's would make every request write to the store); when PublicURL is https it
 	// must also be Secure, named "__Host-..." and have Path "/" (unless InsecureCookies).
-	// otlogin works on a copy of it made by New (configure the manager before New) whose
-	// store calls are bounded by StoreTimeout; the copy shares the manager's session, so
-	// the app's sm.Get and sm.Put see what otlogin sees.
+	// Configure it before New: unless its store is in-process, otlogin works on a copy
+	// made by New whose store calls are bounded by StoreTimeout (the copy shares the
+	// manager's session, so the app's sm.Get and sm.Put see what otlogin sees).
 	//
 	// An app that already uses scs passes its manager here and mounts [Auth.Middleware] in
 	// place of sm.LoadAndSave (never inside or around it): Middleware loads and saves the
