@@ -178,3 +178,29 @@ func TestSlowBody(t *testing.T) {
 	assert.NoError(t, err, "the server closed the connection")
 	assert.Empty(t, rest)
 }
+
+// TestMosaicBudgetPerRequest: every Mosaic call of one request gets the same deadline,
+// set by the first; a clean-up call (callCtx) gets a budget of its own.
+func TestMosaicBudgetPerRequest(t *testing.T) {
+	t.Parallel()
+	a := &Auth{cfg: Config{Timeout: time.Second}}
+	ctx := context.WithValue(context.Background(), ctxKey{}, &reqState{auth: a})
+	first, cancel := a.mosaicCtx(ctx)
+	d1, ok := first.Deadline()
+	cancel()
+	require.True(t, ok)
+	time.Sleep(20 * time.Millisecond)
+	second, cancel := a.mosaicCtx(ctx)
+	d2, _ := second.Deadline()
+	cancel()
+	assert.Equal(t, d1, d2, "the second call shares the first one's deadline")
+	cleanup, cancel := a.callCtx(ctx)
+	d3, _ := cleanup.Deadline()
+	cancel()
+	assert.True(t, d3.After(d1), "a clean-up call has a budget of its own")
+
+	other, cancel := a.mosaicCtx(context.WithValue(context.Background(), ctxKey{}, &reqState{auth: a}))
+	d4, _ := other.Deadline()
+	cancel()
+	assert.True(t, d4.After(d1), "another request has a budget of its own")
+}
