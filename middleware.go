@@ -66,6 +66,29 @@ func (a *Auth) stacked(ctx context.Context) {
 	a.log(ctx, "session", "", "unavailable", "", "error", "stacked_load_and_save")
 }
 
+// stackedInside reports, at Error the first time, an sm.LoadAndSave of the same manager
+// inside Middleware: it saved the session (its cookie is already set) before otlogin could.
+func (a *Auth) stackedInside() {
+	a.stackedOnce.Do(func() {
+		l := a.cfg.Logger
+		if l == nil {
+			l = slog.Default()
+		}
+		l.Error("otlogin: sm.LoadAndSave of the same session manager runs inside otlogin's Middleware and saves the session a second time, without otlogin's checks. Remove sm.LoadAndSave: otlogin's Middleware loads and saves the session for the app too (sm.Get and sm.Put keep working inside it); see README, \"Apps that already use scs\"",
+			"event", "session", "outcome", "stacked_load_and_save")
+	})
+}
+
+// setsCookie reports whether h already sets the cookie called name.
+func setsCookie(h http.Header, name string) bool {
+	for _, c := range h["Set-Cookie"] {
+		if len(c) > len(name) && c[len(name)] == '=' && c[:len(name)] == name {
+			return true
+		}
+	}
+	return false
+}
+
 // sameContext reports whether x and y are the same context. Contexts are pointers in
 // practice; one of a type that cannot be compared is reported as different.
 func sameContext(x, y context.Context) (same bool) {
@@ -305,6 +328,9 @@ func (w *sessionWriter) finish() {
 func (w *sessionWriter) commit() {
 	w.done = true
 	a, st := w.a, w.st
+	if setsCookie(w.ResponseWriter.Header(), a.sm.Cookie.Name) {
+		a.stackedInside()
+	}
 	if st.unavailable {
 		return
 	}

@@ -144,3 +144,28 @@ func TestSCSStackedLoadAndSave(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(logs, `"level":"ERROR"`), "one Error line: %s", logs)
 	assert.Contains(t, logs, "Remove sm.LoadAndSave around otlogin")
 }
+
+// TestSCSLoadAndSaveInside: sm.LoadAndSave of the same manager inside otlogin's Middleware
+// saves the session before otlogin can; Middleware cannot undo that write, but logs at
+// Error, once, what to change.
+func TestSCSLoadAndSaveInside(t *testing.T) {
+	t.Parallel()
+	app := newSCSApp(t, false)
+	sm := app.sm
+	inner := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sm.Put(r.Context(), "visits", sm.GetInt(r.Context(), "visits")+1)
+		_, _ = io.WriteString(w, "inner")
+	}))
+	srv := httptest.NewServer(app.h.auth.Middleware(inner))
+	t.Cleanup(srv.Close)
+	c := app.client()
+	for range 2 {
+		resp, err := c.Get(srv.URL + "/")
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	logs := app.logs.String()
+	assert.Equal(t, 1, strings.Count(logs, `"level":"ERROR"`), "one Error line: %s", logs)
+	assert.Contains(t, logs, "Remove sm.LoadAndSave")
+}
