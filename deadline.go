@@ -143,7 +143,8 @@ func (d *deadlineUpdateStore) UpdateCtx(ctx context.Context, token string, b []b
 	return d.us.UpdateCtx(ctx, token, b, expiry)
 }
 
-// deadlineLimiter is a [Limiter] whose calls get a context that ends after timeout.
+// deadlineLimiter is a [Limiter] whose calls end after timeout with
+// context.DeadlineExceeded.
 type deadlineLimiter struct {
 	l       Limiter
 	timeout time.Duration
@@ -162,8 +163,23 @@ func withLimiterTimeout(l Limiter, timeout time.Duration) Limiter {
 	return &deadlineLimiter{l: l, timeout: timeout}
 }
 
+type allowResult struct {
+	ok    bool
+	retry time.Duration
+	err   error
+}
+
+// Allow runs the limiter's Allow with a context that ends after timeout, and stops
+// waiting for it then even if the limiter ignores its context.
 func (d *deadlineLimiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	return d.l.Allow(ctx, key, limit, window)
+	r, err := await(ctx, allowResult{}, func() allowResult {
+		ok, retry, err := d.l.Allow(ctx, key, limit, window)
+		return allowResult{ok, retry, err}
+	})
+	if err != nil {
+		return false, 0, err
+	}
+	return r.ok, r.retry, r.err
 }

@@ -72,32 +72,48 @@ func TestSendOverallDeadline(t *testing.T) {
 }
 
 // stallingStore is a session store without context-aware methods whose calls block while
-// stalled is set (until release is closed).
+// stalled is set, and whose writes block while writesStalled is set (until release is
+// closed).
 type stallingStore struct {
 	*countingStore
-	stalled atomic.Bool
-	release chan struct{}
+	stalled       atomic.Bool
+	writesStalled atomic.Bool
+	release       chan struct{}
 }
 
-func (s *stallingStore) wait() {
-	if s.stalled.Load() {
+func (s *stallingStore) wait(write bool) {
+	if s.stalled.Load() || write && s.writesStalled.Load() {
 		<-s.release
 	}
 }
 
 func (s *stallingStore) Find(token string) ([]byte, bool, error) {
-	s.wait()
+	s.wait(false)
 	return s.countingStore.Find(token)
 }
 
 func (s *stallingStore) Commit(token string, b []byte, expiry time.Time) error {
-	s.wait()
+	s.wait(true)
 	return s.countingStore.Commit(token, b, expiry)
 }
 
 func (s *stallingStore) UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error) {
-	s.wait()
+	s.wait(true)
 	return s.countingStore.UpdateCtx(ctx, token, b, expiry)
+}
+
+// stallingLimiter is a limiter that ignores its context and blocks while stalled is set.
+type stallingLimiter struct {
+	*MemoryLimiter
+	stalled atomic.Bool
+	release chan struct{}
+}
+
+func (l *stallingLimiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	if l.stalled.Load() {
+		<-l.release
+	}
+	return l.MemoryLimiter.Allow(ctx, key, limit, window)
 }
 
 // TestStoreTimeoutPlainStore: a session store with no context-aware methods that stalls is
@@ -106,9 +122,11 @@ func TestStoreTimeoutPlainStore(t *testing.T) {
 	t.Parallel()
 	const storeTimeout = 300 * time.Millisecond
 	st := &stallingStore{countingStore: newCountingStore(), release: make(chan struct{})}
+	lim := &stallingLimiter{MemoryLimiter: NewMemoryLimiter(), release: st.release}
 	t.Cleanup(func() { close(st.release) })
 	h := newHarness(t, func(c *Config) {
 		c.SessionStore = st
+		c.Limiter = lim
 		c.StoreTimeout = storeTimeout
 	})
 	h.emu.CreateUser("ada@example.com", "")
@@ -116,20 +134,25 @@ func TestStoreTimeoutPlainStore(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
 	require.Equal(t, http.StatusOK, h.get(c, "/api/me", "Accept", "application/json").StatusCode)
 
-	st.stalled.Store(true)
+	send := func() response {
+		return h.postJSON(h.newClient(), "/auth/otp/send", map[string]string{"channel": "email", "identifier": "bob@example.com"})
+	}
 	for _, step := range []struct {
-		name string
-		do   func() response
+		name  string
+		stall *atomic.Bool
+		do    func() response
 	}{
-		{"signed-in request", func() response { return h.get(c, "/api/me", "Accept", "application/json") }},
-		{"send", func() response {
-			return h.postJSON(h.newClient(), "/auth/otp/send", map[string]string{"channel": "email", "identifier": "bob@example.com"})
-		}},
+		{"signed-in request, store stalled", &st.stalled, func() response { return h.get(c, "/api/me", "Accept", "application/json") }},
+		{"send, store stalled", &st.stalled, send},
+		{"send, limiter stalled", &lim.stalled, send},
+		{"send, store writes stalled (flow save)", &st.writesStalled, send},
 	} {
+		step.stall.Store(true)
 		start := time.Now()
 		r := step.do()
+		step.stall.Store(false)
 		took := time.Since(start)
-		t.Logf("%s with the store stalled (StoreTimeout %s): %d in %s", step.name, storeTimeout, r.StatusCode, took.Round(time.Millisecond))
+		t.Logf("%s (StoreTimeout %s): %d in %s", step.name, storeTimeout, r.StatusCode, took.Round(time.Millisecond))
 		assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode, "%s: %s", step.name, r.body)
 		assert.Less(t, took, storeTimeout+3*time.Second, step.name)
 	}
