@@ -162,7 +162,7 @@ func runStall(t *testing.T, raw string, p *stallProxy) {
 		{"signed-in request (session load)", func() apptest.Response {
 			return signed.Get(0, "/api/me", "Accept", "application/json")
 		}},
-		{"send (store probe, limiter)", func() apptest.Response {
+		{"send (store probe)", func() apptest.Response {
 			return c.NewClient().SendOTP(0, emails[1])
 		}},
 	} {
