@@ -150,7 +150,7 @@ func (a *Auth) redeemLink(w http.ResponseWriter, r *http.Request, f *flow, code 
 		a.fail(w, r, errInvalidCode(nil))
 		return
 	}
-	cctx, cancel := a.callCtx(ctx)
+	cctx, cancel := a.mosaicCtx(ctx)
 	tok, err := a.client.AuthenticateMagicLink(cctx, transmit.AuthenticateMagicLinkRequest{
 		Code: code, ClientAttributes: a.clientAttrs(r)})
 	cancel()
@@ -223,7 +223,7 @@ func (a *Auth) handleOTPAuthenticate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, e)
 		return
 	}
-	cctx, cancel := a.callCtx(ctx)
+	cctx, cancel := a.mosaicCtx(ctx)
 	tok, err := a.client.AuthenticateOTP(cctx, transmit.AuthenticateOTPRequest{
 		Passcode: passcode, IdentifierType: f.IdentifierType, Identifier: f.Identifier,
 		ClientAttributes: a.clientAttrs(r)})
@@ -294,7 +294,9 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 		a.fail(w, r, errUnavailable(errNoIDToken))
 		return
 	}
-	claims, err := a.verifier.verify(ctx, tok.IDToken)
+	vctx, cancel := a.mosaicCtx(ctx) // the key fetch shares the authenticate's budget
+	claims, err := a.verifier.verify(vctx, tok.IDToken)
+	cancel()
 	if err != nil {
 		a.revoke(r, tok)
 		if errors.Is(err, errVerifierUnavailable) {

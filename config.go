@@ -72,6 +72,8 @@ const (
 	DefaultLeeway          = time.Minute
 	DefaultJWKSCooldown    = 30 * time.Second
 	DefaultTimeout         = 10 * time.Second
+	DefaultStoreTimeout    = 2 * time.Second
+	DefaultBodyTimeout     = 10 * time.Second
 	DefaultLinkTTL         = 10 * time.Minute
 	DefaultOTPTTL          = 5 * time.Minute
 	DefaultMaxBodyBytes    = 16 << 10
@@ -100,7 +102,17 @@ type Config struct {
 	// and without Domain, and its IdleTimeout is 0 (otlogin enforces Config.IdleTimeout
 	// itself; scs's would make every request write to the store); when PublicURL is https it
 	// must also be Secure, named "__Host-..." and have Path "/" (unless InsecureCookies).
-	// Default: nil.
+	// Configure it before New: unless its store is in-process, otlogin works on a copy
+	// made by New whose store calls are bounded by StoreTimeout (the copy shares the
+	// manager's session, so the app's sm.Get and sm.Put see what otlogin sees).
+	//
+	// An app that already uses scs passes its manager here and mounts [Auth.Middleware] in
+	// place of sm.LoadAndSave (never inside or around it): Middleware loads and saves the
+	// one session, the app's values included, once per request. Mounted inside
+	// sm.LoadAndSave of the same manager, otlogin would save each session a second time
+	// without its checks, so it refuses: it logs an Error naming this fix at the first
+	// request and serves every request like one whose store is down (sign-in and
+	// protected routes answer 503, public routes work). Default: nil.
 	Sessions *scs.SessionManager
 	// SessionStore is the store of the session manager New builds (ignored when Sessions
 	// is set). Default: an in-memory store.
@@ -151,8 +163,23 @@ type Config struct {
 	// JWKSCooldown is the minimum time between JWKS refetches caused by unknown key IDs.
 	// Default: 30s.
 	JWKSCooldown time.Duration
-	// Timeout bounds each Mosaic call. Default: 10s.
+	// Timeout bounds the Mosaic calls of one request together: a send (with CreateUsers, a
+	// create and then the send) or an authenticate (the code exchange, then the fetch of
+	// the ID token's signing keys when they are not cached) gets one budget of Timeout,
+	// however many calls it makes; past it the answer is 503. Revocations after a logout
+	// or a failed sign-in get a budget of their own. Default: 10s.
 	Timeout time.Duration
+	// StoreTimeout bounds each call to the session store and to the limiter on the request
+	// path (the session load of every request, the flow save, the update-if-exists save,
+	// each rate-limit check). A store that has not answered by then is treated as down:
+	// the request gets the same 503 answer (public routes keep working, anonymous).
+	// Default: 2s.
+	StoreTimeout time.Duration
+	// BodyTimeout bounds the reading of an auth route's request body, from the moment the
+	// handler starts reading it (through http.ResponseController's read deadline): a
+	// client that sends its body slower gets a 408 and its connection is closed. It needs
+	// a server whose ResponseWriter supports read deadlines (net/http's does). Default: 10s.
+	BodyTimeout time.Duration
 	// HTTPClient fetches the signing keys (the JWKS URL named by Mosaic's discovery
 	// document); Mosaic's API calls and discovery go through Client. Redirects are never
 	// followed, whatever the client's CheckRedirect (a copy is used). Default: a client
@@ -240,6 +267,7 @@ type Auth struct {
 	refreshes   singleflight.Group
 	recent      recentRefreshes
 	background  sync.WaitGroup // Mosaic calls that outlive their request (see Shutdown)
+	stackedOnce sync.Once      // the Error log of a Middleware inside sm.LoadAndSave (see stacked)
 }
 
 // New validates cfg, applies defaults and returns an Auth. It makes no network call and
@@ -314,6 +342,16 @@ func New(cfg Config) (*Auth, error) {
 		l.Now = cfg.Now // so tests that move Now move the limit windows too
 		a.limiter = l
 	}
+	a.limiter = withLimiterTimeout(a.limiter, cfg.StoreTimeout)
+	// Every store call on the request path runs under StoreTimeout. Unless the store is
+	// in-process, otlogin works on a copy of the manager (the same cookie, codec and
+	// context key, so the app's sm.Get and sm.Put see the same session) whose store
+	// applies it.
+	if store, wrapped := withStoreTimeout(a.sm.Store, cfg.StoreTimeout); wrapped {
+		sm := *a.sm
+		sm.Store = store
+		a.sm = &sm
+	}
 	if a.tmpl, err = loadTemplates(cfg.Templates); err != nil {
 		return nil, err
 	}
@@ -376,6 +414,8 @@ func (c *Config) applyDefaults() error {
 		{"Leeway", &c.Leeway, DefaultLeeway},
 		{"JWKSCooldown", &c.JWKSCooldown, DefaultJWKSCooldown},
 		{"Timeout", &c.Timeout, DefaultTimeout},
+		{"StoreTimeout", &c.StoreTimeout, DefaultStoreTimeout},
+		{"BodyTimeout", &c.BodyTimeout, DefaultBodyTimeout},
 		{"LinkTTL", &c.LinkTTL, DefaultLinkTTL},
 		{"OTPTTL", &c.OTPTTL, DefaultOTPTTL},
 	}

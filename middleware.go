@@ -2,6 +2,7 @@ package otlogin
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,6 +21,8 @@ type reqState struct {
 	loadedAuth  []byte // the signed-in state as loaded, to detect changes made elsewhere
 	newSession  string // Mosaic session id of a sign-in in this request, revoked if the save fails
 	oldSession  string // Mosaic session id of the sign-in that one replaces, revoked once it is saved
+
+	mosaicDeadline time.Time // end of this request's budget for Mosaic calls (see mosaicCtx); zero until the first
 
 	userBuf User      // storage for user, saving an allocation per signed-in request
 	amrBuf  [4]string // storage for userBuf.AMR
@@ -48,6 +51,51 @@ func (a *Auth) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// stacked reports a Middleware mounted inside the same manager's sm.LoadAndSave: at Error
+// the first time (through Config.Logger, else slog's default logger), then as a session
+// event of each request.
+func (a *Auth) stacked(ctx context.Context) {
+	a.stackedOnce.Do(func() {
+		l := a.cfg.Logger
+		if l == nil {
+			l = slog.Default()
+		}
+		l.Error("otlogin: Middleware runs inside sm.LoadAndSave of the same session manager, so otlogin cannot save sessions safely and treats the session store as unavailable (sign-in and protected routes answer 503). Remove sm.LoadAndSave around otlogin: otlogin's Middleware loads and saves the session for the app too (sm.Get and sm.Put keep working inside it); see README, \"Apps that already use scs\"",
+			"event", "session", "outcome", "stacked_load_and_save")
+	})
+	a.log(ctx, "session", "", "unavailable", "", "error", "stacked_load_and_save")
+}
+
+// stackedInside reports, at Error the first time, an sm.LoadAndSave of the same manager
+// inside Middleware: it saved the session (its cookie is already set) before otlogin could.
+func (a *Auth) stackedInside() {
+	a.stackedOnce.Do(func() {
+		l := a.cfg.Logger
+		if l == nil {
+			l = slog.Default()
+		}
+		l.Error("otlogin: sm.LoadAndSave of the same session manager runs inside otlogin's Middleware and saves the session a second time, without otlogin's checks. Remove sm.LoadAndSave: otlogin's Middleware loads and saves the session for the app too (sm.Get and sm.Put keep working inside it); see README, \"Apps that already use scs\"",
+			"event", "session", "outcome", "stacked_load_and_save")
+	})
+}
+
+// setsCookie reports whether h already sets the cookie called name.
+func setsCookie(h http.Header, name string) bool {
+	for _, c := range h["Set-Cookie"] {
+		if len(c) > len(name) && c[len(name)] == '=' && c[:len(name)] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// sameContext reports whether x and y are the same context. Contexts are pointers in
+// practice; one of a type that cannot be compared is reported as different.
+func sameContext(x, y context.Context) (same bool) {
+	defer func() { _ = recover() }()
+	return x == y
+}
+
 // sessionTokenLen is the length of an scs session token: 32 random bytes, base64url
 // without padding.
 const sessionTokenLen = 43
@@ -64,6 +112,13 @@ func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *se
 		st.unavailable = true
 		a.log(r.Context(), "session", "", "unavailable", "")
 		ctx, _ = a.sm.Load(r.Context(), "") // an empty session: no store call
+	} else if sameContext(ctx, r.Context()) {
+		// scs's Load returns the context as it is when it already holds this manager's
+		// session: sm.LoadAndSave (or sm.Load) of the same manager runs around otlogin.
+		// Both would save the session, the outer one without otlogin's checks, so otlogin
+		// takes no part: the request is served like one whose store is down.
+		a.stacked(r.Context())
+		st.unavailable = true
 	}
 	st.loadedToken = token // a session that was not found has scs token "", never this
 	if !st.unavailable {
@@ -291,6 +346,9 @@ func (w *sessionWriter) finish() {
 func (w *sessionWriter) commit() {
 	w.done = true
 	a, st := w.a, w.st
+	if setsCookie(w.ResponseWriter.Header(), a.sm.Cookie.Name) {
+		a.stackedInside()
+	}
 	if st.unavailable {
 		return
 	}

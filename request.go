@@ -6,9 +6,11 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -61,11 +63,16 @@ func parseInput(w http.ResponseWriter, r *http.Request, max int64) (input, *Erro
 		return input{}, newError(http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"Send the request as a form (application/x-www-form-urlencoded) or as JSON (application/json).")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	body, err := readBody(w, r, max)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return input{}, newError(http.StatusRequestEntityTooLarge, "too_large", "The request is too large.")
+		}
+		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+			w.Header().Set("Connection", "close")
+			return input{}, newError(http.StatusRequestTimeout, "request_timeout",
+				"The request took too long to arrive. Check your connection and try again.")
 		}
 		return input{}, newError(http.StatusBadRequest, "bad_request", "The request body could not be read.")
 	}
@@ -106,6 +113,32 @@ func parseInput(w http.ResponseWriter, r *http.Request, max int64) (input, *Erro
 		}
 	}
 	return in, nil
+}
+
+// readBody reads the body of r, at most max bytes, within the Config.BodyTimeout of the
+// Auth serving r: a read deadline on the connection (http.ResponseController) cuts a
+// client that sends its body too slowly, so it cannot hold the handler and its connection
+// indefinitely. The deadline is lifted once the whole body is read, so it does not outlive
+// the body; after a failed read it stays, so the server does not wait for the rest of the
+// body before it closes the connection. When the server's
+// ResponseWriter does not support read deadlines, the server's own ReadTimeout is the
+// only bound.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	var timeout time.Duration
+	if st := stateFrom(r.Context()); st != nil && st.auth != nil {
+		timeout = st.auth.cfg.BodyTimeout
+	}
+	if timeout > 0 {
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(time.Now().Add(timeout)) == nil {
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+			if err == nil {
+				_ = rc.SetReadDeadline(time.Time{})
+			}
+			return body, err
+		}
+	}
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 }
 
 // wantsJSON reports whether the answer should be JSON: JSON in, or Accept names it.

@@ -10,7 +10,9 @@ import (
 	"github.com/otlogin/otlogin/transmit"
 )
 
-// callCtx bounds one Mosaic call by Config.Timeout.
+// callCtx gives one Mosaic call a budget of its own, Config.Timeout: for clean-up calls
+// (revocations, background work) that must run even when the request's shared budget (see
+// mosaicCtx) is spent.
 func (a *Auth) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, a.cfg.Timeout)
 }
@@ -200,7 +202,7 @@ func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool
 		// more calls, which its answer time would tell.
 		created, createErr = a.createUser(ctx, f)
 	}
-	cctx, cancel := a.callCtx(ctx)
+	cctx, cancel := a.mosaicCtx(ctx)
 	err = call(cctx)
 	cancel()
 	var logAttrs []any
@@ -280,7 +282,7 @@ func (a *Auth) createUser(ctx context.Context, f *flow) (created bool, err error
 	} else {
 		req.PhoneNumber = f.Identifier
 	}
-	cctx, cancel := a.callCtx(ctx)
+	cctx, cancel := a.mosaicCtx(ctx)
 	defer cancel()
 	_, err = a.client.CreateUser(cctx, req)
 	if errors.Is(err, transmit.ErrUserExists) {

@@ -14,7 +14,7 @@ import (
 	"github.com/otlogin/otlogin"
 )
 
-// Router wires an example's routes (DESIGN §6) around auth, with outbox (when not nil) at
+// Router wires an example's routes around auth, with outbox (when not nil) at
 // [OutboxPath] and [OutboxJSONPath]. It is all that differs between the examples.
 type Router func(auth *otlogin.Auth, outbox http.Handler) http.Handler
 
@@ -54,7 +54,7 @@ func (a *App) Serve(ctx context.Context, h http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("exampleapp: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(h)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(a.out, "Listening on %s\n", a.env.Addr)
@@ -65,10 +65,48 @@ func (a *App) Serve(ctx context.Context, h http.Handler) error {
 		return fmt.Errorf("exampleapp: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("exampleapp: shutdown: %w", err)
 	}
+	// Then the Mosaic revocations otlogin runs in the background after a logout.
+	if err := a.Auth.Shutdown(sctx); err != nil {
+		return fmt.Errorf("exampleapp: shutdown: %w", err)
+	}
 	return nil
+}
+
+// Server timeouts, derived from otlogin's defaults (Config.BodyTimeout 10s,
+// Config.StoreTimeout 2s per store call, Config.Timeout 10s for all the Mosaic calls of a
+// request). The longest request is a send or an authenticate: its body (≤10s), a handful
+// of store calls (session load, probe, limits, flow save: ≤8×2s) and its Mosaic budget
+// (≤10s), so at most about 36s. See README, "Deadlines".
+const (
+	// readHeaderTimeout cuts clients that send their headers slowly.
+	readHeaderTimeout = 5 * time.Second
+	// readTimeout bounds reading a whole request, headers and body, on every route (the
+	// app's own too): the headers' time plus otlogin's BodyTimeout.
+	readTimeout = readHeaderTimeout + 10*time.Second
+	// longestRequest bounds every request otlogin serves with its default timeouts.
+	longestRequest = 40 * time.Second
+	// writeTimeout runs from the end of the headers to the end of the answer, so it must
+	// exceed the longest request, or a slow sign-in would lose its answer.
+	writeTimeout = longestRequest + readHeaderTimeout
+	// idleTimeout closes keep-alive connections that stay idle.
+	idleTimeout = 60 * time.Second
+	// shutdownBudget lets the requests in flight finish on SIGTERM: longer than the
+	// longest request.
+	shutdownBudget = longestRequest + 10*time.Second
+)
+
+// newServer returns the example's server for h, with every timeout set.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+	}
 }
