@@ -246,6 +246,7 @@ func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool
 	}
 	a.log(ctx, "send", method, outcome, f.Identifier, logAttrs...)
 	a.saveFlow(ctx, f)
+	a.limitPreLogin(ctx, f)
 	if isJSON || wantsJSON(r) {
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "sent"})
 		return
