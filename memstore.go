@@ -26,6 +26,7 @@ type MemoryStore struct {
 	mu        sync.RWMutex
 	items     map[string]memItem
 	lastSweep time.Time
+	now       func() time.Time // nil: time.Now (tests set a clock)
 }
 
 type memItem struct {
@@ -42,12 +43,19 @@ var (
 // NewMemoryStore returns an empty [MemoryStore].
 func NewMemoryStore() *MemoryStore { return &MemoryStore{items: make(map[string]memItem)} }
 
+func (m *MemoryStore) clock() time.Time {
+	if m.now != nil {
+		return m.now()
+	}
+	return time.Now()
+}
+
 // Find returns the data of token. found is false when the token is unknown or expired.
 func (m *MemoryStore) Find(token string) (b []byte, found bool, err error) {
 	m.mu.RLock()
 	it, ok := m.items[token]
 	m.mu.RUnlock()
-	if !ok || !time.Now().Before(it.expiry) {
+	if !ok || !m.clock().Before(it.expiry) {
 		return nil, false, nil
 	}
 	return it.b, true, nil
@@ -56,7 +64,7 @@ func (m *MemoryStore) Find(token string) (b []byte, found bool, err error) {
 // Commit stores b under token until expiry, replacing what was there; an expiry that is not
 // in the future deletes the token. At most once a minute it also drops every expired session.
 func (m *MemoryStore) Commit(token string, b []byte, expiry time.Time) error {
-	now := time.Now()
+	now := m.clock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if now.Before(expiry) {
@@ -66,10 +74,20 @@ func (m *MemoryStore) Commit(token string, b []byte, expiry time.Time) error {
 	}
 	if now.Sub(m.lastSweep) >= memSweepEvery {
 		m.lastSweep = now
+		before := len(m.items)
 		for k, it := range m.items {
 			if !now.Before(it.expiry) {
 				delete(m.items, k)
 			}
+		}
+		if len(m.items) < before/4 {
+			// A Go map keeps its peak size: after a flood of short pre-login sessions has
+			// expired, copy the rest into a fresh map to give the memory back.
+			fresh := make(map[string]memItem, len(m.items))
+			for k, it := range m.items {
+				fresh[k] = it
+			}
+			m.items = fresh
 		}
 	}
 	return nil
@@ -82,7 +100,7 @@ func (m *MemoryStore) UpdateCtx(ctx context.Context, token string, b []byte, exp
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	now := time.Now()
+	now := m.clock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	it, ok := m.items[token]
@@ -107,7 +125,7 @@ func (m *MemoryStore) Delete(token string) error {
 
 // All returns every unexpired session, keyed by token ([scs.IterableStore]).
 func (m *MemoryStore) All() (map[string][]byte, error) {
-	now := time.Now()
+	now := m.clock()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	out := make(map[string][]byte, len(m.items))
