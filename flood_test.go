@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin/internal/apptest/safe"
@@ -79,4 +80,25 @@ func TestFloodMemory(t *testing.T) {
 	t.Logf("%d sends from %d client IPs: live heap +%.1f MB after the flood, +%.1f MB after its windows expired",
 		n, n, mb(flooded), mb(expired))
 	require.Less(t, mb(expired), 2.0, "nothing of the flood is kept once its windows and flows have expired")
+}
+
+// TestRecentRefreshesBounded: the cache of recent refresh results never holds more than
+// maxRecent entries; when full it drops the expired ones, and when all are live, the oldest.
+func TestRecentRefreshesBounded(t *testing.T) {
+	t.Parallel()
+	var c recentRefreshes
+	now := time.Now()
+	for i := range maxRecent + 100 {
+		c.put("k"+strconv.Itoa(i), "s", nil, now.Add(time.Duration(i)*time.Microsecond))
+		require.LessOrEqual(t, len(c.m), maxRecent)
+	}
+	_, ok := c.m["k99"]
+	assert.False(t, ok, "the oldest live entries went first")
+	_, ok = c.m["k100"]
+	assert.True(t, ok, "the others are kept (a burst does not wipe the cache)")
+	_, ok = c.m["k4195"]
+	assert.True(t, ok)
+
+	c.put("new", "s", nil, now.Add(recentTTL+time.Second))
+	assert.Len(t, c.m, 1, "every expired entry went at once")
 }
