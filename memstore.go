@@ -8,30 +8,37 @@ import (
 	"github.com/alexedwards/scs/v2"
 )
 
-// memSweepEvery is how often, at most, a commit walks the whole map to drop expired
-// sessions.
-const memSweepEvery = time.Minute
+// memSweepStep is how many sessions one step of the expiry sweep looks at under the lock.
+// Each commit takes one step; a commit whose step found mostly expired sessions (a flood's
+// pre-login sessions ending) takes further steps, releasing the lock between them.
+const memSweepStep = 64
 
 // MemoryStore is an in-process session store for scs: the one [New] uses when
 // Config.SessionStore is nil, and the one package store's Open("memory") returns. It suits a
 // single instance; sessions are lost on restart. It implements [scs.Store] and
 // [scs.IterableStore] and [UpdateStore], and is safe for concurrent use.
 //
-// It starts no goroutine: expired sessions are never found, and a commit drops them all at
-// most once a minute, so the cost stays amortised and there is nothing to stop. scs's own
-// memstore is not used because it runs a cleanup goroutine whose StopCleanup (scs v2.9.0)
-// races with that goroutine (its stop channel is assigned inside it): a data race under
-// -race, and a leaked goroutine when StopCleanup loses.
+// It starts no goroutine: expired sessions are never found, and each commit checks a few
+// sessions (a sweep hand going round all of them) and drops the expired ones, so the lock is
+// never held for a walk of every session; after a flood the map is rebuilt at its live size
+// to give the memory back. scs's own memstore is not used because it runs a cleanup
+// goroutine whose StopCleanup (scs v2.9.0) races with that goroutine (its stop channel is
+// assigned inside it): a data race under -race, and a leaked goroutine when StopCleanup
+// loses.
 type MemoryStore struct {
-	mu        sync.RWMutex
-	items     map[string]memItem
-	lastSweep time.Time
-	now       func() time.Time // nil: time.Now (tests set a clock)
+	mu       sync.RWMutex
+	items    map[string]memItem
+	order    []string         // every token of items, in no order; items[t].idx is t's index
+	hand     int              // the next index the sweep looks at
+	peak     int              // largest len(items) since the map was last rebuilt
+	sweeping bool             // a commit is taking extra sweep steps
+	now      func() time.Time // nil: time.Now (tests set a clock)
 }
 
 type memItem struct {
 	b      []byte
 	expiry time.Time
+	idx    int // index of the token in order
 }
 
 var (
@@ -62,35 +69,97 @@ func (m *MemoryStore) Find(token string) (b []byte, found bool, err error) {
 }
 
 // Commit stores b under token until expiry, replacing what was there; an expiry that is not
-// in the future deletes the token. At most once a minute it also drops every expired session.
+// in the future deletes the token. It also takes a step of the expiry sweep.
 func (m *MemoryStore) Commit(token string, b []byte, expiry time.Time) error {
 	now := m.clock()
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if now.Before(expiry) {
-		m.items[token] = memItem{b: b, expiry: expiry}
+		m.setLocked(token, b, expiry)
 	} else {
-		delete(m.items, token)
+		m.removeLocked(token)
 	}
-	if now.Sub(m.lastSweep) >= memSweepEvery {
-		m.lastSweep = now
-		before := len(m.items)
-		for k, it := range m.items {
-			if !now.Before(it.expiry) {
-				delete(m.items, k)
-			}
-		}
-		if len(m.items) < before/4 {
-			// A Go map keeps its peak size: after a flood of short pre-login sessions has
-			// expired, copy the rest into a fresh map to give the memory back.
-			fresh := make(map[string]memItem, len(m.items))
-			for k, it := range m.items {
-				fresh[k] = it
-			}
-			m.items = fresh
-		}
+	more := m.sweepStepLocked(now)
+	if !more || m.sweeping {
+		m.mu.Unlock()
+		return nil
+	}
+	m.sweeping = true
+	m.mu.Unlock()
+	for more {
+		m.mu.Lock()
+		more = m.sweepStepLocked(now)
+		m.sweeping = more
+		m.mu.Unlock()
 	}
 	return nil
+}
+
+// setLocked stores token. m.mu must be held.
+func (m *MemoryStore) setLocked(token string, b []byte, expiry time.Time) {
+	if it, ok := m.items[token]; ok {
+		m.items[token] = memItem{b: b, expiry: expiry, idx: it.idx}
+		return
+	}
+	m.items[token] = memItem{b: b, expiry: expiry, idx: len(m.order)}
+	m.order = append(m.order, token)
+	m.peak = max(m.peak, len(m.items))
+}
+
+// removeLocked deletes token, moving the last token of order into its place. m.mu must be
+// held.
+func (m *MemoryStore) removeLocked(token string) {
+	it, ok := m.items[token]
+	if !ok {
+		return
+	}
+	last := len(m.order) - 1
+	if it.idx != last {
+		moved := m.order[last]
+		m.order[it.idx] = moved
+		mi := m.items[moved]
+		mi.idx = it.idx
+		m.items[moved] = mi
+	}
+	m.order[last] = ""
+	m.order = m.order[:last]
+	delete(m.items, token)
+}
+
+// sweepStepLocked looks at up to memSweepStep sessions from the hand on and drops the
+// expired ones; it reports whether most of them were expired (more are likely). When the
+// store holds a small part of its peak, it rebuilds the map and the order at their live
+// size. m.mu must be held.
+func (m *MemoryStore) sweepStepLocked(now time.Time) (more bool) {
+	expired := 0
+	for range min(memSweepStep, len(m.order)) {
+		if len(m.order) == 0 {
+			break
+		}
+		if m.hand >= len(m.order) {
+			m.hand = 0
+		}
+		tok := m.order[m.hand]
+		if !now.Before(m.items[tok].expiry) {
+			m.removeLocked(tok) // the last token moves to the hand: look at it next
+			expired++
+			continue
+		}
+		m.hand++
+	}
+	if m.peak >= 4096 && len(m.items) <= m.peak/8 {
+		// A Go map keeps its peak size: after a flood of short pre-login sessions has
+		// expired, copy the rest into a fresh map to give the memory back.
+		fresh := make(map[string]memItem, len(m.items))
+		order := make([]string, 0, len(m.items))
+		for _, tok := range m.order {
+			it := m.items[tok]
+			it.idx = len(order)
+			fresh[tok] = it
+			order = append(order, tok)
+		}
+		m.items, m.order, m.hand, m.peak = fresh, order, 0, len(fresh)
+	}
+	return expired > memSweepStep/2
 }
 
 // UpdateCtx replaces the data and expiry of token only if it exists and has not expired,
@@ -108,9 +177,9 @@ func (m *MemoryStore) UpdateCtx(ctx context.Context, token string, b []byte, exp
 		return false, nil
 	}
 	if now.Before(expiry) {
-		m.items[token] = memItem{b: b, expiry: expiry}
+		m.setLocked(token, b, expiry)
 	} else {
-		delete(m.items, token)
+		m.removeLocked(token)
 	}
 	return true, nil
 }
@@ -118,7 +187,7 @@ func (m *MemoryStore) UpdateCtx(ctx context.Context, token string, b []byte, exp
 // Delete removes token; deleting an unknown token is not an error.
 func (m *MemoryStore) Delete(token string) error {
 	m.mu.Lock()
-	delete(m.items, token)
+	m.removeLocked(token)
 	m.mu.Unlock()
 	return nil
 }

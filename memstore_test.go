@@ -1,6 +1,7 @@
 package otlogin
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 func putExpired(t *testing.T, m *MemoryStore, token string) {
 	t.Helper()
 	m.mu.Lock()
-	m.items[token] = memItem{b: []byte("stale"), expiry: time.Now().Add(-time.Second)}
+	m.setLocked(token, []byte("stale"), time.Now().Add(-time.Second))
 	m.mu.Unlock()
 }
 
@@ -52,7 +53,6 @@ func TestMemoryStore(t *testing.T) {
 		}},
 		{"past expiry deletes", func(t *testing.T, m *MemoryStore) {
 			require.NoError(t, m.Commit("a", []byte("1"), hour))
-			m.lastSweep = time.Now() // no sweep: the commit itself deletes
 			require.NoError(t, m.Commit("a", []byte("2"), time.Now().Add(-time.Second)))
 			assert.False(t, held(m, "a"), "a commit with a past expiry deletes the token")
 		}},
@@ -71,12 +71,9 @@ func TestMemoryStore(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, map[string][]byte{"a": []byte("1")}, all)
 		}},
-		{"commit sweeps at most once a minute", func(t *testing.T, m *MemoryStore) {
-			m.lastSweep = time.Now()
+		{"commits sweep expired sessions", func(t *testing.T, m *MemoryStore) {
 			putExpired(t, m, "old")
 			require.NoError(t, m.Commit("b", []byte("3"), hour))
-			assert.True(t, held(m, "old"), "no sweep within a minute of the last one")
-			m.lastSweep = time.Now().Add(-memSweepEvery)
 			require.NoError(t, m.Commit("c", []byte("4"), hour))
 			assert.False(t, held(m, "old"), "a commit sweeps expired sessions")
 			assert.True(t, held(m, "b") && held(m, "c"), "live sessions stay")
@@ -87,5 +84,37 @@ func TestMemoryStore(t *testing.T) {
 			t.Parallel()
 			tt.run(t, NewMemoryStore())
 		})
+	}
+}
+
+// TestMemoryStoreSweepInSteps: one step of the sweep looks at memSweepStep sessions; a flood
+// of expired sessions is dropped by the next commit in such steps, and the map is rebuilt
+// at its live size.
+func TestMemoryStoreSweepInSteps(t *testing.T) {
+	t.Parallel()
+	m := NewMemoryStore()
+	now := time.Now()
+	m.now = func() time.Time { return now }
+	for i := range 20_000 {
+		require.NoError(t, m.Commit("t"+strconv.Itoa(i), []byte("x"), now.Add(5*time.Minute)))
+	}
+	require.NoError(t, m.Commit("live", []byte("x"), now.Add(time.Hour)))
+	now = now.Add(10 * time.Minute)
+
+	m.mu.Lock()
+	more := m.sweepStepLocked(now)
+	left := len(m.items)
+	m.mu.Unlock()
+	assert.True(t, more, "a step of expired sessions asks for more")
+	assert.GreaterOrEqual(t, left, 20_001-memSweepStep, "one step looks at memSweepStep sessions at most")
+
+	require.NoError(t, m.Commit("new", []byte("x"), now.Add(time.Hour)))
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	assert.Len(t, m.items, 2, "the next commit dropped every expired session")
+	assert.Len(t, m.order, 2)
+	assert.Less(t, m.peak, 20_000/8, "the map was rebuilt near its live size")
+	for i, tok := range m.order {
+		assert.Equal(t, i, m.items[tok].idx)
 	}
 }
