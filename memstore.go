@@ -28,11 +28,18 @@ const memSweepStep = 64
 type MemoryStore struct {
 	mu       sync.RWMutex
 	items    map[string]memItem
-	order    []string         // every token of items, in no order; items[t].idx is t's index
+	order    []memSlot        // every token of items, in no order; items[t].idx is t's index
 	hand     int              // the next index the sweep looks at
 	peak     int              // largest len(items) since the map was last rebuilt
 	sweeping bool             // a commit is taking extra sweep steps
 	now      func() time.Time // nil: time.Now (tests set a clock)
+}
+
+// memSlot is a token and its expiry, kept in a slice so the sweep reads memory in order
+// instead of looking each token up in the map.
+type memSlot struct {
+	token  string
+	expiry int64 // Unix nanoseconds
 }
 
 type memItem struct {
@@ -98,10 +105,11 @@ func (m *MemoryStore) Commit(token string, b []byte, expiry time.Time) error {
 func (m *MemoryStore) setLocked(token string, b []byte, expiry time.Time) {
 	if it, ok := m.items[token]; ok {
 		m.items[token] = memItem{b: b, expiry: expiry, idx: it.idx}
+		m.order[it.idx].expiry = expiry.UnixNano()
 		return
 	}
 	m.items[token] = memItem{b: b, expiry: expiry, idx: len(m.order)}
-	m.order = append(m.order, token)
+	m.order = append(m.order, memSlot{token: token, expiry: expiry.UnixNano()})
 	m.peak = max(m.peak, len(m.items))
 }
 
@@ -116,11 +124,11 @@ func (m *MemoryStore) removeLocked(token string) {
 	if it.idx != last {
 		moved := m.order[last]
 		m.order[it.idx] = moved
-		mi := m.items[moved]
+		mi := m.items[moved.token]
 		mi.idx = it.idx
-		m.items[moved] = mi
+		m.items[moved.token] = mi
 	}
-	m.order[last] = ""
+	m.order[last] = memSlot{}
 	m.order = m.order[:last]
 	delete(m.items, token)
 }
@@ -130,7 +138,7 @@ func (m *MemoryStore) removeLocked(token string) {
 // store holds a small part of its peak, it rebuilds the map and the order at their live
 // size. m.mu must be held.
 func (m *MemoryStore) sweepStepLocked(now time.Time) (more bool) {
-	expired := 0
+	expired, n := 0, now.UnixNano()
 	for range min(memSweepStep, len(m.order)) {
 		if len(m.order) == 0 {
 			break
@@ -138,9 +146,8 @@ func (m *MemoryStore) sweepStepLocked(now time.Time) (more bool) {
 		if m.hand >= len(m.order) {
 			m.hand = 0
 		}
-		tok := m.order[m.hand]
-		if !now.Before(m.items[tok].expiry) {
-			m.removeLocked(tok) // the last token moves to the hand: look at it next
+		if slot := m.order[m.hand]; n >= slot.expiry {
+			m.removeLocked(slot.token) // the last token moves to the hand: look at it next
 			expired++
 			continue
 		}
@@ -150,12 +157,12 @@ func (m *MemoryStore) sweepStepLocked(now time.Time) (more bool) {
 		// A Go map keeps its peak size: after a flood of short pre-login sessions has
 		// expired, copy the rest into a fresh map to give the memory back.
 		fresh := make(map[string]memItem, len(m.items))
-		order := make([]string, 0, len(m.items))
-		for _, tok := range m.order {
-			it := m.items[tok]
+		order := make([]memSlot, 0, len(m.items))
+		for _, slot := range m.order {
+			it := m.items[slot.token]
 			it.idx = len(order)
-			fresh[tok] = it
-			order = append(order, tok)
+			fresh[slot.token] = it
+			order = append(order, slot)
 		}
 		m.items, m.order, m.hand, m.peak = fresh, order, 0, len(fresh)
 	}

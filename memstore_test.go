@@ -114,7 +114,7 @@ func TestMemoryStoreSweepInSteps(t *testing.T) {
 	assert.Len(t, m.items, 2, "the next commit dropped every expired session")
 	assert.Len(t, m.order, 2)
 	assert.Less(t, m.peak, 20_000/8, "the map was rebuilt near its live size")
-	for i, tok := range m.order {
-		assert.Equal(t, i, m.items[tok].idx)
+	for i, slot := range m.order {
+		assert.Equal(t, i, m.items[slot.token].idx)
 	}
 }
