@@ -64,14 +64,19 @@ func (c *recentRefreshes) put(key, sessionID string, tok *transmit.TokenResponse
 	if c.m == nil {
 		c.m = make(map[string]recentRefresh)
 	}
-	if len(c.m) >= maxRecent {
+	if _, ok := c.m[key]; !ok && len(c.m) >= maxRecent {
+		// Full: drop the expired results, and when all are live, the oldest one, so a burst
+		// of refreshes never wipes results other requests may still need.
+		oldest, oldestAt := "", now
 		for k, e := range c.m {
 			if now.Sub(e.at) > recentTTL {
 				delete(c.m, k)
+			} else if e.at.Before(oldestAt) || oldest == "" {
+				oldest, oldestAt = k, e.at
 			}
 		}
 		if len(c.m) >= maxRecent {
-			clear(c.m)
+			delete(c.m, oldest)
 		}
 	}
 	c.m[key] = recentRefresh{tok: tok, at: now, session: sessionID}

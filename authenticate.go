@@ -214,13 +214,28 @@ func (a *Auth) handleOTPAuthenticate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errInvalidCode(nil))
 		return
 	}
-	if e := a.claimAttempt(ctx, f); e != nil {
-		a.failCode(w, r, e)
+	if n := a.cfg.Limits.AttemptsPerFlow; n > 0 && f.Attempt >= n {
+		// Attempts are counted per flow, never per address: another person's flow for the
+		// same address cannot spend this one's. A new send starts a new flow.
+		a.sm.Remove(ctx, keyFlow)
+		a.log(ctx, "authenticate", f.method(), "refused", f.Identifier, "error", "too_many_attempts")
+		a.fail(w, r, errTooManyAttempts())
 		return
 	}
-	if e := a.allow(ctx, "attempt:id:"+a.limitKey(f.Identifier), a.cfg.Limits.AttemptsPerIdentifier); e != nil {
-		a.log(ctx, "authenticate", f.method(), "refused", f.Identifier, "error", errKind(e))
-		a.fail(w, r, e)
+	if current, err := a.isLatestOTPFlow(ctx, f); err != nil {
+		a.log(ctx, "authenticate", f.method(), "unavailable", f.Identifier, "error", errKind(err))
+		a.fail(w, r, errUnavailable(err))
+		return
+	} else if !current {
+		// A later send to this address (from any browser) replaced the code at Mosaic; asking
+		// Mosaic would only spend failures of the newer code, which may be someone else's.
+		a.sm.Remove(ctx, keyFlow)
+		a.log(ctx, "authenticate", f.method(), "code_replaced", f.Identifier)
+		a.fail(w, r, errInvalidCode(nil))
+		return
+	}
+	if e := a.claimAttempt(ctx, f); e != nil {
+		a.failCode(w, r, e)
 		return
 	}
 	cctx, cancel := a.mosaicCtx(ctx)
@@ -247,7 +262,7 @@ func (a *Auth) handleOTPAuthenticate(w http.ResponseWriter, r *http.Request) {
 // was claiming or running finds the slot taken and gets the generic invalid-code answer
 // (never a second sign-in); once that check has been answered, the session holds the next
 // attempt number, so a corrected passcode gets through. A duplicate is not a guess: it does
-// not count against the per-address attempt limit. When the limiter fails, nothing is
+// not count against the flow's attempt limit. When the limiter fails, nothing is
 // claimed and the answer is 503.
 func (a *Auth) claimAttempt(ctx context.Context, f *flow) *Error {
 	key := "otlogin:authenticate:flow:" + a.limitKey(f.State+"\x00"+strconv.Itoa(f.Attempt))

@@ -45,13 +45,34 @@ type Rate struct {
 // Limits are the rate limits otlogin enforces before calling Mosaic. A zero field means its
 // default; a negative N turns that limit off.
 type Limits struct {
-	// SendsPerIdentifier caps link and code sends to one email address or phone number.
-	// Default: 5 per 15m.
+	// SendsPerIdentifier caps link and code sends to one email address or phone number from
+	// one client network (an IPv4 address, or an IPv6 /64), so that sends from another
+	// network cannot use up the budget of a person signing in from their own. Default: 5 per
+	// 15m.
 	SendsPerIdentifier Rate
+	// SendsPerIdentifierTotal caps link and code sends to one email address or phone number
+	// from all networks together: the most messages one address or number can receive (see
+	// the security model in README.md for what an attacker with many networks can still do).
+	// It must be larger than SendsPerIdentifier, so that one network cannot spend it alone.
+	// Default: 4 × SendsPerIdentifier.N per SendsPerIdentifier.Per (20 per 15m); off when
+	// SendsPerIdentifier is off.
+	SendsPerIdentifierTotal Rate
 	// SendsPerIP caps link and code sends from one client IP address (an IPv6 client counts
 	// by its /64). Default: 30 per 15m.
 	SendsPerIP Rate
-	// AttemptsPerIdentifier caps passcode attempts for one identifier. Default: 5 per 15m.
+	// AttemptsPerFlow caps the passcodes checked for one pending code flow (one send, in one
+	// browser); a new send starts a new flow. Keep it below the "max failures" of the
+	// tenant's OTP lockout policy at Mosaic (3 in Mosaic's example): Mosaic locks the user's
+	// OTP authenticator after that many wrong codes, and a flow that someone else started
+	// for the same address must not be able to do that. A flow whose code was replaced at
+	// Mosaic by a later send to the same address is refused without a call. A negative value
+	// turns the cap off. Default: 2.
+	AttemptsPerFlow int
+	// AttemptsPerIdentifier is the former per-address cap on passcode attempts, which let
+	// anyone lock an address out.
+	//
+	// Deprecated: attempts are counted per flow (AttemptsPerFlow). When AttemptsPerFlow is
+	// zero, a non-zero AttemptsPerIdentifier.N is used as AttemptsPerFlow; Per is ignored.
 	AttemptsPerIdentifier Rate
 	// SMSPerHour caps SMS sends for the whole application. Default: 500.
 	SMSPerHour int
@@ -463,7 +484,27 @@ func (c *Config) applyDefaults() error {
 	}
 	defRate(&c.Limits.SendsPerIdentifier, 5, 15*time.Minute)
 	defRate(&c.Limits.SendsPerIP, 30, 15*time.Minute)
-	defRate(&c.Limits.AttemptsPerIdentifier, 5, 15*time.Minute)
+	if c.Limits.SendsPerIdentifierTotal.N == 0 && c.Limits.SendsPerIdentifier.N > 0 {
+		c.Limits.SendsPerIdentifierTotal.N = 4 * c.Limits.SendsPerIdentifier.N
+		if c.Limits.SendsPerIdentifierTotal.Per <= 0 {
+			c.Limits.SendsPerIdentifierTotal.Per = c.Limits.SendsPerIdentifier.Per
+		}
+	}
+	if c.Limits.SendsPerIdentifierTotal.N == 0 {
+		c.Limits.SendsPerIdentifierTotal.N = -1
+	}
+	if c.Limits.SendsPerIdentifierTotal.Per <= 0 {
+		c.Limits.SendsPerIdentifierTotal.Per = 15 * time.Minute
+	}
+	if t, n := c.Limits.SendsPerIdentifierTotal.N, c.Limits.SendsPerIdentifier.N; t > 0 && n > 0 && t <= n {
+		return errors.New("otlogin: Config.Limits.SendsPerIdentifierTotal must be larger than SendsPerIdentifier (one network must not be able to spend an address's whole budget)")
+	}
+	if c.Limits.AttemptsPerFlow == 0 {
+		c.Limits.AttemptsPerFlow = 2
+		if n := c.Limits.AttemptsPerIdentifier.N; n != 0 {
+			c.Limits.AttemptsPerFlow = n
+		}
+	}
 	defRate(&c.Limits.RedeemsPerIP, 30, 15*time.Minute)
 	if c.Limits.SMSPerHour == 0 {
 		c.Limits.SMSPerHour = 500

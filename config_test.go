@@ -94,6 +94,8 @@ func TestNewDefaults(t *testing.T) {
 	assert.Equal(t, 5*time.Minute, a.cfg.OTPTTL)
 	assert.Equal(t, Rate{N: 5, Per: 15 * time.Minute}, a.cfg.Limits.SendsPerIdentifier)
 	assert.Equal(t, Rate{N: 30, Per: 15 * time.Minute}, a.cfg.Limits.SendsPerIP)
+	assert.Equal(t, Rate{N: 20, Per: 15 * time.Minute}, a.cfg.Limits.SendsPerIdentifierTotal)
+	assert.Equal(t, 2, a.cfg.Limits.AttemptsPerFlow)
 	assert.Equal(t, 500, a.cfg.Limits.SMSPerHour)
 	assert.Equal(t, int64(16<<10), a.cfg.MaxBodyBytes)
 	assert.Equal(t, "__Host-otlogin", a.sm.Cookie.Name)
@@ -160,4 +162,35 @@ func TestNewChecksOwnSessions(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.wantErr)
 		})
 	}
+}
+
+// TestNewLimitsPerAddress: the absolute per-address cap follows SendsPerIdentifier, must be
+// larger than it, and the deprecated AttemptsPerIdentifier still sets the per-flow cap.
+func TestNewLimitsPerAddress(t *testing.T) {
+	t.Parallel()
+	newLimits := func(l Limits) (Limits, error) {
+		a, err := New(Config{Client: testClient(t), PublicURL: "https://app.example.com/", Limits: l})
+		if err != nil {
+			return Limits{}, err
+		}
+		return a.cfg.Limits, nil
+	}
+	l, err := newLimits(Limits{SendsPerIdentifier: Rate{N: 3, Per: time.Hour}})
+	require.NoError(t, err)
+	assert.Equal(t, Rate{N: 12, Per: time.Hour}, l.SendsPerIdentifierTotal)
+
+	l, err = newLimits(Limits{SendsPerIdentifier: Rate{N: -1}})
+	require.NoError(t, err)
+	assert.Negative(t, l.SendsPerIdentifierTotal.N, "off with the per-network limit")
+
+	_, err = newLimits(Limits{SendsPerIdentifier: Rate{N: 5}, SendsPerIdentifierTotal: Rate{N: 5}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "SendsPerIdentifierTotal must be larger than SendsPerIdentifier")
+
+	l, err = newLimits(Limits{AttemptsPerIdentifier: Rate{N: 4}})
+	require.NoError(t, err)
+	assert.Equal(t, 4, l.AttemptsPerFlow)
+	l, err = newLimits(Limits{AttemptsPerIdentifier: Rate{N: 4}, AttemptsPerFlow: 1})
+	require.NoError(t, err)
+	assert.Equal(t, 1, l.AttemptsPerFlow)
 }

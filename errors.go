@@ -66,6 +66,12 @@ func errRateLimited(retry time.Duration) *Error {
 	return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: msgRateLimited, RetryAfter: retry}
 }
 
+// errTooManyAttempts: the pending code flow has used its passcode attempts; a new send
+// starts a new one.
+func errTooManyAttempts() *Error {
+	return newError(http.StatusTooManyRequests, "too_many_attempts", "Too many wrong codes. Request a new code.")
+}
+
 func errNoFlow() *Error {
 	return newError(http.StatusBadRequest, "no_pending_login", msgNoFlow)
 }

@@ -174,3 +174,44 @@ func sanitizeNext(raw string) string {
 	}
 	return out
 }
+
+// keyLatestOTP is the value name in a latest-code record (see saveLatestOTP).
+const keyLatestOTP = "otlogin.otp"
+
+// latestOTPKey is the store key of the record naming the newest code flow started for an
+// identifier (on any instance). The identifier appears in it only hashed with the limiter
+// key, which every instance of an app shares.
+func (a *Auth) latestOTPKey(idType, identifier string) string {
+	return "otlogin-otp-" + a.limitKey("latest-otp\x00"+idType+"\x00"+identifier)
+}
+
+// saveLatestOTP records, until its code expires, that f is the newest code flow of its
+// identifier. Mosaic keeps one passcode per identifier: a send replaces the code of every
+// earlier flow for the same identifier, whichever browser started it.
+func (a *Auth) saveLatestOTP(ctx context.Context, f *flow) error {
+	exp := time.Unix(f.Expires, 0)
+	b, err := a.sm.Codec.Encode(exp, map[string]any{keyLatestOTP: f.State})
+	if err != nil {
+		return err
+	}
+	key := a.latestOTPKey(f.IdentifierType, f.Identifier)
+	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
+		return cs.CommitCtx(ctx, key, b, exp)
+	}
+	return a.sm.Store.Commit(key, b, exp)
+}
+
+// isLatestOTPFlow reports whether f is still the newest code flow of its identifier: false
+// only when the store names another, unexpired flow (a missing record does not refuse).
+func (a *Auth) isLatestOTPFlow(ctx context.Context, f *flow) (bool, error) {
+	b, found, err := a.storeFindKey(ctx, a.latestOTPKey(f.IdentifierType, f.Identifier))
+	if err != nil || !found {
+		return true, err
+	}
+	exp, values, err := a.sm.Codec.Decode(b)
+	if err != nil || !a.cfg.Now().Before(exp) {
+		return true, nil
+	}
+	latest, _ := values[keyLatestOTP].(string)
+	return latest == "" || f.matchesState(latest), nil
+}

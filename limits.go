@@ -32,36 +32,80 @@ type LimiterProvider interface {
 	Limiter() Limiter
 }
 
-// memoryLimiterSweepEvery is how often, at most, [MemoryLimiter] walks all its windows to drop
-// expired ones; it also sweeps whenever the number of windows has doubled since the last sweep.
-const memoryLimiterSweepEvery = time.Minute
+// DefaultMemoryLimiterMaxKeys is the number of windows a [MemoryLimiter] keeps when its
+// MaxKeys is zero: about 15 MB.
+const DefaultMemoryLimiterMaxKeys = 100_000
 
-// memoryLimiterMinSweepSize is the map size below which only the time-based sweep runs.
-const memoryLimiterMinSweepSize = 1024
+// memoryLimiterSweepStep is how many queued windows one step of the expiry sweep looks at
+// while holding the lock; a caller that finds more expired windows takes further steps,
+// releasing the lock between them, so other callers wait at most one step.
+const memoryLimiterSweepStep = 256
 
 // MemoryLimiter is a [Limiter] that keeps fixed windows in process memory. It suits an app
 // running on one machine; apps on several machines need a shared limiter (package store).
-// Expired windows are dropped lazily by amortised sweeps; it starts no goroutine. The zero
-// value is ready to use, like the result of [NewMemoryLimiter].
+//
+// Its memory is bounded: it holds at most MaxKeys windows, and when a new key would exceed
+// that it forgets the window closest to its reset (the oldest one of its length) first.
+// Forgetting a live window lets that key start afresh, so size MaxKeys above the number of
+// keys your busiest window needs (a send uses three: client IP, address from that network,
+// address in all). Expired windows are dropped in small steps as calls arrive, oldest
+// first, never with a walk of all windows under the lock; once most are gone the map is
+// rebuilt at its live size so the memory goes back. It starts no goroutine. The zero value
+// is ready to use, like the result of [NewMemoryLimiter].
 type MemoryLimiter struct {
 	// Now returns the current time. Tests may set it before the first call to Allow.
 	// Default: time.Now.
 	Now func() time.Time
+	// MaxKeys caps the number of windows kept. Set it before the first call to Allow.
+	// Default: DefaultMemoryLimiterMaxKeys.
+	MaxKeys int
 
-	mu        sync.Mutex
-	windows   map[string]memoryLimiterWindow
-	nextSweep time.Time
-	sweepSize int // sweep when len(windows) reaches this
+	mu      sync.Mutex
+	windows map[string]memoryLimiterWindow
+	// queues holds, per window length, the keys in the order their windows started, which
+	// for one length is also the order they reset. An entry whose key has since started a
+	// newer window (or was dropped) is stale and skipped.
+	queues   map[time.Duration]*memoryLimiterQueue
+	peak     int  // largest len(windows) since the map was last rebuilt
+	sweeping bool // a caller is taking sweep steps
 }
 
 type memoryLimiterWindow struct {
-	start, reset time.Time
+	start, reset int64 // Unix nanoseconds
 	count        int
+}
+
+type memoryLimiterEntry struct {
+	key   string
+	start int64
+}
+
+// memoryLimiterQueue is a FIFO of window starts.
+type memoryLimiterQueue struct {
+	items []memoryLimiterEntry
+	head  int
+}
+
+func (q *memoryLimiterQueue) len() int { return len(q.items) - q.head }
+
+func (q *memoryLimiterQueue) front() memoryLimiterEntry { return q.items[q.head] }
+
+func (q *memoryLimiterQueue) pop() {
+	q.items[q.head] = memoryLimiterEntry{}
+	q.head++
+	switch {
+	case q.head == len(q.items):
+		q.items, q.head = nil, 0
+	case q.head >= 1024 && q.head*2 >= len(q.items):
+		// Move the live half down so the array does not keep the dropped half.
+		q.items = append([]memoryLimiterEntry(nil), q.items[q.head:]...)
+		q.head = 0
+	}
 }
 
 // NewMemoryLimiter returns an empty in-memory limiter.
 func NewMemoryLimiter() *MemoryLimiter {
-	return &MemoryLimiter{Now: time.Now, windows: make(map[string]memoryLimiterWindow)}
+	return &MemoryLimiter{Now: time.Now}
 }
 
 // Allow implements [Limiter]. A limit below 1 or a window of zero or less is an error (with
@@ -80,45 +124,127 @@ func (l *MemoryLimiter) Allow(_ context.Context, key string, limit int, window t
 	if l.Now != nil {
 		now = l.Now()
 	}
+	n := now.UnixNano()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.windows == nil {
 		l.windows = make(map[string]memoryLimiterWindow)
+		l.queues = make(map[time.Duration]*memoryLimiterQueue)
 	}
-	l.memoryLimiterMaybeSweep(now)
+	more := l.sweepStep(n)
 	w, ok := l.windows[key]
-	if !ok || !now.Before(w.reset) || now.Before(w.start) {
-		w = memoryLimiterWindow{start: now, reset: now.Add(window)}
+	if !ok || n >= w.reset || n < w.start {
+		if !ok {
+			l.makeRoom()
+		}
+		w = memoryLimiterWindow{start: n, reset: now.Add(window).UnixNano()}
+		q := l.queues[window]
+		if q == nil {
+			q = &memoryLimiterQueue{}
+			l.queues[window] = q
+		}
+		q.items = append(q.items, memoryLimiterEntry{key: key, start: n})
 	}
 	if w.count >= limit {
-		return false, max(w.reset.Sub(now), time.Second), nil
+		l.windows[key] = w
+		l.mu.Unlock()
+		return false, max(time.Duration(w.reset-n), time.Second), nil
 	}
 	w.count++
 	l.windows[key] = w
+	l.peak = max(l.peak, len(l.windows))
+	if more && !l.sweeping {
+		// Many windows expired at once (a flood's window ended): this caller drops them in
+		// steps, letting other callers in between.
+		l.sweeping = true
+		l.mu.Unlock()
+		for {
+			l.mu.Lock()
+			more = l.sweepStep(n)
+			if !more {
+				l.sweeping = false
+				l.mu.Unlock()
+				break
+			}
+			l.mu.Unlock()
+		}
+		return true, 0, nil
+	}
+	l.mu.Unlock()
 	return true, 0, nil
 }
 
-// memoryLimiterMaybeSweep drops expired windows once a minute, or sooner when the map has
-// doubled since the last sweep, so the cost stays amortised O(1) per call and memory follows
-// the number of live windows.
-func (l *MemoryLimiter) memoryLimiterMaybeSweep(now time.Time) {
-	if now.Before(l.nextSweep) && len(l.windows) < max(l.sweepSize, memoryLimiterMinSweepSize) {
-		return
-	}
-	before := len(l.windows)
-	for k, w := range l.windows {
-		if !now.Before(w.reset) || now.Before(w.start) {
-			delete(l.windows, k)
+// sweepStep drops up to memoryLimiterSweepStep expired or stale queue entries (and their
+// expired windows), and rebuilds the map once it holds a small part of its peak. It reports
+// whether expired entries may remain. l.mu must be held.
+func (l *MemoryLimiter) sweepStep(now int64) (more bool) {
+	budget := memoryLimiterSweepStep
+	for _, q := range l.queues {
+		for budget > 0 && q.len() > 0 {
+			e := q.front()
+			w, ok := l.windows[e.key]
+			if ok && w.start == e.start {
+				if now < w.reset && now >= w.start {
+					break // the oldest live window of this length: the rest are newer
+				}
+				delete(l.windows, e.key)
+			}
+			q.pop()
+			budget--
+		}
+		if budget == 0 {
+			more = true
+			break
 		}
 	}
-	if len(l.windows) < before/4 {
-		// A Go map keeps its peak capacity; copy into a fresh one to give memory back.
+	for d, q := range l.queues {
+		if q.len() == 0 {
+			delete(l.queues, d)
+		}
+	}
+	if l.peak >= 4096 && len(l.windows) <= l.peak/8 {
+		// A Go map keeps its peak size; copy the live windows (found through the queues,
+		// not by walking the big map) into a fresh one to give the memory back.
 		fresh := make(map[string]memoryLimiterWindow, len(l.windows))
-		for k, w := range l.windows {
-			fresh[k] = w
+		for _, q := range l.queues {
+			for _, e := range q.items[q.head:] {
+				if w, ok := l.windows[e.key]; ok && w.start == e.start {
+					fresh[e.key] = w
+				}
+			}
 		}
 		l.windows = fresh
+		l.peak = len(fresh)
 	}
-	l.nextSweep = now.Add(memoryLimiterSweepEvery)
-	l.sweepSize = max(2*len(l.windows), memoryLimiterMinSweepSize)
+	return more
+}
+
+// makeRoom forgets windows, closest to their reset first, until one more fits under
+// MaxKeys. l.mu must be held.
+func (l *MemoryLimiter) makeRoom() {
+	maxKeys := l.MaxKeys
+	if maxKeys <= 0 {
+		maxKeys = DefaultMemoryLimiterMaxKeys
+	}
+	for len(l.windows) >= maxKeys {
+		var oldest *memoryLimiterQueue
+		var oldestReset int64
+		for _, q := range l.queues {
+			// Skip stale entries at the front, then compare the live fronts.
+			for q.len() > 0 {
+				e := q.front()
+				if w, ok := l.windows[e.key]; ok && w.start == e.start {
+					if oldest == nil || w.reset < oldestReset {
+						oldest, oldestReset = q, w.reset
+					}
+					break
+				}
+				q.pop()
+			}
+		}
+		if oldest == nil {
+			return // every window is queued, so this cannot happen; never loop forever
+		}
+		delete(l.windows, oldest.front().key)
+		oldest.pop()
+	}
 }

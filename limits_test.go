@@ -143,28 +143,88 @@ func TestMemoryLimiterClockGoesBack(t *testing.T) {
 }
 
 // TestMemoryLimiterPrunesExpiredWindows: many distinct keys do not grow memory once their
-// windows have expired.
+// windows have expired, and the map is rebuilt at its live size.
 func TestMemoryLimiterPrunesExpiredWindows(t *testing.T) {
 	t.Parallel()
 	l, clock := newMemoryLimiterForTest()
 	ctx := context.Background()
+	peak := 0
 	for round := range 5 {
 		for i := range 20_000 {
 			_, _, err := l.Allow(ctx, "r"+strconv.Itoa(round)+":"+strconv.Itoa(i), 5, time.Minute)
 			require.NoError(t, err)
 		}
+		l.mu.Lock()
+		peak = max(peak, len(l.windows))
+		l.mu.Unlock()
 		clock.Advance(2 * time.Minute)
 	}
-	l.mu.Lock()
-	peak := len(l.windows)
-	l.mu.Unlock()
-	assert.LessOrEqual(t, peak, 2*20_000+memoryLimiterMinSweepSize, "only the last round's windows (and the doubling slack) are held")
+	assert.LessOrEqual(t, peak, 20_000+1, "only the current round's windows are held")
 
 	_, _, err := l.Allow(ctx, "after", 5, time.Minute)
 	require.NoError(t, err)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	assert.Len(t, l.windows, 1, "every expired window is dropped by the next sweep")
+	assert.Len(t, l.windows, 1, "every expired window is dropped once calls resume")
+	assert.Less(t, l.peak, 20_000/8, "the map was rebuilt near its live size")
+	n := 0
+	for _, q := range l.queues {
+		n += q.len()
+	}
+	assert.Equal(t, 1, n, "the expiry queues hold only the live window")
+}
+
+// TestMemoryLimiterMaxKeys: the limiter never holds more than MaxKeys windows; a new key
+// beyond it forgets the window closest to its reset.
+func TestMemoryLimiterMaxKeys(t *testing.T) {
+	t.Parallel()
+	l, clock := newMemoryLimiterForTest()
+	l.MaxKeys = 100
+	ctx := context.Background()
+	for i := range 150 {
+		ok, _, err := l.Allow(ctx, "k"+strconv.Itoa(i), 1, time.Hour)
+		require.NoError(t, err)
+		require.True(t, ok)
+		clock.Advance(time.Second)
+		l.mu.Lock()
+		require.LessOrEqual(t, len(l.windows), 100)
+		l.mu.Unlock()
+	}
+	// Mixed window lengths: the one that resets first goes first.
+	ok, _, _ := l.Allow(ctx, "k149", 1, time.Hour)
+	assert.False(t, ok, "the newest windows are kept")
+	ok, _, _ = l.Allow(ctx, "k50", 1, time.Hour)
+	assert.False(t, ok, "the oldest kept window is still counted")
+	ok, _, _ = l.Allow(ctx, "k0", 1, time.Hour)
+	assert.True(t, ok, "the oldest windows were forgotten")
+
+	l2, _ := newMemoryLimiterForTest()
+	l2.MaxKeys = 2
+	_, _, _ = l2.Allow(ctx, "long", 1, time.Hour)
+	_, _, _ = l2.Allow(ctx, "short", 1, time.Minute)
+	_, _, _ = l2.Allow(ctx, "new", 1, time.Hour)
+	ok, _, _ = l2.Allow(ctx, "long", 1, time.Hour)
+	assert.False(t, ok, "the window that resets later is kept")
+	ok, _, _ = l2.Allow(ctx, "short", 1, time.Minute)
+	assert.True(t, ok, "the window closest to its reset was forgotten")
+}
+
+// TestMemoryLimiterSweepInSteps: a flood's expired windows are dropped in bounded steps,
+// each under the lock on its own, not in one walk.
+func TestMemoryLimiterSweepInSteps(t *testing.T) {
+	t.Parallel()
+	l, clock := newMemoryLimiterForTest()
+	ctx := context.Background()
+	for i := range 10_000 {
+		_, _, _ = l.Allow(ctx, strconv.Itoa(i), 1, time.Minute)
+	}
+	clock.Advance(2 * time.Minute)
+	l.mu.Lock()
+	more := l.sweepStep(clock.Now().UnixNano())
+	left := len(l.windows)
+	l.mu.Unlock()
+	assert.True(t, more)
+	assert.Equal(t, 10_000-memoryLimiterSweepStep, left, "one step drops at most memoryLimiterSweepStep windows")
 }
 
 // BenchmarkMemoryLimiter measures Allow under parallel load over 1024 keys.

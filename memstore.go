@@ -40,6 +40,7 @@ type MemoryStore struct {
 	// nextSweep is when (unix nanoseconds) the next commit walks a part; sweepAt is the part.
 	nextSweep atomic.Int64
 	sweepAt   atomic.Uint32
+	now       func() time.Time // nil: time.Now
 }
 
 // memShard is one part of a MemoryStore. Every read or write of items holds mu; code that
@@ -94,7 +95,7 @@ func (m *MemoryStore) Find(token string) (b []byte, found bool, err error) {
 	s.mu.RLock()
 	it, ok := s.items[token]
 	s.mu.RUnlock()
-	if !ok || time.Now().UnixNano() >= it.expiry {
+	if !ok || m.nowNano() >= it.expiry {
 		return nil, false, nil
 	}
 	return it.b, true, nil
@@ -104,7 +105,7 @@ func (m *MemoryStore) Find(token string) (b []byte, found bool, err error) {
 // in the future deletes the token. It may also drop the expired sessions of one part of the
 // store (see [MemoryStore]).
 func (m *MemoryStore) Commit(token string, b []byte, expiry time.Time) error {
-	now := time.Now().UnixNano()
+	now := m.nowNano()
 	exp := unixNano(expiry)
 	s := m.shard(token)
 	s.mu.Lock()
@@ -145,7 +146,28 @@ func (m *MemoryStore) sweepStep(now int64) {
 			delete(s.items, k)
 		}
 	}
+	if len(expired) >= memRebuildAfter && len(expired) > 2*len(s.items) {
+		// Go maps never shrink: after a flood expired, copy what is left into a new map so
+		// the memory goes back (one part's live sessions, under its lock).
+		fresh := make(map[string]memItem, len(s.items))
+		for k, it := range s.items {
+			fresh[k] = it
+		}
+		s.items = fresh
+	}
 	s.mu.Unlock()
+}
+
+// memRebuildAfter is how many expired sessions one sweep step of a part must drop before it
+// rebuilds the part's map (see sweepStep).
+const memRebuildAfter = 32
+
+// nowNano is the store's clock (the now field, a test seam; time.Now when nil).
+func (m *MemoryStore) nowNano() int64 {
+	if m.now != nil {
+		return m.now().UnixNano()
+	}
+	return time.Now().UnixNano()
 }
 
 // UpdateCtx replaces the data and expiry of token only if it exists and has not expired,
@@ -155,7 +177,7 @@ func (m *MemoryStore) UpdateCtx(ctx context.Context, token string, b []byte, exp
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	now := time.Now().UnixNano()
+	now := m.nowNano()
 	exp := unixNano(expiry)
 	s := m.shard(token)
 	s.mu.Lock()
@@ -185,7 +207,7 @@ func (m *MemoryStore) Delete(token string) error {
 // part at a time, so it is a consistent view of each part, not of the whole store at one
 // instant.
 func (m *MemoryStore) All() (map[string][]byte, error) {
-	now := time.Now().UnixNano()
+	now := m.nowNano()
 	out := make(map[string][]byte)
 	for i := range m.shards {
 		s := &m.shards[i]

@@ -314,7 +314,8 @@ func TestSendRateLimits(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, func(c *Config) {
 			c.Limits.SendsPerIP = Rate{N: 1}
-			c.Limits.SendsPerIdentifier = Rate{N: 3}
+			c.Limits.SendsPerIdentifier = Rate{N: 2}
+			c.Limits.SendsPerIdentifierTotal = Rate{N: 3}
 			c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 		})
 		h.emu.CreateUser("victim@example.com", "")
@@ -382,10 +383,11 @@ func TestSendRateLimits(t *testing.T) {
 	})
 }
 
-// TestAttemptLimit: passcode attempts per identifier are capped before Mosaic is asked.
+// TestAttemptLimit: passcode attempts are capped per flow before Mosaic is asked; a new
+// send starts a new flow with its own attempts.
 func TestAttemptLimit(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(c *Config) { c.Limits.AttemptsPerIdentifier = Rate{N: 2} })
+	h := newHarness(t, func(c *Config) { c.Limits.AttemptsPerFlow = 2 })
 	h.emu.CreateUser("ada@example.com", "")
 	c := h.newClient()
 	h.postJSON(c, "/auth/otp/send", map[string]string{"channel": "email", "identifier": "ada@example.com"})
@@ -400,8 +402,15 @@ func TestAttemptLimit(t *testing.T) {
 	}
 	r := h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": code})
 	assert.Equal(t, http.StatusTooManyRequests, r.StatusCode)
-	assert.NotEmpty(t, r.Header.Get("Retry-After"))
+	assert.Contains(t, r.body, "too_many_attempts")
 	assert.Equal(t, 2, h.emu.Calls(transmittest.EndpointAuthenticateOTP))
+	r = h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": code})
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode, "the flow ended")
+	assert.Contains(t, r.body, "no_pending_login")
+
+	h.postJSON(c, "/auth/otp/send", map[string]string{"channel": "email", "identifier": "ada@example.com"})
+	r = h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": h.lastCode("ada@example.com")})
+	assert.Equal(t, http.StatusOK, r.StatusCode, "a new send brings new attempts: %s", r.body)
 }
 
 // TestNoEnumeration: a send for an unknown user answers exactly like one for a known user

@@ -32,9 +32,10 @@ func (a *Auth) allow(ctx context.Context, key string, r Rate) *Error {
 	return nil
 }
 
-// checkSendLimits applies, in this order, the SMS country allow-list, the per-IP and
-// per-identifier (per mailbox: see identifierRateKey) send limits, the SMS budget of the
-// number's country and the global SMS budget. Mosaic is not called when one refuses.
+// checkSendLimits applies, in this order, the SMS country allow-list, the per-IP send
+// limit, the per-identifier (per mailbox: see identifierRateKey) send limit from this client
+// network, the absolute per-identifier send limit, the SMS budget of the number's country
+// and the global SMS budget. Mosaic is not called when one refuses.
 func (a *Auth) checkSendLimits(r *http.Request, identifier, channel string) *Error {
 	ctx := r.Context()
 	if channel == channelSMS && len(a.smsCodes) > 0 {
@@ -50,12 +51,19 @@ func (a *Auth) checkSendLimits(r *http.Request, identifier, channel string) *Err
 				"We can't send text messages to that country. Use email instead.")
 		}
 	}
-	// The per-IP limit comes first, so requests it refuses do not spend the budget of the
-	// address they name (an attacker over its own limit cannot lock a victim out).
-	if e := a.allow(ctx, "send:ip:"+a.limitKey(a.clientNet(r)), a.cfg.Limits.SendsPerIP); e != nil {
+	// Each limit is checked only after the narrower ones passed, so a request refused by the
+	// sender's own limits (per IP, then per address from this network) never spends the
+	// address's absolute budget: an attacker on one network cannot lock a victim out, and
+	// the victim's own network keeps its own budget for the address.
+	cnet := a.clientNet(r)
+	if e := a.allow(ctx, "send:ip:"+a.limitKey(cnet), a.cfg.Limits.SendsPerIP); e != nil {
 		return e
 	}
-	if e := a.allow(ctx, "send:id:"+a.limitKey(identifierRateKey(identifier)), a.cfg.Limits.SendsPerIdentifier); e != nil {
+	idKey := identifierRateKey(identifier)
+	if e := a.allow(ctx, "send:idnet:"+a.limitKey(idKey+"\x00"+cnet), a.cfg.Limits.SendsPerIdentifier); e != nil {
+		return e
+	}
+	if e := a.allow(ctx, "send:id:"+a.limitKey(idKey), a.cfg.Limits.SendsPerIdentifierTotal); e != nil {
 		return e
 	}
 	if channel == channelSMS {
@@ -230,8 +238,17 @@ func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool
 		a.fail(w, r, mosaicError(err))
 		return
 	}
+	if f.Kind == flowOTP {
+		// Recorded for every accepted send, known address or not, so both cost the same.
+		if err := a.saveLatestOTP(ctx, f); err != nil {
+			a.log(ctx, "send", method, "unavailable", f.Identifier, "error", "session_store")
+			a.fail(w, r, errUnavailable(err))
+			return
+		}
+	}
 	a.log(ctx, "send", method, outcome, f.Identifier, logAttrs...)
 	a.saveFlow(ctx, f)
+	a.limitPreLogin(ctx, f)
 	if isJSON || wantsJSON(r) {
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "sent"})
 		return

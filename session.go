@@ -278,6 +278,20 @@ func (a *Auth) saveFlow(ctx context.Context, f *flow) {
 	a.sm.Put(ctx, keyFlow, b)
 }
 
+// limitPreLogin gives a session that holds nothing but a pending flow the lifetime of that
+// flow (a new flow sets it again), so what an anonymous visitor's send stores lives minutes,
+// not SessionLifetime. A sign-in renews the token, which gives the full lifetime; a session
+// holding anything else (a signed-in state, the app's own values) keeps its deadline.
+func (a *Auth) limitPreLogin(ctx context.Context, f *flow) {
+	for _, k := range a.sm.Keys(ctx) {
+		if k != keyFlow {
+			return
+		}
+	}
+	// Stores and cookies count in wall-clock time; the flow in Config.Now's.
+	a.sm.SetDeadline(ctx, time.Now().Add(time.Unix(f.Expires, 0).Sub(a.cfg.Now())).UTC())
+}
+
 // storeFind reads a session's encoded data straight from the store, bypassing the
 // request's copy.
 func (a *Auth) storeFind(ctx context.Context, token string) ([]byte, bool, error) {

@@ -121,8 +121,12 @@ func TestRedisRoundTrips(t *testing.T) {
 	// The figures README's "Cost per request" quotes.
 	assert.Equal(t, []string{"get", "evalsha", "evalsha", "del", "set"}, got["GET magic-link callback"],
 		"session, the flow's in-flight slot, single-use guard, old token, new session")
-	assert.Equal(t, []string{"get", "evalsha", "evalsha", "evalsha", "evalsha", "set"}, got["POST /auth/otp/send (SMS)"],
-		"store check, 4 limit checks (identifier, IP, country SMS, global SMS), pending flow")
+	assert.Equal(t, []string{"get", "evalsha", "evalsha", "evalsha", "evalsha", "evalsha", "set", "set"}, got["POST /auth/otp/send (SMS)"],
+		"store check, 5 limit checks (IP, identifier from this network, identifier in all, country SMS, global SMS), latest-code record, pending flow")
+	assert.Equal(t, []string{"get", "evalsha", "evalsha", "evalsha", "set"}, got["POST /auth/link/email/send"],
+		"store check, 3 limit checks (IP, identifier from this network, identifier in all), pending flow")
+	assert.Equal(t, []string{"get", "get", "evalsha", "del", "set"}, got["POST /auth/otp/authenticate"],
+		"session, latest-code record, the flow's in-flight slot, old token, new session")
 	for _, name := range []string{"GET /api/me", "GET /api/me again", "GET /dashboard"} {
 		assert.Equal(t, []string{"get"}, got[name], "%s: exactly one round trip, the session GET", name)
 		assert.Empty(t, writes(got[name]), "%s: no write", name)

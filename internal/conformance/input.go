@@ -49,7 +49,7 @@ func testRateLimits(t *testing.T, build Build) {
 	})
 	t.Run("passcode attempts", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, build, func(c *otlogin.Config) { c.Limits.AttemptsPerIdentifier = otlogin.Rate{N: 2} })
+		e := newEnv(t, build, func(c *otlogin.Config) { c.Limits.AttemptsPerFlow = 2 })
 		b := e.browser(t)
 		r := b.json("/auth/otp/send", map[string]string{"channel": "email", "identifier": "ada@example.com"})
 		require.Equal(t, http.StatusAccepted, r.StatusCode, r.body)
@@ -63,7 +63,8 @@ func testRateLimits(t *testing.T, build Build) {
 			assert.Contains(t, r.body, `"error":"invalid_code"`)
 		}
 		r = b.json("/auth/otp/authenticate", map[string]string{"passcode": e.lastCode(t, "ada@example.com")})
-		assertRateLimited(t, r)
+		assert.Equal(t, http.StatusTooManyRequests, r.StatusCode, r.body)
+		assert.Contains(t, r.body, `"error":"too_many_attempts"`, "the flow's attempts are spent: a new send starts another")
 		assert.Equal(t, 2, e.emu.Calls(transmittest.EndpointAuthenticateOTP), "Mosaic is not called over the limit")
 		assert.Equal(t, http.StatusUnauthorized, b.get("/auth/me").StatusCode)
 	})

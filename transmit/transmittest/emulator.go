@@ -82,6 +82,7 @@ type Emulator struct {
 	sessions     map[string]*session
 	refresh      map[string]*refreshToken
 	outbox       []Message
+	outboxCount  map[string]int // messages in outbox per lower-cased To
 }
 
 // New returns an emulator configured by opts (see [Options] for defaults). It validates every

@@ -69,6 +69,12 @@ type Options struct {
 	RefreshTTL time.Duration
 	// OldKeyGrace is how long a rotated-out signing key stays in the JWKS. Default: 24h.
 	OldKeyGrace time.Duration
+	// OutboxSize is the number of messages the outbox keeps; older ones are dropped first.
+	// Default: 1000.
+	OutboxSize int
+	// OutboxPerAddress is the number of messages the outbox keeps for one destination
+	// address or number; its older ones are dropped first. Default: 50.
+	OutboxPerAddress int
 	// Logger receives one Info line per "sent" link or code (the link or code included: this is
 	// a development tool). Default: nil, silent.
 	Logger *slog.Logger
@@ -98,6 +104,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.OTPTTL <= 0 {
 		o.OTPTTL = 5 * time.Minute
+	}
+	if o.OutboxSize <= 0 {
+		o.OutboxSize = 1000
+	}
+	if o.OutboxPerAddress <= 0 {
+		o.OutboxPerAddress = 50
 	}
 	if o.MaxFailures <= 0 {
 		o.MaxFailures = 3

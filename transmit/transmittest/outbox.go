@@ -25,9 +25,34 @@ type Message struct {
 	Time       time.Time `json:"time"`
 }
 
-// recordLocked appends m to the outbox and logs it. e.mu must be held.
+// recordLocked appends m to the outbox and logs it. The outbox keeps the newest
+// Options.OutboxPerAddress messages of each destination and the newest Options.OutboxSize
+// in all, so a long-running emulator (or a flood against it) does not grow without bound.
+// e.mu must be held.
 func (e *Emulator) recordLocked(m Message) {
+	if e.outboxCount == nil {
+		e.outboxCount = map[string]int{}
+	}
+	to := strings.ToLower(m.To)
+	if e.outboxCount[to] >= e.opts.OutboxPerAddress {
+		for i, old := range e.outbox {
+			if strings.ToLower(old.To) == to {
+				e.outbox = append(e.outbox[:i], e.outbox[i+1:]...)
+				e.outboxCount[to]--
+				break
+			}
+		}
+	}
+	for len(e.outbox) >= e.opts.OutboxSize {
+		old := strings.ToLower(e.outbox[0].To)
+		if e.outboxCount[old]--; e.outboxCount[old] <= 0 {
+			delete(e.outboxCount, old)
+		}
+		// Copy rather than reslice, so the array does not keep the dropped messages.
+		e.outbox = append(e.outbox[:0:0], e.outbox[1:]...)
+	}
 	e.outbox = append(e.outbox, m)
+	e.outboxCount[to]++
 	if e.opts.Logger != nil {
 		if m.Kind == KindLink {
 			e.opts.Logger.Info("transmittest: magic link sent", "channel", m.Channel, "to", m.To, "link", m.Link)
@@ -37,7 +62,8 @@ func (e *Emulator) recordLocked(m Message) {
 	}
 }
 
-// Outbox returns every message sent so far, oldest first.
+// Outbox returns the messages sent so far, oldest first: the newest Options.OutboxSize, and
+// of those the newest Options.OutboxPerAddress per destination.
 func (e *Emulator) Outbox() []Message {
 	e.mu.Lock()
 	defer e.mu.Unlock()
