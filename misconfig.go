@@ -14,13 +14,19 @@ import (
 // any refusal from the token endpoint), or a path does not exist (404, BaseURL or TokenURL
 // wrong) or is forbidden to this client (403). It returns "" for every other error,
 // including the 403 and 404 answers that are about a user (not found, not active).
-func misconfiguration(err error) string {
+// callback is the magic link's redirect URI (PublicURL + Prefix + "/link/email/callback"),
+// named when Mosaic refused it.
+func misconfiguration(err error, callback string) string {
 	var ae *transmit.APIError
 	if !errors.As(err, &ae) {
 		return ""
 	}
 	aboutUser := errors.Is(err, transmit.ErrUserNotFound) || errors.Is(err, transmit.ErrUserNotActive)
 	switch {
+	case errors.Is(err, transmit.ErrRedirectURINotAllowed):
+		return "Mosaic refused the magic link's redirect URI: register " + callback +
+			" as a Redirect URI of the application in the Admin Portal (it is Config.PublicURL + Prefix + " +
+			"/link/email/callback; check PublicURL if that is not the address users open)"
 	case ae.Status == http.StatusNotFound && !aboutUser:
 		return "Mosaic has no such path: check transmit.Config.BaseURL (TRANSMIT_BASE_URL; it ends in /cis, " +
 			"e.g. https://api.transmitsecurity.io/cis) and TokenURL"
@@ -38,7 +44,7 @@ func misconfiguration(err error) string {
 // configuration can fix, with its cause (status, Mosaic's error code and message, never a
 // credential) and the fix. It reports whether err was such an answer.
 func (a *Auth) logMisconfiguration(ctx context.Context, err error) bool {
-	fix := misconfiguration(err)
+	fix := misconfiguration(err, a.callbackURL)
 	if fix == "" {
 		return false
 	}

@@ -90,3 +90,100 @@ func TestNilLoggerIsSlogDefault(t *testing.T) {
 	quiet.log(context.Background(), "callback", MethodMagicLink, "no_matching_flow", "")
 	assert.Empty(t, buf.String())
 }
+
+// errorLines returns the Error-level lines of a JSON log.
+func errorLines(logs string) []string {
+	var out []string
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, `"level":"ERROR"`) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// linkSend posts a magic-link send for ops@example.com to a's handler.
+func linkSend(t *testing.T, a *Auth, public string) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, public+"/auth/link/email/send",
+		strings.NewReader(url.Values{"email": {"ops@example.com"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	a.Handler().ServeHTTP(rec, req)
+	return rec
+}
+
+// TestRedirectURINotAllowedIsNamed: when Mosaic refuses the magic link's redirect_uri (not
+// registered for the app), as a 400 or a 403, the send answers 503 (nothing was sent, never
+// "check your email"), and an Error-level config event names the exact URI to register.
+func TestRedirectURINotAllowedIsNamed(t *testing.T) {
+	t.Parallel()
+	const refused = "redirect_uri is not one of the allowed redirect URIs configured for this app"
+	for _, tc := range []struct {
+		name  string
+		fault *transmittest.Fault
+	}{
+		{"emulator allow-list (400)", nil},
+		{"403 answer", func() *transmittest.Fault {
+			f := transmittest.FaultStringCode(http.StatusForbidden, refused)
+			return &f
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			emu := transmittest.NewTestServer(t, transmittest.Options{PublicURLs: []string{"http://localhost:18301"}})
+			emu.CreateUser("ops@example.com", "")
+			if tc.fault != nil {
+				emu.Force(transmittest.EndpointSendMagicLink, *tc.fault)
+			}
+			var logs safe.Buffer
+			const public = "http://127.0.0.1:18302"
+			client, err := transmit.New(transmit.Config{BaseURL: emu.BaseURL(), ClientID: emu.ClientID, ClientSecret: emu.ClientSecret})
+			require.NoError(t, err)
+			a, err := New(Config{Client: client, PublicURL: public,
+				Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+			require.NoError(t, err)
+			rec := linkSend(t, a, public)
+			assert.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+			lines := errorLines(logs.String())
+			require.Len(t, lines, 1, "one Error-level event names the misconfiguration; logs:\n%s", logs.String())
+			assert.Contains(t, lines[0], `"event":"config"`)
+			assert.Contains(t, lines[0], public+"/auth/link/email/callback")
+			assert.Contains(t, lines[0], "Redirect URI")
+			assert.Contains(t, lines[0], "not one of the allowed redirect URIs", "Mosaic's own message is kept")
+			assert.NotContains(t, logs.String(), "ops@example.com")
+		})
+	}
+}
+
+// TestWrongBasePathLinkSendIsConfigError: a BaseURL that ends in /cis but is not Mosaic's
+// (https://host/foo/cis) answers 404 "no such path" to every call. The magic-link send must
+// not take that for an unknown user (answered "check your email", nothing sent), with or
+// without CreateUsers (whose create call gets the same 404): 503 and an Error-level event.
+func TestWrongBasePathLinkSendIsConfigError(t *testing.T) {
+	t.Parallel()
+	emu := transmittest.NewTestServer(t, transmittest.Options{})
+	for _, create := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "CreateUsers"}[create], func(t *testing.T) {
+			t.Parallel()
+			client, err := transmit.New(transmit.Config{BaseURL: strings.TrimSuffix(emu.BaseURL(), "/cis") + "/foo/cis",
+				ClientID: emu.ClientID, ClientSecret: emu.ClientSecret})
+			require.NoError(t, err)
+			var logs safe.Buffer
+			const public = "http://127.0.0.1:8080"
+			a, err := New(Config{Client: client, PublicURL: public, CreateUsers: create,
+				Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+			require.NoError(t, err)
+			rec := linkSend(t, a, public)
+			assert.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+			lines := errorLines(logs.String())
+			require.NotEmpty(t, lines, "logs:\n%s", logs.String())
+			assert.Contains(t, lines[0], `"event":"config"`)
+			assert.Contains(t, lines[0], "404")
+			assert.Contains(t, lines[0], "BaseURL")
+			assert.NotContains(t, logs.String(), "unknown_user")
+			assert.NotContains(t, logs.String(), "create_refused")
+		})
+	}
+}
