@@ -187,3 +187,38 @@ func TestWrongBasePathLinkSendIsConfigError(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongTenantOrIssuerIsConfigError: a Config.TenantID or Config.Issuer that is not the
+// tenant's makes every genuine ID token (signed with the tenant's keys) fail its claim
+// checks. That is the app's configuration, not a wrong code: the sign-in answers 503, not
+// 400 "That code is invalid", and an Error-level config event names the claim, the token's
+// value and the configured one.
+func TestWrongTenantOrIssuerIsConfigError(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		mod  func(*Config)
+		want []string
+	}{
+		{"TenantID", func(c *Config) { c.TenantID = "not-our-tenant" },
+			[]string{"tid", "not-our-tenant", transmittest.DefaultTenantID, "TenantID"}},
+		{"Issuer", func(c *Config) { c.Issuer = "https://eu.userid.security" },
+			[]string{"iss", "https://eu.userid.security", transmittest.DefaultIssuer, "Issuer"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h, err := newModeHarness(t, transmittest.Options{}, func(_ *transmittest.Server, c *Config) { tc.mod(c) })
+			require.NoError(t, err)
+			ok, status, body := modeSignIn(t, h)
+			assert.False(t, ok)
+			assert.Equal(t, http.StatusServiceUnavailable, status, body)
+			lines := errorLines(h.logs.String())
+			require.NotEmpty(t, lines, "logs:\n%s", h.logs.String())
+			assert.Contains(t, lines[0], `"event":"config"`)
+			for _, w := range tc.want {
+				assert.Contains(t, lines[0], w)
+			}
+			assert.NotContains(t, h.logs.String(), "id_token_rejected")
+		})
+	}
+}
