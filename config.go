@@ -479,6 +479,7 @@ func checkPublicURL(raw string, insecure bool) (*url.URL, error) {
 			"the session cookie and the CSRF check belong to the whole origin; to mount the sign-in routes under a path, "+
 			"set Config.Prefix (e.g. %q)", u.Scheme, u.Host, p, strings.TrimRight(p, "/")+"/auth")
 	}
+	u.Host = strings.ToLower(u.Host) // as browsers send it in Origin; LOCALHOST is loopback too
 	if u.Scheme == "http" && !insecure && !isLoopback(u.Hostname()) {
 		return nil, errors.New("otlogin: Config.PublicURL must be https (http is allowed for loopback hosts, or with InsecureCookies)")
 	}
@@ -487,6 +488,7 @@ func checkPublicURL(raw string, insecure bool) (*url.URL, error) {
 
 // isLoopback reports whether host is localhost or a loopback address.
 func isLoopback(host string) bool {
+	host = strings.ToLower(host)
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
