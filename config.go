@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -240,6 +241,8 @@ type Auth struct {
 	refreshes   singleflight.Group
 	recent      recentRefreshes
 	background  sync.WaitGroup // Mosaic calls that outlive their request (see Shutdown)
+	// outsidePrefixWarned: a request outside Prefix reached Handler and was logged once.
+	outsidePrefixWarned atomic.Bool
 }
 
 // New validates cfg, applies defaults and returns an Auth. It makes no network call and
@@ -264,6 +267,11 @@ func New(cfg Config) (*Auth, error) {
 		prefix:      cfg.Prefix,
 		origin:      u.Scheme + "://" + u.Host,
 		callbackURL: strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/") + cfg.Prefix + "/link/email/callback",
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		a.logger().Warn("otlogin: InsecureCookies with a non-loopback http PublicURL: session cookies cross the network in clear text",
+			"event", "config", "public_url", a.origin,
+			"fix", "serve PublicURL over https and drop InsecureCookies outside local development")
 	}
 	switch {
 	case len(cfg.HashKey) > 0 && len(cfg.HashKey) < 16:

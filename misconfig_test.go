@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -220,5 +221,69 @@ func TestWrongTenantOrIssuerIsConfigError(t *testing.T) {
 			}
 			assert.NotContains(t, h.logs.String(), "id_token_rejected")
 		})
+	}
+}
+
+// TestLogoutLogHasNoEmptyError: a successful logout's log line carries no error attribute
+// (an empty error="" reads like a failure with no cause).
+func TestLogoutLogHasNoEmptyError(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	require.Equal(t, http.StatusNoContent, h.postJSON(c, "/auth/logout", map[string]string{}).StatusCode)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, h.auth.Shutdown(ctx))
+	var line string
+	for _, l := range strings.Split(h.logs.String(), "\n") {
+		if strings.Contains(l, `"event":"logout"`) {
+			line = l
+		}
+	}
+	require.NotEmpty(t, line, h.logs.String())
+	assert.Contains(t, line, `"outcome":"ok"`)
+	assert.NotContains(t, line, `"error"`)
+}
+
+// TestHandlerOutsidePrefixWarns: the auth Handler mounted somewhere else than Config.Prefix
+// (say at /signin/, or under http.StripPrefix) answers 404 to everything; the log says why,
+// once, at Warn, naming Prefix.
+func TestHandlerOutsidePrefixWarns(t *testing.T) {
+	t.Parallel()
+	var logs safe.Buffer
+	a, err := New(Config{Client: testClient(t), PublicURL: "http://127.0.0.1:8080",
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("/signin/", a.Handler())
+	for range 3 {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/signin/login", nil))
+		assert.Equal(t, http.StatusNotFound, rec.Code)
+	}
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/auth/nope", nil))
+	assert.Equal(t, http.StatusNotFound, rec.Code, "an unknown path under Prefix is a plain 404")
+	assert.Equal(t, 1, strings.Count(logs.String(), `"level":"WARN"`), logs.String())
+	assert.Contains(t, logs.String(), `Config.Prefix`)
+	assert.Contains(t, logs.String(), `/auth`)
+	assert.Contains(t, logs.String(), `/signin/login`)
+}
+
+// TestInsecureCookiesPublicWarns: InsecureCookies with an http PublicURL on a non-loopback
+// host sends session cookies in clear over the network: New allows it and logs a Warn.
+func TestInsecureCookiesPublicWarns(t *testing.T) {
+	t.Parallel()
+	for public, warn := range map[string]bool{"http://app.internal:8080": true, "http://localhost:8080": false} {
+		var logs safe.Buffer
+		_, err := New(Config{Client: testClient(t), PublicURL: public, InsecureCookies: true,
+			Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+		require.NoError(t, err)
+		assert.Equal(t, warn, strings.Contains(logs.String(), `"level":"WARN"`), "%s: %s", public, logs.String())
+		if warn {
+			assert.Contains(t, logs.String(), "InsecureCookies")
+		}
 	}
 }
