@@ -205,6 +205,8 @@ func TestWrongTenantOrIssuerIsConfigError(t *testing.T) {
 			[]string{"tid", "not-our-tenant", transmittest.DefaultTenantID, "TenantID"}},
 		{"Issuer", func(c *Config) { c.Issuer = "https://eu.userid.security" },
 			[]string{"iss", "https://eu.userid.security", transmittest.DefaultIssuer, "Issuer"}},
+		{"client id", func(c *Config) { c.Client = otherClientID{c.Client} },
+			[]string{"aud", transmittest.DefaultClientID, "another-client", "ClientID"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -287,3 +289,8 @@ func TestInsecureCookiesPublicWarns(t *testing.T) {
 		}
 	}
 }
+
+// otherClientID is a MosaicClient that reports another client id than the one it uses.
+type otherClientID struct{ MosaicClient }
+
+func (otherClientID) ClientID() string { return "another-client" }
