@@ -319,6 +319,13 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 			a.fail(w, r, errUnavailable(err))
 			return
 		}
+		if a.idTokenMisconfigured(ctx, tok.IDToken) {
+			// Signed with the tenant's keys but refused for its iss, aud or tid: the app's
+			// configuration is wrong, and every sign-in will fail alike.
+			a.log(ctx, "authenticate", method, "unavailable", f.Identifier, "error", "id_token_config")
+			a.fail(w, r, errUnavailable(err))
+			return
+		}
 		a.log(ctx, "authenticate", method, "failed", f.Identifier, "error", "id_token_rejected")
 		a.fail(w, r, errInvalidCode(err))
 		return

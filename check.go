@@ -53,6 +53,13 @@ func (a *Auth) Check(ctx context.Context) error {
 	if err != nil {
 		return a.checkDiscoveryError(err)
 	}
+	if a.cfg.Issuer != "" && a.cfg.JWKSURL == "" && d.Issuer != a.cfg.Issuer {
+		// Without JWKSURL the tokens come from the tenant's keys, whose issuer discovery
+		// names: a different pinned Issuer refuses every sign-in.
+		return &CheckError{Step: "discovery",
+			Cause: fmt.Sprintf("Config.Issuer %q is not the issuer of Mosaic's discovery document %q, so every ID token would be refused", a.cfg.Issuer, d.Issuer),
+			Fix:   "leave Config.Issuer empty (the discovery document's issuer is used), set it to the issuer of the region of BaseURL, or, for an application with its own signing keys, set Config.JWKSURL too"}
+	}
 	if _, err := verifierAlgs(d.IDTokenSigningAlgs); err != nil {
 		return &CheckError{Step: "discovery",
 			Cause: fmt.Sprintf("Mosaic's discovery document lists no ID-token signing algorithm otlogin accepts (id_token_signing_alg_values_supported %q)", d.IDTokenSigningAlgs),

@@ -77,6 +77,9 @@ func TestCheck(t *testing.T) {
 		{"JWKSURL unreachable", setup{client: good, mod: func(_ *transmittest.Server, cfg *Config) {
 			cfg.Issuer, cfg.JWKSURL = "https://acme.app.transmitsecurity.io", closedURL(t)+"/oidc/jwks"
 		}}, "signing keys", []string{"signing keys could not be fetched", "Config.JWKSURL"}, nil},
+		{"pinned Issuer is not discovery's", setup{client: good, mod: func(_ *transmittest.Server, cfg *Config) {
+			cfg.Issuer = "https://eu.userid.security"
+		}}, "discovery", []string{`Config.Issuer "https://eu.userid.security"`, `"https://userid.security"`, "Config.Issuer"}, nil},
 		{"discovery lists only HS256", setup{client: good, before: func(emu *transmittest.Server) {
 			emu.Force(transmittest.EndpointDiscovery, transmittest.Fault{Status: http.StatusOK,
 				Body: `{"issuer":"https://userid.security","jwks_uri":"` + emu.BaseURL() + `/oidc/jwks","id_token_signing_alg_values_supported":["HS256"]}`})

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -289,6 +290,8 @@ type Auth struct {
 	recent      recentRefreshes
 	background  sync.WaitGroup // Mosaic calls that outlive their request (see Shutdown)
 	stackedOnce sync.Once      // the Error log of a Middleware inside sm.LoadAndSave (see stacked)
+	// outsidePrefixWarned: a request outside Prefix reached Handler and was logged once.
+	outsidePrefixWarned atomic.Bool
 }
 
 // New validates cfg, applies defaults and returns an Auth. It makes no network call and
@@ -313,6 +316,11 @@ func New(cfg Config) (*Auth, error) {
 		prefix:      cfg.Prefix,
 		origin:      u.Scheme + "://" + u.Host,
 		callbackURL: strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/") + cfg.Prefix + "/link/email/callback",
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		a.logger().Warn("otlogin: InsecureCookies with a non-loopback http PublicURL: session cookies cross the network in clear text",
+			"event", "config", "public_url", a.origin,
+			"fix", "serve PublicURL over https and drop InsecureCookies outside local development")
 	}
 	switch {
 	case len(cfg.HashKey) > 0 && len(cfg.HashKey) < 16:
@@ -560,6 +568,7 @@ func checkPublicURL(raw string, insecure bool) (*url.URL, error) {
 			"the session cookie and the CSRF check belong to the whole origin; to mount the sign-in routes under a path, "+
 			"set Config.Prefix (e.g. %q)", u.Scheme, u.Host, p, strings.TrimRight(p, "/")+"/auth")
 	}
+	u.Host = strings.ToLower(u.Host) // as browsers send it in Origin; LOCALHOST is loopback too
 	if u.Scheme == "http" && !insecure && !isLoopback(u.Hostname()) {
 		return nil, errors.New("otlogin: Config.PublicURL must be https (http is allowed for loopback hosts, or with InsecureCookies)")
 	}
@@ -568,6 +577,7 @@ func checkPublicURL(raw string, insecure bool) (*url.URL, error) {
 
 // isLoopback reports whether host is localhost or a loopback address.
 func isLoopback(host string) bool {
+	host = strings.ToLower(host)
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}

@@ -194,3 +194,14 @@ func TestNewLimitsPerAddress(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, l.AttemptsPerFlow)
 }
+
+// TestPublicURLHostCaseInsensitive: host names are case-insensitive, so
+// http://LOCALHOST:18381 is a loopback URL like http://localhost:18381; the origin (CSRF
+// check) and the magic link's redirect URI use the lower-case form browsers send.
+func TestPublicURLHostCaseInsensitive(t *testing.T) {
+	t.Parallel()
+	a, err := New(Config{Client: testClient(t), PublicURL: "http://LOCALHOST:18381"})
+	require.NoError(t, err)
+	assert.Equal(t, "http://localhost:18381", a.origin)
+	assert.Equal(t, "http://localhost:18381/auth/link/email/callback", a.callbackURL)
+}

@@ -2,6 +2,7 @@ package otlogin
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 )
@@ -52,6 +53,7 @@ func (a *Auth) buildHandler() http.Handler {
 	dispatch := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rt, ok := table[strings.TrimSuffix(r.URL.Path, "/")]
 		if !ok || r.URL.Path == a.prefix+"/" {
+			a.warnOutsidePrefix(r)
 			a.fail(w, r, newError(http.StatusNotFound, "not_found", "There is no such page."))
 			return
 		}
@@ -141,7 +143,11 @@ func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				outcome = "mosaic_logout_failed"
 			}
-			a.log(ctx, "logout", s.user.Method, outcome, s.user.Subject, "error", errKind(err))
+			var attrs []any
+			if err != nil {
+				attrs = []any{"error", errKind(err)}
+			}
+			a.log(ctx, "logout", s.user.Method, outcome, s.user.Subject, attrs...)
 		})
 	}
 	if wantsJSON(r) {
@@ -149,4 +155,18 @@ func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// warnOutsidePrefix logs, once per Auth at Warn, a request that reached Handler at a path
+// outside Config.Prefix: the Handler is mounted elsewhere (mux.Handle("/signin/", ...), or
+// under http.StripPrefix) and answers 404 to every request. Only the path is logged.
+func (a *Auth) warnOutsidePrefix(r *http.Request) {
+	p := r.URL.Path
+	if p == a.prefix || strings.HasPrefix(p, a.prefix+"/") || !a.outsidePrefixWarned.CompareAndSwap(false, true) {
+		return
+	}
+	a.logger().LogAttrs(r.Context(), slog.LevelWarn, "otlogin: a request reached the auth Handler outside Config.Prefix",
+		slog.String("event", "config"), slog.String("path", p), slog.String("prefix", a.prefix),
+		slog.String("fix", "mount Handler at Config.Prefix (mux.Handle(\""+a.prefix+"/\", auth.Handler())) without StripPrefix, "+
+			"or set Config.Prefix to where it is mounted; every auth route answers 404 until then"))
 }

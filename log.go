@@ -79,6 +79,7 @@ func errKind(err error) string {
 		{transmit.ErrInvalidResponse, "invalid_response"},
 		{transmit.ErrUnavailable, "unavailable"},
 		{transmit.ErrInvalidRequest, "invalid_request"},
+		{transmit.ErrRedirectURINotAllowed, "redirect_uri_not_allowed"},
 		{context.DeadlineExceeded, "timeout"},
 		{context.Canceled, "canceled"},
 		{errNoIDToken, "no_id_token"},

@@ -3,13 +3,18 @@ package otlogin_test
 import (
 	"encoding/json"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin"
@@ -81,4 +86,33 @@ func readmeRoutes(auth *otlogin.Auth) http.Handler {
 		_ = json.NewEncoder(w).Encode(u)
 	})))
 	return mux
+}
+
+// TestReadmeProgramsCallCheck: every complete program in the README (net/http, gin, echo)
+// parses as Go and calls auth.Check at start-up, stopping on its error, so that a copied
+// program names a misconfiguration before its first sign-in; the gin and echo Example
+// functions, which the compiler checks, do the same.
+func TestReadmeProgramsCallCheck(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	var programs []string
+	for _, block := range strings.Split(string(readme), "```go\n")[1:] {
+		code, _, _ := strings.Cut(block, "```")
+		if strings.Contains(code, "func main()") {
+			programs = append(programs, code)
+		}
+	}
+	require.Len(t, programs, 3, "the net/http, gin and echo programs")
+	const check = "if err := auth.Check(context.Background()); err != nil {\n\t\tlog.Fatal(err)"
+	for i, p := range programs {
+		_, err := parser.ParseFile(token.NewFileSet(), "main.go", p, parser.AllErrors)
+		require.NoError(t, err, "README program %d does not parse", i)
+		assert.Contains(t, p, check, "README program %d", i)
+		assert.Contains(t, p, `"context"`, "README program %d", i)
+	}
+	for _, f := range []string{"adapters/gin/example_test.go", "adapters/echo/example_test.go"} {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		assert.Contains(t, string(b), check, f)
+	}
 }

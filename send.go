@@ -213,6 +213,11 @@ func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool
 	cctx, cancel := a.mosaicCtx(ctx)
 	err = call(cctx)
 	cancel()
+	if createErr != nil && createMisconfigured(createErr, a.callbackURL) {
+		// The create call was refused for the app's configuration (client credentials, a
+		// BaseURL path that does not exist): whatever the send answered, sign-ups cannot work.
+		err = createErr
+	}
 	var logAttrs []any
 	switch {
 	case err == nil && created:
@@ -306,6 +311,14 @@ func (a *Auth) createUser(ctx context.Context, f *flow) (created bool, err error
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// createMisconfigured reports whether a refused create is a configuration error: any that
+// misconfiguration names except a 403, which on create is Mosaic's refusal of a sign-up
+// ("Public signup is not allowed") and is answered like a send.
+func createMisconfigured(err error, callback string) bool {
+	var ae *transmit.APIError
+	return misconfiguration(err, callback) != "" && errors.As(err, &ae) && ae.Status != http.StatusForbidden
 }
 
 // isClientError reports whether err is a 4xx answer of Mosaic's other than 429.

@@ -171,11 +171,27 @@ func checkBaseURL(raw string) (string, error) {
 	}
 	base := strings.TrimRight(raw, "/")
 	u, _ := url.Parse(base)
+	// Scheme and host are case-insensitive: HTTPS://API.TRANSMITSECURITY.IO/cis is fine.
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
 	if !strings.HasSuffix(u.Path, "/cis") {
-		want := u.Scheme + "://" + u.Host + strings.TrimSuffix(u.EscapedPath(), "/") + "/cis"
-		return "", fmt.Errorf("transmit: Config.BaseURL must end in /cis, Mosaic's API base (for example %s or transmit.SandboxBaseURL): write %s", USBaseURL, want)
+		return "", fmt.Errorf("transmit: Config.BaseURL must end in /cis, Mosaic's API base (for example %s or transmit.SandboxBaseURL): write %s", USBaseURL, suggestBaseURL(u))
 	}
-	return base, nil
+	return u.String(), nil
+}
+
+// suggestBaseURL is the base URL a refused one most likely meant: its path up to and
+// including its first /cis segment (any case, written /cis), or else the host's /cis
+// (".../cis/v1" and ".../v1" both give scheme://host/cis).
+func suggestBaseURL(u *url.URL) string {
+	segs := strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
+	path := "/cis"
+	for i, s := range segs {
+		if strings.EqualFold(s, "cis") {
+			path = "/" + strings.Join(append(segs[:i:i], "cis"), "/")
+			break
+		}
+	}
+	return u.Scheme + "://" + u.Host + path
 }
 
 // isLoopback reports whether host (without port or brackets) is "localhost" or a loopback

@@ -39,7 +39,7 @@ func TestNewValidates(t *testing.T) {
 		// A base URL without /cis sends every call to a 404: refused, naming what to write.
 		{"base without /cis", func(c *Config) { c.BaseURL = "https://api.transmitsecurity.io" }, "write https://api.transmitsecurity.io/cis"},
 		{"base with slash, no /cis", func(c *Config) { c.BaseURL = "https://api.transmitsecurity.io/" }, "must end in /cis"},
-		{"base with another path", func(c *Config) { c.BaseURL = "https://api.transmitsecurity.io/v1" }, "write https://api.transmitsecurity.io/v1/cis"},
+		{"base with another path", func(c *Config) { c.BaseURL = "https://api.transmitsecurity.io/v1" }, "write https://api.transmitsecurity.io/cis"},
 		{"base /cis/v1", func(c *Config) { c.BaseURL = "https://api.transmitsecurity.io/cis/v1" }, "must end in /cis"},
 		{"base /cis/", func(c *Config) { c.BaseURL = "https://api.transmitsecurity.io/cis/" }, ""},
 		{"base /proxy/cis", func(c *Config) { c.BaseURL = "https://gw.example.com/proxy/cis" }, ""},
@@ -54,6 +54,8 @@ func TestNewValidates(t *testing.T) {
 		{"http token url, public host", func(c *Config) { c.TokenURL = "http://api.transmitsecurity.io/oidc/token" }, "TokenURL must use https"},
 		{"http token url, loopback", func(c *Config) { c.TokenURL = "http://127.0.0.1:9/oidc/token" }, ""},
 		{"ws base", func(c *Config) { c.BaseURL = "ws://127.0.0.1/cis" }, "https URL"},
+		{"upper-case scheme and host", func(c *Config) { c.BaseURL = "HTTPS://API.TRANSMITSECURITY.IO/cis" }, ""},
+		{"upper-case loopback host", func(c *Config) { c.BaseURL = "http://LOCALHOST:8090/cis" }, ""},
 		{"negative timeout", func(c *Config) { c.Timeout = -time.Second }, "Timeout"},
 	}
 	for _, tc := range cases {
@@ -73,6 +75,31 @@ func TestNewValidates(t *testing.T) {
 			assert.True(t, strings.HasPrefix(err.Error(), "transmit: "))
 			assert.NotContains(t, err.Error(), "pw")
 		})
+	}
+}
+
+// TestBaseURLSuggestion: the fix a refused BaseURL's error suggests is Mosaic's base (the
+// host's /cis, or the path up to its /cis segment), never /cis appended to whatever was
+// written (".../cis/v1/cis", ".../CIS/cis").
+func TestBaseURLSuggestion(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		"https://api.transmitsecurity.io":               "https://api.transmitsecurity.io/cis",
+		"https://api.transmitsecurity.io/v1":            "https://api.transmitsecurity.io/cis",
+		"https://api.transmitsecurity.io/cis/v1":        "https://api.transmitsecurity.io/cis",
+		"https://api.transmitsecurity.io/cis/v1/auth/":  "https://api.transmitsecurity.io/cis",
+		"HTTPS://API.TRANSMITSECURITY.IO/CIS":           "https://api.transmitsecurity.io/cis",
+		"https://api.transmitsecurity.io/Cis/v1":        "https://api.transmitsecurity.io/cis",
+		"https://gw.example.com/proxy/cis/v1":           "https://gw.example.com/proxy/cis",
+		"http://127.0.0.1:8090/cis/oidc/token":          "http://127.0.0.1:8090/cis",
+		"https://api.eu.transmitsecurity.io/oidc/token": "https://api.eu.transmitsecurity.io/cis",
+	} {
+		cfg := validConfig()
+		cfg.BaseURL = raw
+		_, err := New(cfg)
+		if assert.Error(t, err, raw) {
+			assert.True(t, strings.HasSuffix(err.Error(), ": write "+want), "%s: %v", raw, err)
+		}
 	}
 }
 

@@ -62,13 +62,17 @@
 //	  user_phone_number_missing                       ErrUserNotFound
 //	error_code user_not_active                        ErrUserNotActive
 //	error_code system_invalid_input                   ErrInvalidRequest
+//	magic-link send, error_code naming the redirect
+//	  URI, or numeric error_code and 400/403 saying
+//	  the redirect_uri is not allowed/registered      ErrRedirectURINotAllowed
 //	magic-link send, numeric error_code:
 //	  403 naming sign-up ("Public signup is not
 //	  allowed for this application")                  ErrUserNotFound
 //	  403 naming an inactive/disabled user            ErrUserNotActive
 //	  any other 403                                   ErrUserNotFound
 //	  404 naming the app, client or tenant            no sentinel (a configuration error)
-//	  any other 404 ("User not found")                ErrUserNotFound
+//	  404 naming the user ("User not found")          ErrUserNotFound
+//	  any other 404 ("Not found": no such path)       no sentinel (a configuration error)
 //	magic-link authenticate, numeric error_code:
 //	  400 naming the session ("Session not found")    ErrInvalidRequest
 //	  400 naming the user ("User not found")          ErrUserNotFound

@@ -39,6 +39,11 @@ var (
 	// ErrInvalidRequest: the request was refused as malformed, either client-side before any
 	// HTTP call (a required field is empty, a value is out of range) or by Mosaic (any other 400).
 	ErrInvalidRequest = errors.New("transmit: invalid request")
+	// ErrRedirectURINotAllowed: the magic-link send was refused because its redirect_uri is
+	// not one of the Redirect URIs registered for the application in the Admin Portal (400,
+	// or 403, "redirect_uri is not one of the allowed redirect URIs configured for this
+	// app"). Only a change of configuration fixes it: register the URI.
+	ErrRedirectURINotAllowed = errors.New("transmit: redirect_uri not allowed")
 	// ErrInvalidResponse: Mosaic answered success with a body that is not what the spec
 	// promises (not JSON, or a required field is missing). Such errors also match
 	// [ErrUnavailable], so callers that only check ErrUnavailable fail closed.
@@ -146,6 +151,9 @@ func (e *APIError) sentinel() error {
 	case "system_invalid_input":
 		return ErrInvalidRequest
 	}
+	if e.call == opSendMagicLink && mentions(code, "redirect") {
+		return ErrRedirectURINotAllowed // a symbolic code such as invalid_redirect_uri
+	}
 	// The magic-link endpoints answer {"error_code": "<status>", "message": <English text>}:
 	// the code repeats the status, so the status decides and the text only tells apart the
 	// answers that share one. Words are matched, not whole sentences, so a reworded message
@@ -154,6 +162,10 @@ func (e *APIError) sentinel() error {
 		switch e.call {
 		case opSendMagicLink:
 			switch {
+			case (e.Status == http.StatusBadRequest || e.Status == http.StatusForbidden) && mentionsRedirectURI(msg):
+				// "redirect_uri is not one of the allowed redirect URIs configured for this
+				// app": checked before the 403s below, which would take it for an unknown user.
+				return ErrRedirectURINotAllowed
 			case e.Status == http.StatusForbidden && mentions(msg, "signup", "sign-up", "sign up", "registration"):
 				return ErrUserNotFound
 			case e.Status == http.StatusForbidden && mentions(msg, "not active", "inactive", "disabled", "suspended", "blocked", "pending"):
@@ -164,8 +176,13 @@ func (e *APIError) sentinel() error {
 				return ErrUserNotFound
 			case e.Status == http.StatusNotFound && !mentions(msg, "user") && mentions(msg, "app", "client", "tenant"):
 				return nil // "App not found": a configuration error, not an unknown user
-			case e.Status == http.StatusNotFound:
+			case e.Status == http.StatusNotFound && mentions(msg, "user"):
 				return ErrUserNotFound
+			case e.Status == http.StatusNotFound:
+				// "Not found", "Cannot POST /x/cis/v1/...", an empty body: a path Mosaic does
+				// not have (a wrong BaseURL that still ends in /cis), a configuration error.
+				// Answering it as an unknown user would report every link as sent.
+				return nil
 			}
 		case opAuthMagicLink:
 			switch {
@@ -195,6 +212,14 @@ func (e *APIError) sentinel() error {
 		return ErrInvalidRequest
 	}
 	return nil
+}
+
+// mentionsRedirectURI reports whether the lower-cased text says that the redirect URI
+// ("redirect_uri", "redirect URI", "redirectUri") is not a registered one, as opposed to
+// malformed ("redirect_uri should not be empty", a request otlogin never sends).
+func mentionsRedirectURI(msg string) bool {
+	return mentions(msg, "redirect_uri", "redirect uri", "redirecturi", "redirect url", "redirect-uri") &&
+		mentions(msg, "allow", "regist", "configur", "permit", "whitelist", "not one of", "match", "unknown")
 }
 
 // numericCode reports whether error_code is absent or a number (possibly as a string): the

@@ -57,7 +57,7 @@ func endpoints() []endpoint {
 
 // allSentinels is every sentinel a caller may test for.
 var allSentinels = []error{ErrInvalidCode, ErrExpired, ErrLocked, ErrUserNotFound, ErrUserNotActive, ErrUserExists,
-	ErrRateLimited, ErrUnauthorized, ErrUnavailable, ErrInvalidRequest, ErrInvalidResponse}
+	ErrRateLimited, ErrUnauthorized, ErrUnavailable, ErrInvalidRequest, ErrInvalidResponse, ErrRedirectURINotAllowed}
 
 // assertOnlySentinel checks err matches want (nil = none) and no other sentinel, except that
 // ErrUnavailable may accompany ErrInvalidResponse.
@@ -194,11 +194,21 @@ func TestMagicLinkErrorsReworded(t *testing.T) {
 		{"SendMagicLink", 403, ``, "User account disabled", ErrUserNotActive},
 		{"SendMagicLink", 404, `"404"`, "User not found", ErrUserNotFound},
 		{"SendMagicLink", 404, `"404"`, "No user matches this identifier", ErrUserNotFound},
-		{"SendMagicLink", 404, `"404"`, "Not found", ErrUserNotFound},
+		// A 404 that names no user is a path Mosaic does not have (a wrong BaseURL still ending
+		// in /cis), a configuration error: never "user not found", which is answered as sent.
+		{"SendMagicLink", 404, `"404"`, "Not found", nil},
+		{"SendMagicLink", 404, `404`, "Cannot POST /foo/cis/v1/auth/links/email", nil},
+		{"SendMagicLink", 404, ``, "", nil},
 		{"SendMagicLink", 404, `"404"`, "App not found", nil},
 		{"SendMagicLink", 404, `"404"`, "Application does not exist", nil},
-		{"SendMagicLink", 400, `"400"`, "redirect_uri is not one of the allowed redirect URIs configured for this app", ErrInvalidRequest},
-		{"SendMagicLink", 400, `"400"`, "Redirect URI not allowed", ErrInvalidRequest},
+		{"SendMagicLink", 400, `"400"`, "redirect_uri is not one of the allowed redirect URIs configured for this app", ErrRedirectURINotAllowed},
+		{"SendMagicLink", 400, `"400"`, "Redirect URI not allowed", ErrRedirectURINotAllowed},
+		{"SendMagicLink", 400, `"400"`, "redirectUri must be a registered redirect uri", ErrRedirectURINotAllowed},
+		// The same refusal as a 403 is not "public signup is not allowed" (an unknown user).
+		{"SendMagicLink", 403, `"403"`, "redirect_uri is not one of the allowed redirect URIs configured for this app", ErrRedirectURINotAllowed},
+		{"SendMagicLink", 403, `"403"`, "Redirect URI is not allowed", ErrRedirectURINotAllowed},
+		// A symbolic error_code naming the redirect URI decides before the text.
+		{"SendMagicLink", 400, `"invalid_redirect_uri"`, "Bad Request", ErrRedirectURINotAllowed},
 		{"AuthenticateMagicLink", 400, `"400"`, "Invalid magic link code", ErrInvalidCode},
 		{"AuthenticateMagicLink", 400, `"400"`, "The magic link has expired", ErrInvalidCode},
 		{"AuthenticateMagicLink", 400, `"400"`, "Code already used", ErrInvalidCode},

@@ -1,6 +1,7 @@
 package ginotl_test
 
 import (
+	"context"
 	"log"
 	"net/http"
 	"os"
@@ -24,6 +25,11 @@ func Example() {
 	}
 	auth, err := otlogin.New(otlogin.Config{Client: client, PublicURL: "http://localhost:8080", CreateUsers: true})
 	if err != nil {
+		log.Fatal(err)
+	}
+	// Check asks Mosaic once for a client token, discovery and signing keys, and names what
+	// to fix (a wrong secret, BaseURL or Issuer): stop here rather than serve sign-ins that fail.
+	if err := auth.Check(context.Background()); err != nil {
 		log.Fatal(err)
 	}
 

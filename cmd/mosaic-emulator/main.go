@@ -13,7 +13,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -70,21 +73,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 	}
 	root := "http://" + ln.Addr().String()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	publicURLs := splitNonEmpty(*publicURL)
+	accepted := "any loopback URL"
+	if len(publicURLs) > 0 {
+		accepted = strings.Join(publicURLs, ", ")
+	}
 	emu := transmittest.New(transmittest.Options{ClientID: *clientID, ClientSecret: *secret, BaseURL: root, Logger: logger,
-		PublicURLs: splitNonEmpty(*publicURL)})
+		PublicURLs: publicURLs})
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /outbox", emu.OutboxHandler())
 	mux.Handle("GET /outbox.json", emu.OutboxHandler())
-	mux.Handle("/", emu)
+	mux.Handle("/", logRefusals(emu, logger, accepted))
 	var h http.Handler = mux
 	if !*public {
 		h = devhost.LoopbackOnly(mux) // a loopback server answers loopback Host names only (DNS rebinding)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 
-	fmt.Fprintf(stdout, "Mosaic emulator\n  base URL:      %s/cis\n  token URL:     %s/oidc/token\n  client id:     %s\n  client secret: %s\n  outbox:        %s/outbox\n",
-		root, root, *clientID, *secret, root)
+	fmt.Fprintf(stdout, "Mosaic emulator\n  base URL:      %s/cis\n  token URL:     %s/oidc/token\n  client id:     %s\n  client secret: %s\n  outbox:        %s/outbox\n  public URLs:   %s (magic links may redirect only there; -public-url)\n",
+		root, root, *clientID, *secret, root, accepted)
 	if st := emu.ContractStats(); !st.Enabled {
 		logger.Info("contract checks off: spec not found; set OTLOGIN_SPEC_DIR")
 	}
@@ -121,4 +129,67 @@ func splitNonEmpty(s string) []string {
 		}
 	}
 	return out
+}
+
+// logRefusals logs, at Warn, the answers that mean the app is misconfigured: refused client
+// credentials or access tokens (401 or 400 from the token endpoint, 401 elsewhere) and a
+// magic link whose redirect_uri is not accepted (400), with that URI and the accepted public
+// URLs. No secret is logged.
+func logRefusals(next http.Handler, logger *slog.Logger, accepted string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var redirectURI, clientID string
+		isLinkSend := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/v1/auth/link/email/send")
+		isToken := strings.HasSuffix(r.URL.Path, "/oidc/token")
+		if isLinkSend || isToken {
+			body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			if err == nil && isLinkSend {
+				var v struct {
+					RedirectURI string `json:"redirect_uri"`
+				}
+				_ = json.Unmarshal(body, &v)
+				redirectURI = v.RedirectURI
+			} else if err == nil {
+				form, _ := url.ParseQuery(string(body))
+				clientID = form.Get("client_id")
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		switch {
+		case isToken && (sw.status == http.StatusUnauthorized || sw.status == http.StatusBadRequest):
+			logger.Warn("refused client credentials: the app's client id and secret must be the ones in this emulator's banner",
+				"status", sw.status, "client_id", clientID)
+		case sw.status == http.StatusUnauthorized:
+			logger.Warn("refused a client access token (missing, expired or from another emulator run)",
+				"status", sw.status, "path", r.URL.Path)
+		case isLinkSend && sw.status == http.StatusBadRequest && strings.Contains(string(sw.head), "redirect_uri is not one of"):
+			logger.Warn("refused a magic link's redirect_uri: start the emulator with -public-url set to the app's PUBLIC_URL",
+				"redirect_uri", redirectURI, "accepted", accepted)
+		}
+	})
+}
+
+// statusWriter records the status and the first bytes of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	head   []byte
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if n := 512 - len(w.head); n > 0 {
+		w.head = append(w.head, p[:min(n, len(p))]...)
+	}
+	return w.ResponseWriter.Write(p)
 }

@@ -3,13 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
 func TestRunServesAndStops(t *testing.T) {
@@ -86,4 +92,74 @@ func TestListensOnLoopbackUnlessTold(t *testing.T) {
 		cancel()
 		require.NoError(t, <-done)
 	})
+}
+
+// TestLogsRefusals: a misconfigured app is told by the emulator's log, not only by its own:
+// refused client credentials (401) and a refused magic-link redirect_uri (400, with the URI
+// and the accepted public URLs), which the start-up banner lists too.
+func TestLogsRefusals(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb safeBuffer
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-public-url", "http://localhost:18301"}, &out, &errb, ready)
+	}()
+	addr := <-ready
+	base := "http://" + addr
+
+	token := func(secret string) (int, string) {
+		res, err := http.PostForm(base+"/oidc/token", url.Values{"grant_type": {"client_credentials"},
+			"client_id": {transmittest.DefaultClientID}, "client_secret": {secret}})
+		require.NoError(t, err)
+		defer res.Body.Close()
+		var v struct {
+			AccessToken string `json:"access_token"`
+		}
+		_ = json.NewDecoder(res.Body).Decode(&v)
+		return res.StatusCode, v.AccessToken
+	}
+	status, _ := token("wrong-secret-91")
+	assert.Equal(t, http.StatusUnauthorized, status)
+	status, tok := token(transmittest.DefaultClientSecret)
+	require.Equal(t, http.StatusOK, status)
+
+	req, err := http.NewRequest(http.MethodPost, base+"/cis/v1/auth/link/email/send",
+		strings.NewReader(`{"email":"ops@example.com","redirect_uri":"http://127.0.0.1:18302/auth/link/email/callback"}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+
+	cancel()
+	require.NoError(t, <-done)
+	assert.Contains(t, out.String(), "http://localhost:18301", "the banner lists the accepted public URLs")
+	logs := errb.String()
+	assert.Contains(t, logs, "refused client credentials")
+	assert.Contains(t, logs, "client_id="+transmittest.DefaultClientID)
+	assert.NotContains(t, logs, "wrong-secret-91")
+	assert.Contains(t, logs, "redirect_uri=http://127.0.0.1:18302/auth/link/email/callback")
+	assert.Contains(t, logs, "http://localhost:18301")
+	assert.NotContains(t, logs, "ops@example.com")
+}
+
+// safeBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/alexedwards/scs/v2"
@@ -99,7 +100,6 @@ func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
 		tc = transmit.Config{BaseURL: a.emu.BaseURL(), ClientID: a.emu.ClientID, ClientSecret: a.emu.ClientSecret}
 		a.Outbox = devhost.LoopbackOnly(a.emu.OutboxHandler()) // no DNS rebinding to the codes
 		fmt.Fprintln(out, "No TRANSMIT_CLIENT_ID: using the embedded Mosaic emulator (no real email or SMS is sent).")
-		fmt.Fprintf(out, "Sign in at %s/ and read the links and codes at %s%s\n", env.PublicURL, env.PublicURL, OutboxPath)
 	} else if env.ClientSecret == "" {
 		return nil, errors.New("exampleapp: TRANSMIT_CLIENT_SECRET is required with TRANSMIT_CLIENT_ID")
 	}
@@ -109,9 +109,9 @@ func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
 			fmt.Fprintf(out, "Sessions: %s store\n", a.store.Kind())
 		}
 	}
+	logger := slog.New(slog.NewTextHandler(out, nil))
 	if err == nil {
-		cfg := otlogin.Config{Client: client, PublicURL: env.PublicURL, CreateUsers: true,
-			Logger: slog.New(slog.NewTextHandler(out, nil))}
+		cfg := otlogin.Config{Client: client, PublicURL: env.PublicURL, CreateUsers: true, Logger: logger}
 		if a.store != nil {
 			cfg.SessionStore = a.store
 		} else {
@@ -121,11 +121,21 @@ func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
 		a.Auth, err = otlogin.New(cfg)
 	}
 	if err == nil {
+		// Printed only now that PUBLIC_URL is known to be usable.
+		if a.emu != nil {
+			fmt.Fprintf(out, "Sign in at %s/ and read the links and codes at %s%s\n", env.PublicURL, env.PublicURL, OutboxPath)
+		}
+		for _, w := range publicURLWarnings(env) {
+			fmt.Fprintln(out, "WARNING: "+w)
+		}
 		// One client-token, discovery and JWKS call: a wrong secret or base URL is named here,
 		// at start-up, instead of as "temporarily unavailable" at the first sign-in. The app
 		// still starts (Mosaic may only be down for a moment).
 		if cerr := a.Auth.Check(ctx); cerr != nil {
 			fmt.Fprintf(out, "WARNING: Mosaic check failed: %v\n", cerr)
+			// And in the log, at Error, where log-based alerts look.
+			logger.LogAttrs(ctx, slog.LevelError, "otlogin: Mosaic check failed", slog.String("event", "config"),
+				slog.String("error", cerr.Error()))
 		}
 	}
 	if err != nil {
@@ -133,6 +143,37 @@ func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
 		return nil, fmt.Errorf("exampleapp: %w", err)
 	}
 	return a, nil
+}
+
+// publicURLWarnings names PUBLIC_URL settings that break sign-in on this app, which
+// serves plain http on ADDR: an https PUBLIC_URL (the Secure session cookie is never sent
+// back over http unless a TLS proxy is in front) and a port other than ADDR's (links and
+// redirects go where this app does not listen, unless a proxy forwards them).
+func publicURLWarnings(env Env) []string {
+	u, err := url.Parse(env.PublicURL)
+	if err != nil {
+		return nil // New has refused it already
+	}
+	var ws []string
+	if u.Scheme == "https" {
+		ws = append(ws, fmt.Sprintf("PUBLIC_URL %s is https but this app serves plain http on %s: "+
+			"put a TLS-terminating proxy in front of it, or use http://localhost:<port> (the Secure session cookie is not sent over http)",
+			env.PublicURL, env.Addr))
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	_, addrPort, err := net.SplitHostPort(env.Addr)
+	if err != nil {
+		addrPort = "8080"
+	}
+	if port != addrPort {
+		ws = append(ws, fmt.Sprintf("PUBLIC_URL %s is on port %s but the app listens on port %s (ADDR=%s): "+
+			"sign-in links and redirects go to PUBLIC_URL, so fix one of them unless a proxy forwards that port here",
+			env.PublicURL, port, addrPort, env.Addr))
+	}
+	return ws
 }
 
 // SessionStore is the store the Auth keeps its sessions in: an [otlogin.MemoryStore] for

@@ -77,10 +77,12 @@ func TestNewErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := base
 			tc.mod(&env)
-			app, err := New(context.Background(), env, io.Discard)
+			var out safe.Buffer
+			app, err := New(context.Background(), env, &out)
 			require.Error(t, err)
 			assert.Nil(t, app)
 			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, out.String(), "Sign in at", "no invitation to sign in before a fatal error")
 			assert.NotContains(t, err.Error(), "secret", "no secret in the error")
 		})
 	}
@@ -94,6 +96,7 @@ func TestRunEmulated(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port
 	require.NoError(t, err)
 	env.Addr = ln.Addr().String()
+	env.PublicURL = localURL(env.Addr) // as FromEnv derives it from ADDR
 	require.NoError(t, ln.Close())
 	var out safe.Buffer
 	outboxes := make(chan http.Handler, 1)
@@ -113,9 +116,9 @@ func TestRunEmulated(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "in your browser") }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, "No TRANSMIT_CLIENT_ID: using the embedded Mosaic emulator (no real email or SMS is sent).\n"+
-		"Sign in at http://localhost:8080/ and read the links and codes at http://localhost:8080/dev/outbox\n"+
+		"Sign in at "+env.PublicURL+"/ and read the links and codes at "+env.PublicURL+"/dev/outbox\n"+
 		"Listening on "+env.Addr+"\n"+
-		"Open http://localhost:8080/ in your browser (PUBLIC_URL; another host name, such as 127.0.0.1 for localhost, has its own cookies)\n",
+		"Open "+env.PublicURL+"/ in your browser (PUBLIC_URL; another host name, such as 127.0.0.1 for localhost, has its own cookies)\n",
 		out.String(), "the start-up text of every example names the URL to open")
 
 	resp, err := http.Get("http://" + env.Addr + "/")
@@ -183,7 +186,42 @@ func TestNewChecksMosaic(t *testing.T) {
 			}
 			assert.Contains(t, out.String(), tc.want)
 			assert.Contains(t, out.String(), "TRANSMIT_CLIENT_SECRET", "the message names the fix")
+			assert.Contains(t, out.String(), "level=ERROR", "the failure is logged at Error too, for log-based alerts")
 			assert.NotContains(t, out.String(), tc.secret, "no secret in the output")
+		})
+	}
+}
+
+// TestStartupWarnings: PUBLIC_URL settings that break sign-in on this app are named at
+// start-up: https while the app serves plain http (the Secure cookie never comes back), a
+// port other than ADDR's (links open where nothing listens).
+func TestStartupWarnings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, addr, public string
+		want               []string
+	}{
+		{"default", "127.0.0.1:8080", "http://localhost:8080", nil},
+		{"upper-case host", "127.0.0.1:8080", "http://LOCALHOST:8080", nil},
+		{"https on plain http", "127.0.0.1:8080", "https://localhost:8080", []string{"WARNING", "https", "plain http"}},
+		{"other port", "127.0.0.1:8080", "http://localhost:9090", []string{"WARNING", "9090", "8080"}},
+		{"default port of the scheme", "127.0.0.1:8080", "http://localhost", []string{"WARNING", "80", "8080"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := FromEnv(func(string) string { return "" })
+			env.Addr, env.PublicURL = tc.addr, tc.public
+			var out safe.Buffer
+			app, err := New(context.Background(), env, &out)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = app.Close() })
+			if tc.want == nil {
+				assert.NotContains(t, out.String(), "WARNING")
+				return
+			}
+			for _, w := range tc.want {
+				assert.Contains(t, out.String(), w)
+			}
 		})
 	}
 }
