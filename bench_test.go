@@ -267,13 +267,34 @@ func BenchmarkStockSCS(b *testing.B) {
 type floorKey struct{}
 
 // BenchmarkFloor is the least any server-side session check does: read the cookie, look
-// the token up in the memory store, check an expiry, put the user into the context.
+// the token up in the memory store, check an expiry, and pass the request on to the next
+// handler with the user in its context (r.WithContext), as a real middleware does; the next
+// handler reads the user back.
 func BenchmarkFloor(b *testing.B) {
 	store := memstore.NewWithCleanupInterval(0)
 	expires := time.Now().Add(time.Hour)
 	require.NoError(b, store.Commit("floor-token", []byte{byte(expires.Unix())}, expires))
 	user := &User{Subject: "user-1", ExpiresAt: expires}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var next http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.Context().Value(floorKey{}).(*User); !ok {
+			http.Error(w, "no user", http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(benchBody)
+	})
+	h := floorMiddleware(store, user, next)
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/me", nil)
+	req.Header.Set("Cookie", "otlogin=floor-token")
+	benchRequests(b, h, req)
+}
+
+// floorMiddleware is BenchmarkFloor's session check. It is a function of its own, not
+// inlined into the benchmark, so the compiler cannot prove the new request stays on the
+// stack: a real middleware hands it to a handler it does not know.
+//
+//go:noinline
+func floorMiddleware(store scs.Store, user *User, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := r.Cookie("otlogin")
 		if err != nil {
 			http.Error(w, "no cookie", http.StatusUnauthorized)
@@ -284,16 +305,8 @@ func BenchmarkFloor(b *testing.B) {
 			http.Error(w, "no session", http.StatusUnauthorized)
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), floorKey{}, user))
-		if _, ok := r.Context().Value(floorKey{}).(*User); !ok {
-			http.Error(w, "no user", http.StatusInternalServerError)
-			return
-		}
-		_, _ = w.Write(benchBody)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), floorKey{}, user)))
 	})
-	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/me", nil)
-	req.Header.Set("Cookie", "otlogin=floor-token")
-	benchRequests(b, h, req)
 }
 
 // BenchmarkBareHandler is the handler with no session layer at all.
@@ -322,4 +335,52 @@ func TestSignedInSessionSize(t *testing.T) {
 	assert.Less(t, len(compact), len(gob), "the compact codec stores less than gob")
 	overhead := len(compact) - len(s.values[keyAuth].([]byte))
 	assert.Less(t, overhead, 64, "the codec adds little beyond otlogin's own state")
+}
+
+// BenchmarkAppValues is the signed-in request of BenchmarkRequireAuthSignedIn with an app's
+// own []byte value of 0, 1 KiB or 16 KiB in the session, through a handler that does not
+// touch it (reads=none) and through one that reads it with GetBytes (reads=app). The value
+// should cost in proportion to itself only, and nothing when it is not read.
+func BenchmarkAppValues(b *testing.B) {
+	for _, size := range []int{0, 1 << 10, 16 << 10} {
+		for _, read := range []bool{false, true} {
+			name := "size=" + map[int]string{0: "0", 1 << 10: "1KiB", 16 << 10: "16KiB"}[size]
+			if read {
+				name += "/reads=app"
+			} else {
+				name += "/reads=none"
+			}
+			b.Run(name, func(b *testing.B) {
+				app := newAppValuesApp(b, size, read)
+				req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/me", nil)
+				req.Header.Set("Cookie", app.cookie)
+				benchRequests(b, app.handler, req)
+			})
+		}
+	}
+}
+
+// newAppValuesApp is a signed-in app whose session also holds "app.blob", a []byte of size
+// bytes (none when size is 0), behind a handler that reads it when read is set.
+func newAppValuesApp(tb testing.TB, size int, read bool) *signedInApp {
+	tb.Helper()
+	app := newSignedInApp(tb, nil)
+	s := decodeStored(tb, app)
+	if size > 0 {
+		s.values["app.blob"] = bytes.Repeat([]byte{'x'}, size)
+	}
+	rewriteSession(tb, app, s)
+	sm := app.auth.sm
+	app.handler = app.auth.Middleware(app.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := UserFromContext(r.Context()); !ok {
+			http.Error(w, "no user", http.StatusInternalServerError)
+			return
+		}
+		if read && len(sm.GetBytes(r.Context(), "app.blob")) != size {
+			http.Error(w, "wrong app value", http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(benchBody)
+	})))
+	return app
 }
