@@ -223,6 +223,7 @@ type Auth struct {
 	refreshes   singleflight.Group
 	recent      recentRefreshes
 	background  sync.WaitGroup // Mosaic calls that outlive their request (see Shutdown)
+	sessKey     sessionKey     // the session manager's context key (see middleware.go)
 }
 
 // New validates cfg, applies defaults and returns an Auth. It makes no network call and
