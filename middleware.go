@@ -374,8 +374,8 @@ type sessionWriter struct {
 	st     *reqState  // always &state
 	state  reqState   // allocated with the writer
 	ctx    sessionCtx // the request's context, allocated with the writer
-	done   bool      // commit attempted
-	failed bool      // commit failed: a 503 was written and the handler's output is dropped
+	done   bool       // commit attempted
+	failed bool       // commit failed: a 503 was written and the handler's output is dropped
 }
 
 func (w *sessionWriter) WriteHeader(code int) {
