@@ -36,7 +36,8 @@ const (
 	verifierMinRSABits = 2048
 )
 
-// keySet is an oidc.KeySet backed by a JWKS URL, with a guarded in-memory cache.
+// keySet verifies token signatures with the keys of a JWKS URL, kept parsed in a guarded
+// in-memory cache.
 type keySet struct {
 	client   *http.Client
 	timeout  time.Duration
@@ -91,17 +92,9 @@ func (ks *keySet) setSource(u string, algs []jose.SignatureAlgorithm) {
 	ks.mu.Unlock()
 }
 
-// VerifySignature implements oidc.KeySet.
-func (ks *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	payload, err := ks.keySetVerify(ctx, raw)
-	if err != nil {
-		if slot, ok := ctx.Value(verifierErrSlotKey{}).(*error); ok && slot != nil {
-			*slot = err
-		}
-	}
-	return payload, err
-}
-
+// keySetVerify parses raw once (a JWS in compact form), checks its header (an accepted alg,
+// no crit or b64) and its signature with a cached key (fetching the JWKS for an unknown
+// kid), and returns the verified payload.
 func (ks *keySet) keySetVerify(ctx context.Context, raw string) ([]byte, error) {
 	if err := idTokenPrecheck(raw); err != nil {
 		return nil, err
