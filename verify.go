@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -456,15 +457,13 @@ type idTokenWire struct {
 type idTokenTime time.Time
 
 func (t *idTokenTime) UnmarshalJSON(b []byte) error {
-	// json.Number also takes a quoted number ("1800000000"); a NumericDate is a JSON number.
-	if len(b) == 0 || b[0] == '"' {
+	// A NumericDate is a JSON number: a quoted number ("1800000000") is refused. b is one
+	// valid JSON value (encoding/json checked it), so a leading digit or minus sign means a
+	// number, whose syntax ParseFloat accepts.
+	if len(b) == 0 || !(b[0] == '-' || b[0] >= '0' && b[0] <= '9') {
 		return errors.New("numeric date is not a number")
 	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return errors.New("numeric date is not a number")
-	}
-	f, err := n.Float64()
+	f, err := strconv.ParseFloat(string(b), 64)
 	if err != nil || math.IsNaN(f) || f < 0 || f > verifierMaxNumericDate {
 		return errors.New("numeric date out of range")
 	}
@@ -504,16 +503,23 @@ func (s *idTokenStrings) UnmarshalJSON(data []byte) error {
 		*s = nil
 		return nil
 	}
-	var one string
-	if json.Unmarshal(data, &one) == nil {
+	bad := errors.New("claim is not a string or an array of strings")
+	switch data[0] { // data is one valid JSON value, never empty
+	case '"':
+		var one string
+		if json.Unmarshal(data, &one) != nil {
+			return bad
+		}
 		*s = idTokenStrings{one}
-		return nil
+	case '[':
+		var many []string
+		if json.Unmarshal(data, &many) != nil {
+			return bad
+		}
+		*s = many
+	default:
+		return bad
 	}
-	var many []string
-	if err := json.Unmarshal(data, &many); err != nil {
-		return errors.New("claim is not a string or an array of strings")
-	}
-	*s = many
 	return nil
 }
 
