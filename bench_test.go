@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -383,4 +384,99 @@ func newAppValuesApp(tb testing.TB, size int, read bool) *signedInApp {
 		_, _ = w.Write(benchBody)
 	})))
 	return app
+}
+
+// interleave measures a against base on a busy machine: it alternates rounds of n calls of
+// each, b.N rounds in all, and reports the median over rounds of a's time per call divided
+// by base's ("ratio"), plus each one's median ns per call. Slow phases of a shared machine
+// hit both sides of a round alike, which separate benchmarks run minutes apart do not.
+func interleave(b *testing.B, n int, base, a func()) {
+	b.Helper()
+	var ratios, baseNs, aNs []float64
+	timeIt := func(f func()) float64 {
+		start := time.Now()
+		for range n {
+			f()
+		}
+		return float64(time.Since(start).Nanoseconds()) / float64(n)
+	}
+	base()
+	a()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		var tb, ta float64
+		if i%2 == 0 {
+			tb, ta = timeIt(base), timeIt(a)
+		} else {
+			ta, tb = timeIt(a), timeIt(base)
+		}
+		ratios, baseNs, aNs = append(ratios, ta/tb), append(baseNs, tb), append(aNs, ta)
+	}
+	b.ReportMetric(median(ratios), "ratio")
+	b.ReportMetric(median(baseNs), "base-ns/op")
+	b.ReportMetric(median(aNs), "ns/op")
+}
+
+// median returns the median of v (v is reordered).
+func median(v []float64) float64 {
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	return v[len(v)/2]
+}
+
+// BenchmarkSignedInVsFloor interleaves BenchmarkRequireAuthSignedIn/codec=otlogin's request
+// with BenchmarkFloor's and reports their ratio (target: at most 2.5), and the same for
+// stock scs (BenchmarkStockSCS/same-values) against otlogin.
+func BenchmarkSignedInVsFloor(b *testing.B) {
+	app := newSignedInApp(b, nil)
+	otReq := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/me", nil)
+	otReq.Header.Set("Cookie", app.cookie)
+
+	store := memstore.NewWithCleanupInterval(0)
+	expires := time.Now().Add(time.Hour)
+	require.NoError(b, store.Commit("floor-token", []byte{byte(expires.Unix())}, expires))
+	floor := floorMiddleware(store, &User{Subject: "user-1", ExpiresAt: expires}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.Context().Value(floorKey{}).(*User); !ok {
+			http.Error(w, "no user", http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(benchBody)
+	}))
+	floorReq := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/me", nil)
+	floorReq.Header.Set("Cookie", "otlogin=floor-token")
+
+	s := decodeStored(b, app)
+	sm := scs.New()
+	sm.Store = memstore.NewWithCleanupInterval(0)
+	enc, err := sm.Codec.Encode(s.deadline, s.values)
+	require.NoError(b, err)
+	require.NoError(b, sm.Store.Commit("stock-token", enc, s.deadline))
+	stock := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(sm.GetBytes(r.Context(), keyAuth)) == 0 {
+			http.Error(w, "no user", http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(benchBody)
+	}))
+	stockReq := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/me", nil)
+	stockReq.Header.Set("Cookie", sm.Cookie.Name+"=stock-token")
+
+	serve := func(h http.Handler, req *http.Request) func() {
+		w := newBenchWriter()
+		return func() {
+			w.reset()
+			h.ServeHTTP(w, req)
+			if w.code != http.StatusOK {
+				b.Fatalf("status %d", w.code)
+			}
+		}
+	}
+	b.Run("otlogin/floor", func(b *testing.B) {
+		interleave(b, 500, serve(floor, floorReq), serve(app.handler, otReq))
+	})
+	b.Run("otlogin/stockscs", func(b *testing.B) {
+		interleave(b, 100, serve(stock, stockReq), serve(app.handler, otReq))
+	})
 }
