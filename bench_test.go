@@ -480,3 +480,35 @@ func BenchmarkSignedInVsFloor(b *testing.B) {
 		interleave(b, 100, serve(stock, stockReq), serve(app.handler, otReq))
 	})
 }
+
+// BenchmarkAppValuesVsNone interleaves each BenchmarkAppValues case with the signed-in
+// request whose session holds no app value (size=0/reads=none) and reports the ratio: what
+// an app's own []byte value costs, read or not.
+func BenchmarkAppValuesVsNone(b *testing.B) {
+	serve := func(app *signedInApp) func() {
+		req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/me", nil)
+		req.Header.Set("Cookie", app.cookie)
+		w := newBenchWriter()
+		return func() {
+			w.reset()
+			app.handler.ServeHTTP(w, req)
+			if w.code != http.StatusOK {
+				b.Fatalf("status %d", w.code)
+			}
+		}
+	}
+	base := serve(newAppValuesApp(b, 0, false))
+	for _, size := range []int{0, 1 << 10, 16 << 10} {
+		for _, read := range []bool{false, true} {
+			name := "size=" + map[int]string{0: "0", 1 << 10: "1KiB", 16 << 10: "16KiB"}[size]
+			if read {
+				name += "/reads=app"
+			} else {
+				name += "/reads=none"
+			}
+			b.Run(name, func(b *testing.B) {
+				interleave(b, 200, base, serve(newAppValuesApp(b, size, read)))
+			})
+		}
+	}
+}

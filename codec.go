@@ -309,7 +309,10 @@ func (d *decoder) value(alias bool) interface{} {
 		}
 		// A copy of this value only: the app may modify or append to it, and it costs
 		// in proportion to itself, not to the session (which holds the tokens).
-		return append(make([]byte, 0, end-start), d.in[start:end]...)
+		if start == end {
+			return []byte{}
+		}
+		return append([]byte(nil), d.in[start:end]...)
 	case tagInt64:
 		return d.varint()
 	case tagInt:
