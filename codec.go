@@ -223,6 +223,11 @@ func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
+	if d.pos < len(d.in) && d.in[d.pos] < 0x80 { // one byte: most lengths
+		v := uint64(d.in[d.pos])
+		d.pos++
+		return v
+	}
 	v, n := binary.Uvarint(d.in[d.pos:])
 	if n <= 0 {
 		d.fail(errCodecShort)

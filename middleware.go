@@ -70,7 +70,7 @@ func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *se
 	token := sessionToken(r.Header, a.sm.Cookie.Name)
 	parent := r.Context()
 	st.loadedToken = token // a session that was not found has scs token "", never this
-	sc, ctx, err := a.load(parent, token, &sw.ctx)
+	sc, scanned, ctx, err := a.load(parent, token, &sw.ctx)
 	if err != nil {
 		st.unavailable = true
 		a.log(parent, "session", "", "unavailable", "")
@@ -81,7 +81,11 @@ func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *se
 		// A logout ends the session whatever Mosaic would say: it never waits for a
 		// revalidation.
 		revalidate := !(r.Method == http.MethodPost && r.URL.Path == a.prefix+"/logout")
-		a.attachUser(&sw.ctx, st, sc, revalidate)
+		var scp *sessionScan
+		if scanned {
+			scp = &sc
+		}
+		a.attachUser(&sw.ctx, st, scp, revalidate)
 	}
 	r = r.WithContext(&sw.ctx)
 	sw.r, sw.st = r, st
@@ -89,32 +93,29 @@ func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *se
 }
 
 // load returns the context scs's session of token lives in. When the session was found and
-// scanSession could read it, that is parent itself, sc holds otlogin's values, and sctx is
-// set up to decode the session for scs on first use; otherwise scs has loaded it (from the
-// bytes already read: the store is read once) and sc is nil.
-func (a *Auth) load(parent context.Context, token string, sctx *sessionCtx) (*sessionScan, context.Context, error) {
-	key := a.scsKey()
-	if _, ours := a.sm.Codec.(Codec); !ours || token == "" || parent.Value(key) != nil {
+// scanSession could read it, that is parent itself, scanned is true, sc holds otlogin's
+// values, and sctx is set up to decode the session for scs on first use; otherwise scs has
+// loaded it (from the bytes already read: the store is read once).
+func (a *Auth) load(parent context.Context, token string, sctx *sessionCtx) (sc sessionScan, scanned bool, _ context.Context, _ error) {
+	if _, ours := a.sm.Codec.(Codec); !ours || token == "" || parent.Value(a.scsKey()) != nil {
 		// Another codec, no cookie, or an outer scs middleware already loaded the session.
 		ctx, err := a.sm.Load(parent, token)
-		return nil, ctx, err
+		return sc, false, ctx, err
 	}
 	data, found, err := a.storeFind(parent, token)
 	if err != nil {
-		return nil, nil, err
+		return sc, false, nil, err
 	}
 	if !found {
 		ctx, err := a.sm.Load(parent, "") // what scs does for a token it does not find
-		return nil, ctx, err
+		return sc, false, ctx, err
 	}
-	sctx.token, sctx.data, sctx.scsKey = token, data, key
 	if sc, ok := scanSession(data); ok {
-		sctx.sc = sc
-		sctx.lazy = true
-		return &sctx.sc, parent, nil
+		sctx.data, sctx.lazy = data, true
+		return sc, true, parent, nil
 	}
 	ctx, err := a.loadFrom(parent, token, data)
-	return nil, ctx, err
+	return sc, false, ctx, err
 }
 
 // loadFrom has scs load the session of token from data, the bytes the store returned for
@@ -148,10 +149,7 @@ type sessionCtx struct {
 	context.Context // the parent; it also carries scs's session unless lazy
 	st              *reqState
 	lazy            bool
-	scsKey          any    // the session manager's context key
-	token           string // the session's token
-	data            []byte // the session as the store returned it
-	sc              sessionScan
+	data            []byte // the session as the store returned it (its token: st.loadedToken)
 
 	once   sync.Once
 	loaded atomic.Bool
@@ -163,7 +161,7 @@ func (c *sessionCtx) Value(key any) any {
 	if key == (ctxKey{}) {
 		return c.st
 	}
-	if c.lazy && key == c.scsKey {
+	if c.lazy && key == c.st.auth.sessKey.key {
 		return c.scs().Value(key)
 	}
 	return c.Context.Value(key)
@@ -172,7 +170,7 @@ func (c *sessionCtx) Value(key any) any {
 // scs returns the context carrying scs's session, decoding it on first use.
 func (c *sessionCtx) scs() context.Context {
 	c.once.Do(func() {
-		ctx, err := c.st.auth.loadFrom(c.Context, c.token, c.data)
+		ctx, err := c.st.auth.loadFrom(c.Context, c.st.loadedToken, c.data)
 		if err != nil {
 			// Not reached: scanSession accepted data, so Decode does too. Should it
 			// happen, the request gets an empty session, as for a token not found.
