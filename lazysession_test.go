@@ -1,12 +1,14 @@
 package otlogin
 
 import (
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"sync"
 	"testing"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -116,4 +118,37 @@ func TestLazySessionUnderOuterSCS(t *testing.T) {
 	outer.ServeHTTP(httptest.NewRecorder(), req)
 	assert.True(t, seen, "the user is signed in")
 	assert.LessOrEqual(t, store.finds.Load()-finds, int64(3), "the outer load, plus the update's checks")
+}
+
+// TestSignedInRecordFormats: the in-place read and scs's decode agree on every kind of
+// record: one in Codec's format with a gob-encoded app value and one written by scs's
+// GobCodec still sign the user in (scs decodes them), and a corrupt record makes the store
+// unavailable (503), as a failed scs Load does, never a signed-in or anonymous answer.
+func TestSignedInRecordFormats(t *testing.T) {
+	t.Parallel()
+	registerCodecTestTypes()
+	app := newSignedInApp(t, nil)
+	s := decodeStored(t, app)
+	get := func() int {
+		w := app.get()
+		return w.code
+	}
+	t.Run("gob app value", func(t *testing.T) {
+		values := maps.Clone(s.values)
+		values["app.struct"] = codecTestStruct{Name: "x"}
+		rewriteSession(t, app, storedSession{deadline: s.deadline, values: values})
+		assert.Equal(t, http.StatusOK, get())
+	})
+	t.Run("gob record", func(t *testing.T) {
+		b, err := scs.GobCodec{}.Encode(s.deadline, s.values)
+		require.NoError(t, err)
+		require.NoError(t, app.store.Commit(app.token, b, s.deadline))
+		assert.Equal(t, http.StatusOK, get())
+	})
+	t.Run("corrupt record", func(t *testing.T) {
+		b, err := Codec{}.Encode(s.deadline, s.values)
+		require.NoError(t, err)
+		require.NoError(t, app.store.Commit(app.token, b[:len(b)-3], s.deadline))
+		assert.Equal(t, http.StatusServiceUnavailable, get())
+	})
 }
