@@ -27,13 +27,16 @@ import (
 // gob.Register call as with scs's default [scs.GobCodec].
 //
 // Decoding allocates little whatever the size of the session: the map, at most
-// one allocation per value for boxing (and one per string), and one private
-// copy of the input that the host app's []byte values point into, each capped
-// to its own bytes so appending to one never overwrites another. The keys
-// otlogin writes are not allocated, and the []byte values under them (keys
+// one allocation per value for boxing (and one per string), and for each of the
+// host app's []byte values a private copy of that value alone, so appending to
+// one never overwrites another and a value costs in proportion to its own size.
+// The keys otlogin writes are not allocated, and the []byte values under them (keys
 // starting with "otlogin.", which belong to otlogin: it only reads them, and
 // apps must not modify them) alias the input instead of being copied: copying
 // the tokens on every request would double the cost of a signed-in request.
+// On a signed-in request through [Auth.Middleware] Decode does not even run
+// unless something asks scs for a session value: otlogin reads its own values
+// in place.
 // This is safe because scs never
 // modifies the data a Store returns, and otlogin's default store, scs's
 // memstore and package store's memory, Redis and PostgreSQL stores return data
@@ -205,10 +208,9 @@ func (Codec) Decode(data []byte) (time.Time, map[string]interface{}, error) {
 // decoder reads the format from in. The first error sticks in err; later
 // reads then return zero values.
 type decoder struct {
-	in    []byte
-	pos   int
-	arena []byte // private copy of in, made on the first []byte value
-	err   error
+	in  []byte
+	pos int
+	err error
 }
 
 func (d *decoder) fail(err error) {
@@ -220,6 +222,11 @@ func (d *decoder) fail(err error) {
 func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
+	}
+	if d.pos < len(d.in) && d.in[d.pos] < 0x80 { // one byte: most lengths
+		v := uint64(d.in[d.pos])
+		d.pos++
+		return v
 	}
 	v, n := binary.Uvarint(d.in[d.pos:])
 	if n <= 0 {
@@ -280,7 +287,7 @@ func (d *decoder) key() string {
 const internalKeyPrefix = "otlogin."
 
 // value reads a type tag and its payload. A []byte value aliases the input
-// when alias is set, else the decoder's private copy of it.
+// when alias is set, else is a copy of its own bytes.
 func (d *decoder) value(alias bool) interface{} {
 	if d.err != nil {
 		return nil
@@ -305,11 +312,12 @@ func (d *decoder) value(alias bool) interface{} {
 		if alias {
 			return d.in[start:end:end]
 		}
-		if d.arena == nil {
-			d.arena = make([]byte, len(d.in))
-			copy(d.arena, d.in)
+		// A copy of this value only: the app may modify or append to it, and it costs
+		// in proportion to itself, not to the session (which holds the tokens).
+		if start == end {
+			return []byte{}
 		}
-		return d.arena[start:end:end]
+		return append([]byte(nil), d.in[start:end]...)
 	case tagInt64:
 		return d.varint()
 	case tagInt:
@@ -362,4 +370,108 @@ func (d *decoder) value(alias bool) interface{} {
 		d.fail(fmt.Errorf("%w: unknown type tag %d", errCodec, tag))
 		return nil
 	}
+}
+
+// maxScanValues is the most values scanSession handles; larger sessions take the generic
+// path (its duplicate check is quadratic).
+const maxScanValues = 32
+
+// sessionScan is what a signed-in request needs from an encoded session, read in place.
+type sessionScan struct {
+	auth []byte // the keyAuth value when it is a []byte, aliasing the input; else nil
+	seen int64  // the keySeen value when it is an int64; else 0
+}
+
+// scanSession reads data, in Codec's format, without building the values map and without
+// allocating: it returns otlogin's own values (what scs's GetBytes(keyAuth) and
+// GetInt64(keySeen) would return after Decode) and ok. It checks everything Decode checks,
+// so ok is true exactly when Decode would succeed; it also reports false, leaving the
+// session to Decode, for data in gob format, a value stored with encoding/gob, or more than
+// maxScanValues values.
+func scanSession(data []byte) (sc sessionScan, ok bool) {
+	if len(data) < 2 || data[0] != 0 || data[1] != codecVersion {
+		return sc, false
+	}
+	d := decoder{in: data, pos: 2}
+	d.varint()
+	nsec := d.uvarint()
+	count := d.uvarint()
+	if d.err != nil || nsec >= uint64(time.Second) || count > maxScanValues || count > uint64(len(data)-d.pos)/2 {
+		return sc, false
+	}
+	var keys [maxScanValues][2]int
+	for i := 0; i < int(count); i++ {
+		ks, ke := d.span()
+		k := data[ks:ke]
+		for _, prev := range keys[:i] {
+			if string(data[prev[0]:prev[1]]) == string(k) {
+				return sc, false // duplicate key: Decode's error
+			}
+		}
+		keys[i] = [2]int{ks, ke}
+		tag, vs, ve, iv := d.skipValue()
+		if d.err != nil || tag == tagGob {
+			return sc, false
+		}
+		switch string(k) {
+		case keyAuth:
+			if tag == tagBytes {
+				sc.auth = data[vs:ve:ve]
+			}
+		case keySeen:
+			if tag == tagInt64 {
+				sc.seen = iv
+			}
+		}
+	}
+	if d.pos != len(data) {
+		return sessionScan{}, false
+	}
+	return sc, true
+}
+
+// skipValue reads a type tag and its payload like value, checking the same things, but
+// returns the payload's bounds (and the integer of an integer tag) instead of a value.
+func (d *decoder) skipValue() (tag byte, start, end int, iv int64) {
+	if d.err != nil {
+		return 0, 0, 0, 0
+	}
+	if d.pos >= len(d.in) {
+		d.fail(errCodecShort)
+		return 0, 0, 0, 0
+	}
+	tag = d.in[d.pos]
+	d.pos++
+	switch tag {
+	case tagNil, tagFalse, tagTrue:
+	case tagString, tagBytes, tagGob:
+		start, end = d.span()
+	case tagInt64:
+		iv = d.varint()
+	case tagInt:
+		iv = d.varint()
+		if int64(int(iv)) != iv {
+			d.fail(fmt.Errorf("%w: int out of range", errCodec))
+		}
+	case tagInt32:
+		iv = d.varint()
+		if iv < math.MinInt32 || iv > math.MaxInt32 {
+			d.fail(fmt.Errorf("%w: int32 out of range", errCodec))
+		}
+	case tagFloat64:
+		if len(d.in)-d.pos < 8 {
+			d.fail(errCodecShort)
+			break
+		}
+		d.pos += 8
+	case tagTime:
+		start, end = d.span()
+		var t time.Time
+		if d.err == nil && t.UnmarshalBinary(d.in[start:end]) != nil {
+			d.fail(fmt.Errorf("%w: bad time value", errCodec))
+		}
+	default:
+		d.fail(fmt.Errorf("%w: unknown type tag %d", errCodec, tag))
+	}
+	return tag, start, end, iv
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/gob"
+	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -422,4 +424,114 @@ func TestNewUsesCodec(t *testing.T) {
 	a, err := New(Config{Client: client, PublicURL: "http://127.0.0.1:8080"})
 	require.NoError(t, err)
 	assert.IsType(t, Codec{}, a.sm.Codec, "the session manager New builds uses the compact codec")
+}
+
+// TestCodecCopiesOnlyAppValues: decoding a session copies the app's []byte values, never
+// otlogin's own (the tokens), so an app value costs in proportion to itself.
+func TestCodecCopiesOnlyAppValues(t *testing.T) {
+	// Not parallel: it reads the process's allocation counter.
+	b, err := Codec{}.Encode(time.Now(), map[string]interface{}{
+		"otlogin.auth": bytes.Repeat([]byte("a"), 64<<10), // large tokens
+		"otlogin.seen": int64(1767225600),
+		"app.small":    []byte("0123456789abcdef"),
+	})
+	require.NoError(t, err)
+	const runs = 50
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		_, values, err := Codec{}.Decode(b)
+		require.NoError(t, err)
+		require.Len(t, values["app.small"], 16)
+	}
+	runtime.ReadMemStats(&after)
+	perDecode := (after.TotalAlloc - before.TotalAlloc) / runs
+	t.Logf("bytes allocated per decode: %d (session %d bytes)", perDecode, len(b))
+	assert.Less(t, perDecode, uint64(4<<10), "a 16-byte app value does not copy the 64 KiB of otlogin's state")
+}
+
+// TestScanSessionMatchesDecode: the signed-in fast path reads exactly what Decode and scs's
+// getters would, and accepts only what Decode accepts.
+func TestScanSessionMatchesDecode(t *testing.T) {
+	t.Parallel()
+	registerCodecTestTypes()
+	now := time.Now()
+	enc := func(values map[string]interface{}) []byte {
+		b, err := Codec{}.Encode(now, values)
+		require.NoError(t, err)
+		return b
+	}
+	withGob := codecTestValues(t)
+	many := map[string]interface{}{keyAuth: []byte("auth")}
+	for i := range maxScanValues {
+		many[fmt.Sprint("k", i)] = i
+	}
+	inputs := [][]byte{
+		enc(map[string]interface{}{keyAuth: []byte("auth"), keySeen: int64(42)}),
+		enc(map[string]interface{}{keyAuth: "a string, not bytes", keySeen: 42}),
+		enc(map[string]interface{}{keyAuth: nil, "app": []byte("x"), "t": now, "f": 1.5, "b": true}),
+		enc(map[string]interface{}{}),
+		enc(withGob),
+		enc(many),
+		{0, codecVersion, 0, 0, 2, 1, 'k', tagTrue, 1, 'k', tagTrue}, // duplicate key
+		{0, codecVersion, 0, 0, 1, 1, 'k', 99},                       // unknown tag
+		{0, codecVersion, 0, 0, 1, 1, 'k', tagTime, 1, 0},            // bad time
+		{0, codecVersion, 0, 0, 1, 1, 'k', tagTrue, 0},               // trailing data
+	}
+	for i, in := range inputs {
+		checkScanSession(t, fmt.Sprint("input ", i), in)
+	}
+	// Every truncation of a valid session.
+	full := inputs[2]
+	for i := range full {
+		checkScanSession(t, fmt.Sprint("truncated at ", i), full[:i])
+	}
+}
+
+// checkScanSession compares scanSession with Decode on in.
+func checkScanSession(t *testing.T, name string, in []byte) {
+	t.Helper()
+	sc, ok := scanSession(in)
+	_, values, err := Codec{}.Decode(in)
+	if !ok {
+		if err == nil { // declined: only for gob values, gob format or many values
+			gobbed := false
+			for _, v := range values {
+				switch v.(type) {
+				case nil, string, []byte, int, int32, int64, bool, float64, time.Time:
+				default:
+					gobbed = true
+				}
+			}
+			assert.True(t, gobbed || len(values) > maxScanValues || in[0] != 0, "%s: scanSession declined a session Decode reads", name)
+		}
+		return
+	}
+	require.NoError(t, err, "%s: scanSession accepted what Decode refuses", name)
+	wantAuth, _ := values[keyAuth].([]byte)
+	wantSeen, _ := values[keySeen].(int64)
+	assert.Equal(t, wantAuth, sc.auth, name)
+	assert.Equal(t, wantSeen, sc.seen, name)
+}
+
+// FuzzScanSession: on any input, scanSession never accepts what Decode refuses, and reads
+// the same values.
+func FuzzScanSession(f *testing.F) {
+	registerCodecTestTypes()
+	valid, err := Codec{}.Encode(time.Now(), map[string]interface{}{keyAuth: []byte("auth"), keySeen: int64(7), "app": "x"})
+	require.NoError(f, err)
+	f.Add(valid)
+	f.Add([]byte{0, codecVersion, 0, 0, 1, 1, 'k', tagTrue})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		sc, ok := scanSession(in)
+		if !ok {
+			return
+		}
+		_, values, err := Codec{}.Decode(in)
+		require.NoError(t, err)
+		wantAuth, _ := values[keyAuth].([]byte)
+		wantSeen, _ := values[keySeen].(int64)
+		require.Equal(t, wantAuth, sc.auth)
+		require.Equal(t, wantSeen, sc.seen)
+	})
 }

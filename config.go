@@ -292,6 +292,7 @@ type Auth struct {
 	stackedOnce sync.Once      // the Error log of a Middleware inside sm.LoadAndSave (see stacked)
 	// outsidePrefixWarned: a request outside Prefix reached Handler and was logged once.
 	outsidePrefixWarned atomic.Bool
+	sessKey             sessionKey // the session manager's context key (see middleware.go)
 }
 
 // New validates cfg, applies defaults and returns an Auth. It makes no network call and

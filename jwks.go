@@ -6,16 +6,20 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	josejson "github.com/go-jose/go-jose/v4/json"
 )
 
 // The ID-token signing keys.
@@ -36,7 +40,8 @@ const (
 	verifierMinRSABits = 2048
 )
 
-// keySet is an oidc.KeySet backed by a JWKS URL, with a guarded in-memory cache.
+// keySet verifies token signatures with the keys of a JWKS URL, kept parsed in a guarded
+// in-memory cache.
 type keySet struct {
 	client   *http.Client
 	timeout  time.Duration
@@ -91,17 +96,9 @@ func (ks *keySet) setSource(u string, algs []jose.SignatureAlgorithm) {
 	ks.mu.Unlock()
 }
 
-// VerifySignature implements oidc.KeySet.
-func (ks *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	payload, err := ks.keySetVerify(ctx, raw)
-	if err != nil {
-		if slot, ok := ctx.Value(verifierErrSlotKey{}).(*error); ok && slot != nil {
-			*slot = err
-		}
-	}
-	return payload, err
-}
-
+// keySetVerify parses raw once (a JWS in compact form), checks its header (an accepted alg,
+// no crit or b64) and its signature with a cached key (fetching the JWKS for an unknown
+// kid), and returns the verified payload.
 func (ks *keySet) keySetVerify(ctx context.Context, raw string) ([]byte, error) {
 	if err := idTokenPrecheck(raw); err != nil {
 		return nil, err
@@ -112,30 +109,19 @@ func (ks *keySet) keySetVerify(ctx context.Context, raw string) ([]byte, error) 
 	if len(algs) == 0 {
 		algs = []jose.SignatureAlgorithm{jose.RS256}
 	}
-	jws, err := jose.ParseSignedCompact(raw, algs)
+	jws, err := parseJWS(raw, algs)
 	if err != nil {
-		return nil, fmt.Errorf("otlogin: malformed id token or algorithm not accepted: %w", err)
+		return nil, err
 	}
-	if len(jws.Signatures) != 1 {
-		return nil, errors.New("otlogin: id token must have one signature")
-	}
-	h := jws.Signatures[0].Header
-	// go-jose honours crit:["b64"] with b64:false (RFC 7797), which changes what the signature
-	// covers; an ID token has no use for critical extensions (RFC 7515 4.1.11).
-	for _, name := range []jose.HeaderKey{"crit", "b64"} {
-		if _, ok := h.ExtraHeaders[name]; ok {
-			return nil, fmt.Errorf("otlogin: id token header carries %q, which is refused", name)
-		}
-	}
-	kid := h.KeyID
-	payload, found, gen, err := ks.keySetTry(jws, kid, h.Algorithm)
+	kid := jws.kid
+	payload, found, gen, err := ks.keySetTry(jws, kid, jws.alg)
 	if found {
 		return payload, err
 	}
 	if err := ks.keySetRefresh(ctx, gen); err != nil {
 		return nil, err
 	}
-	payload, found, _, err = ks.keySetTry(jws, kid, h.Algorithm)
+	payload, found, _, err = ks.keySetTry(jws, kid, jws.alg)
 	if !found {
 		return nil, errors.New("otlogin: id token signed by an unknown key")
 	}
@@ -145,7 +131,7 @@ func (ks *keySet) keySetVerify(ctx context.Context, raw string) ([]byte, error) 
 // keySetTry verifies jws with the cached keys. found reports whether the result is final:
 // a key with the token's kid exists (its verdict stands), or some kid-less candidate verified.
 // gen identifies the cache state that was searched.
-func (ks *keySet) keySetTry(jws *jose.JSONWebSignature, kid, alg string) (payload []byte, found bool, gen uint64, err error) {
+func (ks *keySet) keySetTry(jws *compactJWS, kid, alg string) (payload []byte, found bool, gen uint64, err error) {
 	ks.mu.Lock()
 	keys, gen := ks.keys, ks.gen
 	ks.mu.Unlock()
@@ -165,8 +151,8 @@ func (ks *keySet) keySetTry(jws *jose.JSONWebSignature, kid, alg string) (payloa
 	}
 	if len(exact) > 0 {
 		for _, pub := range exact {
-			if p, err := jws.Verify(pub); err == nil {
-				return p, true, gen, nil
+			if jws.verify(pub) == nil {
+				return jws.payload, true, gen, nil
 			}
 		}
 		return nil, true, gen, errors.New("otlogin: id token signature invalid")
@@ -175,8 +161,8 @@ func (ks *keySet) keySetTry(jws *jose.JSONWebSignature, kid, alg string) (payloa
 		return nil, true, gen, errors.New("otlogin: id token alg does not match its key")
 	}
 	for _, pub := range fallback {
-		if p, err := jws.Verify(pub); err == nil {
-			return p, true, gen, nil
+		if jws.verify(pub) == nil {
+			return jws.payload, true, gen, nil
 		}
 	}
 	return nil, false, gen, nil
@@ -325,4 +311,100 @@ func verifierAsymmetric(alg string) bool {
 		}
 	}
 	return false
+}
+
+// compactJWS is a JWS in compact serialization, parsed once by parseJWS.
+type compactJWS struct {
+	alg, kid     string
+	signingInput string // the token's "header.payload", what the signature covers
+	payload      []byte
+	sig          []byte
+}
+
+// jwsHeader is the part of a JWS header read here. go-jose's JSON package matches keys
+// case-sensitively, as JOSE requires (encoding/json would take "ALG" for "alg").
+type jwsHeader struct {
+	Alg  string              `json:"alg"`
+	Kid  string              `json:"kid"`
+	Crit josejson.RawMessage `json:"crit"`
+	B64  josejson.RawMessage `json:"b64"`
+}
+
+// parseJWS splits raw into its three base64url parts, decodes them and reads the header:
+// its alg must be one of algs, and it must not carry crit or b64. go-jose honours
+// crit:["b64"] with b64:false (RFC 7797), which changes what the signature covers; an ID
+// token has no use for critical extensions (RFC 7515 4.1.11). Key headers (jku, x5u, jwk,
+// x5c) are not read: keys come from the JWKS only.
+func parseJWS(raw string, algs []jose.SignatureAlgorithm) (*compactJWS, error) {
+	bad := errors.New("otlogin: malformed id token or algorithm not accepted")
+	header, rest, ok := strings.Cut(raw, ".")
+	payload, sig, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || strings.Contains(sig, ".") {
+		return nil, bad
+	}
+	hb, err := base64.RawURLEncoding.DecodeString(header)
+	if err != nil {
+		return nil, bad
+	}
+	var h jwsHeader
+	if err := josejson.Unmarshal(hb, &h); err != nil {
+		return nil, bad
+	}
+	if !slices.Contains(algs, jose.SignatureAlgorithm(h.Alg)) {
+		return nil, bad
+	}
+	if len(h.Crit) > 0 {
+		return nil, errors.New(`otlogin: id token header carries "crit", which is refused`)
+	}
+	if len(h.B64) > 0 {
+		return nil, errors.New(`otlogin: id token header carries "b64", which is refused`)
+	}
+	j := &compactJWS{alg: h.Alg, kid: h.Kid, signingInput: raw[:len(header)+1+len(payload)]}
+	if j.payload, err = base64.RawURLEncoding.DecodeString(payload); err != nil {
+		return nil, bad
+	}
+	if j.sig, err = base64.RawURLEncoding.DecodeString(sig); err != nil {
+		return nil, bad
+	}
+	return j, nil
+}
+
+// verify checks j's signature with pub, for j's alg (which keySetKey.fits matched to pub).
+func (j *compactJWS) verify(pub crypto.PublicKey) error {
+	var hash crypto.Hash
+	switch j.alg[2:] {
+	case "256":
+		hash = crypto.SHA256
+	case "384":
+		hash = crypto.SHA384
+	case "512":
+		hash = crypto.SHA512
+	default:
+		return errors.New("otlogin: unsupported id token alg")
+	}
+	h := hash.New()
+	h.Write([]byte(j.signingInput))
+	var buf [64]byte
+	digest := h.Sum(buf[:0])
+	switch pub := pub.(type) {
+	case *rsa.PublicKey:
+		switch j.alg[:2] {
+		case "RS":
+			return rsa.VerifyPKCS1v15(pub, hash, digest, j.sig)
+		case "PS":
+			return rsa.VerifyPSS(pub, hash, digest, j.sig, nil)
+		}
+	case *ecdsa.PublicKey:
+		size := (pub.Curve.Params().BitSize + 7) / 8
+		if j.alg[:2] != "ES" || len(j.sig) != 2*size {
+			return errors.New("otlogin: id token signature invalid")
+		}
+		r := new(big.Int).SetBytes(j.sig[:size])
+		s := new(big.Int).SetBytes(j.sig[size:])
+		if !ecdsa.Verify(pub, digest, r, s) {
+			return errors.New("otlogin: id token signature invalid")
+		}
+		return nil
+	}
+	return errors.New("otlogin: id token alg does not match its key")
 }

@@ -2,10 +2,13 @@ package otlogin
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -101,35 +104,184 @@ func sameContext(x, y context.Context) (same bool) {
 const sessionTokenLen = 43
 
 // begin loads the session and returns the request carrying it and the committing writer.
+//
+// With [Codec] (the default) a session found in the store is read in place (see
+// scanSession): the signed-in user and the idle time come straight from the store's bytes,
+// and scs's values map is built only when something asks scs for this session, such as a
+// handler calling sm.GetString or otlogin recording activity (see sessionCtx). A request
+// that never touches the app's session values does not pay for decoding them.
 func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *sessionWriter) {
-	w.Header().Add("Vary", "Cookie")
+	addVaryCookie(w.Header())
 	sw := &sessionWriter{ResponseWriter: w, a: a}
 	st := &sw.state
 	st.auth = a
 	token := sessionToken(r.Header, a.sm.Cookie.Name)
-	ctx, err := a.sm.Load(r.Context(), token)
+	parent := r.Context()
+	st.loadedToken = token // a session that was not found has scs token "", never this
+	sc, scanned, ctx, err := a.load(parent, token, &sw.ctx)
 	if err != nil {
 		st.unavailable = true
-		a.log(r.Context(), "session", "", "unavailable", "")
-		ctx, _ = a.sm.Load(r.Context(), "") // an empty session: no store call
-	} else if sameContext(ctx, r.Context()) {
+		a.log(parent, "session", "", "unavailable", "")
+		ctx, _ = a.sm.Load(parent, "") // an empty session: no store call
+	} else if !scanned && sameContext(ctx, parent) {
 		// scs's Load returns the context as it is when it already holds this manager's
 		// session: sm.LoadAndSave (or sm.Load) of the same manager runs around otlogin.
 		// Both would save the session, the outer one without otlogin's checks, so otlogin
-		// takes no part: the request is served like one whose store is down.
-		a.stacked(r.Context())
+		// takes no part: the request is served like one whose store is down. (A session
+		// read in place, scanned, keeps the parent context on purpose: not this case.)
+		a.stacked(parent)
 		st.unavailable = true
 	}
-	st.loadedToken = token // a session that was not found has scs token "", never this
+	sw.ctx.Context, sw.ctx.st = ctx, st
 	if !st.unavailable {
 		// A logout ends the session whatever Mosaic would say: it never waits for a
 		// revalidation.
 		revalidate := !(r.Method == http.MethodPost && r.URL.Path == a.prefix+"/logout")
-		a.attachUser(ctx, st, revalidate)
+		var scp *sessionScan
+		if scanned {
+			scp = &sc
+		}
+		a.attachUser(&sw.ctx, st, scp, revalidate)
 	}
-	r = r.WithContext(context.WithValue(ctx, ctxKey{}, st))
+	r = r.WithContext(&sw.ctx)
 	sw.r, sw.st = r, st
 	return r, sw
+}
+
+// load returns the context scs's session of token lives in. When the session was found and
+// scanSession could read it, that is parent itself, scanned is true, sc holds otlogin's
+// values, and sctx is set up to decode the session for scs on first use; otherwise scs has
+// loaded it (from the bytes already read: the store is read once).
+func (a *Auth) load(parent context.Context, token string, sctx *sessionCtx) (sc sessionScan, scanned bool, _ context.Context, _ error) {
+	if _, ours := a.sm.Codec.(Codec); !ours || token == "" || parent.Value(a.scsKey()) != nil {
+		// Another codec, no cookie, or an outer scs middleware already loaded the session.
+		ctx, err := a.sm.Load(parent, token)
+		return sc, false, ctx, err
+	}
+	data, found, err := a.storeFind(parent, token)
+	if err != nil {
+		return sc, false, nil, err
+	}
+	if !found {
+		ctx, err := a.sm.Load(parent, "") // what scs does for a token it does not find
+		return sc, false, ctx, err
+	}
+	if sc, ok := scanSession(data); ok {
+		sctx.data, sctx.lazy = data, true
+		return sc, true, parent, nil
+	}
+	ctx, err := a.loadFrom(parent, token, data)
+	return sc, false, ctx, err
+}
+
+// loadFrom has scs load the session of token from data, the bytes the store returned for
+// it, without reading the store again: a copy of the session manager (same codec and
+// context key) whose store returns data.
+func (a *Auth) loadFrom(parent context.Context, token string, data []byte) (context.Context, error) {
+	sm := *a.sm
+	sm.Store = readStore{data: data}
+	return sm.Load(parent, token)
+}
+
+// readStore is a store that holds one record, already read: loadFrom's.
+type readStore struct{ data []byte }
+
+func (s readStore) Find(string) ([]byte, bool, error) { return s.data, true, nil }
+
+func (readStore) Commit(string, []byte, time.Time) error {
+	return errors.New("otlogin: internal: readStore is read-only")
+}
+
+func (readStore) Delete(string) error {
+	return errors.New("otlogin: internal: readStore is read-only")
+}
+
+// sessionCtx is the context of a request Middleware or RequireAuth loaded: it carries the
+// request state (ctxKey) and scs's session. When lazy is set, scs's session is not decoded
+// yet: the first lookup of the session manager's context key (any sm.Get, sm.Put, ... on
+// this context or one derived from it) decodes data, once, and later lookups return the
+// same session.
+type sessionCtx struct {
+	context.Context // the parent; it also carries scs's session unless lazy
+	st              *reqState
+	lazy            bool
+	data            []byte // the session as the store returned it (its token: st.loadedToken)
+
+	once   sync.Once
+	loaded atomic.Bool
+	scsCtx context.Context // once loaded: the context carrying scs's session
+}
+
+// Value implements context.Context.
+func (c *sessionCtx) Value(key any) any {
+	if key == (ctxKey{}) {
+		return c.st
+	}
+	if c.lazy && key == c.st.auth.sessKey.key {
+		return c.scs().Value(key)
+	}
+	return c.Context.Value(key)
+}
+
+// scs returns the context carrying scs's session, decoding it on first use.
+func (c *sessionCtx) scs() context.Context {
+	c.once.Do(func() {
+		ctx, err := c.st.auth.loadFrom(c.Context, c.st.loadedToken, c.data)
+		if err != nil {
+			// Not reached: scanSession accepted data, so Decode does too. Should it
+			// happen, the request gets an empty session, as for a token not found.
+			ctx, _ = c.st.auth.sm.Load(c.Context, "")
+		}
+		c.scsCtx = ctx
+		c.loaded.Store(true)
+	})
+	return c.scsCtx
+}
+
+// untouched reports whether scs's session was never decoded: nothing can have changed it.
+func (c *sessionCtx) untouched() bool { return c.lazy && !c.loaded.Load() }
+
+// varyCookie is the Vary value every answer gets. It is shared: its capacity equals its
+// length, so a later Header.Add copies it rather than writing into it.
+var varyCookie = []string{"Cookie"}
+
+// addVaryCookie adds "Vary: Cookie" to h, without allocating when h has no Vary yet.
+func addVaryCookie(h http.Header) {
+	if _, ok := h["Vary"]; !ok {
+		h["Vary"] = varyCookie[:1:1]
+		return
+	}
+	h.Add("Vary", "Cookie")
+}
+
+// scsKey returns the session manager's context key, boxed once. scs does not export it:
+// Load reveals it by looking it up in the context it is given.
+func (a *Auth) scsKey() any {
+	a.sessKey.once.Do(func() {
+		p := &keyProbe{Context: context.Background()}
+		_, _ = a.sm.Load(p, "") // token "": no store call
+		a.sessKey.key = p.key
+	})
+	return a.sessKey.key
+}
+
+// sessionKey holds the session manager's context key once found (see Auth.scsKey).
+type sessionKey struct {
+	once sync.Once
+	key  any
+}
+
+// keyProbe records the first key looked up in it.
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Value(key any) any {
+	if p.key == nil {
+		p.key = key
+	}
+	return p.Context.Value(key)
 }
 
 // sessionToken returns the value of the first cookie called name in the request's Cookie
@@ -177,8 +329,14 @@ func isSessionToken(v string) bool {
 // Config.RevalidateEvery it asks Mosaic whether the user still may be signed in (see
 // revalidate) and ends the session when Mosaic says no. Activity is recorded only when the
 // last record is older than idleStep, so most signed-in reads write nothing to the store.
-func (a *Auth) attachUser(ctx context.Context, st *reqState, revalidate bool) {
-	b := a.sm.GetBytes(ctx, keyAuth)
+func (a *Auth) attachUser(ctx context.Context, st *reqState, sc *sessionScan, revalidate bool) {
+	var b []byte
+	var seen int64
+	if sc != nil { // read in place by scanSession: no scs call
+		b, seen = sc.auth, sc.seen
+	} else {
+		b, seen = a.sm.GetBytes(ctx, keyAuth), a.sm.GetInt64(ctx, keySeen)
+	}
 	if b == nil {
 		return
 	}
@@ -186,7 +344,6 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState, revalidate bool) {
 	now := a.cfg.Now()
 	u := &st.userBuf
 	rest, err := decodeUserInto(u, st.amrBuf[:0], b)
-	seen := a.sm.GetInt64(ctx, keySeen)
 	idle := now.Sub(time.Unix(seen, 0))
 	if err != nil || !now.Before(u.ExpiresAt) || idle > a.cfg.IdleTimeout {
 		outcome := "expired"
@@ -286,10 +443,11 @@ type sessionWriter struct {
 	http.ResponseWriter
 	a      *Auth
 	r      *http.Request
-	st     *reqState // always &state
-	state  reqState  // allocated with the writer
-	done   bool      // commit attempted
-	failed bool      // commit failed: a 503 was written and the handler's output is dropped
+	st     *reqState  // always &state
+	state  reqState   // allocated with the writer
+	ctx    sessionCtx // the request's context, allocated with the writer
+	done   bool       // commit attempted
+	failed bool       // commit failed: a 503 was written and the handler's output is dropped
 }
 
 func (w *sessionWriter) WriteHeader(code int) {
@@ -351,6 +509,9 @@ func (w *sessionWriter) commit() {
 	}
 	if st.unavailable {
 		return
+	}
+	if w.ctx.untouched() {
+		return // scs's session was never decoded, so nothing changed it
 	}
 	ctx := w.r.Context()
 	switch a.sm.Status(ctx) {

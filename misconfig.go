@@ -80,7 +80,7 @@ func (a *Auth) idTokenMisconfigured(ctx context.Context, rawIDToken string) bool
 	if err != nil {
 		return false
 	}
-	payload, err := a.verifier.keys.VerifySignature(ctx, raw)
+	payload, err := a.verifier.keys.keySetVerify(ctx, raw)
 	if err != nil {
 		return false
 	}

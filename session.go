@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net/http"
 	"time"
+	"unsafe"
 
 	"github.com/alexedwards/scs/v2"
 )
@@ -108,6 +109,11 @@ func (r *authReader) uvarint() uint64 {
 	if r.err != nil {
 		return 0
 	}
+	if len(r.b) > 0 && r.b[0] < 0x80 { // one byte: most lengths
+		v := uint64(r.b[0])
+		r.b = r.b[1:]
+		return v
+	}
 	v, n := binary.Uvarint(r.b)
 	if n <= 0 {
 		r.err = errBadAuth
@@ -172,8 +178,8 @@ func decodeUser(b []byte) (*User, *authReader, error) {
 
 // decodeUserInto decodes only the user part of the state into u, appending the AMR values
 // to amr (pass a small array's slice to avoid an allocation). It runs on every signed-in
-// request, so it allocates once: the user's strings are substrings of one string, and the
-// raw claims alias b (a session value, which nothing mutates). It returns the reader
+// request, so it allocates nothing: the user's strings and the raw claims alias b (a
+// session value, which nothing mutates). It returns the reader
 // positioned at the tokens.
 func decodeUserInto(u *User, amr []string, b []byte) (authReader, error) {
 	if len(b) == 0 || b[0] != authVersion {
@@ -199,7 +205,12 @@ func decodeUserInto(u *User, amr []string, b []byte) (authReader, error) {
 		return authReader{}, r.err
 	}
 	start := f[0][0]
-	strs := string(b[start:end])
+	// The strings share b's memory instead of copying it: b is a session value, which
+	// nothing modifies (see Codec), so they stay valid and constant after the request.
+	var strs string
+	if end > start {
+		strs = unsafe.String(&b[start], end-start)
+	}
 	str := func(s, e int) string { return strs[s-start : e-start] }
 	u.Subject, u.Email = str(f[0][0], f[0][1]), str(f[1][0], f[1][1])
 	u.PhoneNumber, u.Method = str(f[2][0], f[2][1]), str(f[3][0], f[3][1])
