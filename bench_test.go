@@ -81,7 +81,8 @@ func newSignedInApp(tb testing.TB, store scs.Store) *signedInApp {
 	emu := transmittest.NewTestServer(tb, transmittest.Options{})
 	client, err := transmit.New(transmit.Config{BaseURL: emu.BaseURL(), ClientID: emu.ClientID, ClientSecret: emu.ClientSecret})
 	require.NoError(tb, err)
-	a, err := New(Config{Client: client, PublicURL: "http://127.0.0.1:8080", CreateUsers: true, SessionStore: store})
+	a, err := New(Config{Client: client, PublicURL: "http://127.0.0.1:8080", CreateUsers: true, SessionStore: store,
+		AllowLocalLimits: true}) // one process: a wrapped in-memory store with local limits
 	require.NoError(tb, err)
 	store = a.sm.Store // the default memory store when store is nil
 
