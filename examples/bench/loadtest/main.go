@@ -31,8 +31,8 @@ import (
 	"time"
 
 	"github.com/otlogin/otlogin"
-	"github.com/otlogin/otlogin/bench/internal/stats"
-	"github.com/otlogin/otlogin/internal/exampleapp"
+	"github.com/otlogin/otlogin/examples/bench/internal/stats"
+	"github.com/otlogin/otlogin/examples/internal/exampleapp"
 )
 
 // options are the command-line settings.

@@ -15,7 +15,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/otlogin/otlogin/bench/internal/stats"
+	"github.com/otlogin/otlogin/examples/bench/internal/stats"
 )
 
 // sample is one benchmark's measurements across runs.
