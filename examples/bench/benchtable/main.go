@@ -2,7 +2,7 @@
 // the median of each benchmark's runs, and its time as a ratio of a baseline from the same
 // run (stock scs by default).
 //
-//	go test -run '^$' -bench 'BareHandler|Floor|RequireAuthSignedIn|StockSCS' -count 6 . | go run ./bench/benchtable
+//	go test -run '^$' -bench 'BareHandler|Floor|RequireAuthSignedIn|StockSCS' -count 6 . | go run ./examples/bench/benchtable
 package main
 
 import (

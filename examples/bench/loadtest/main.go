@@ -2,14 +2,14 @@
 // serves for a signed-in GET /api/me compared with GET /healthz (which skips the session
 // layer), on the same server.
 //
-// It builds the app with internal/exampleapp, as examples/nethttp does (embedded Mosaic
+// It builds the app with examples/internal/exampleapp, as examples/nethttp does (embedded Mosaic
 // emulator, memory session store, the same Config; /healthz outside Middleware, /api/me
 // behind RequireAuth), listens on 127.0.0.1:0, signs in once with an email passcode read
 // from the dev outbox, then drives both
 // routes with -conns keep-alive clients, alternating between them in rounds of at most
 // 250ms, for -duration per route. It stops by itself and touches nothing but loopback.
 //
-//	go run ./bench/loadtest -duration 5s -conns 8
+//	go run ./examples/bench/loadtest -duration 5s -conns 8
 package main
 
 import (
