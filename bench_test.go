@@ -2,7 +2,7 @@ package otlogin
 
 // Benchmarks of the signed-in request path (issue 6). Compare them within one run:
 //
-//	go test -run '^$' -bench 'BareHandler|^BenchmarkFloor|RequireAuthSignedIn|StockSCS' -count 5 . | go run ./bench/benchtable
+//	go test -run '^$' -bench 'BareHandler|^BenchmarkFloor|RequireAuthSignedIn|StockSCS' -count 5 . | go run ./examples/bench/benchtable
 //
 // BenchmarkRequireAuthSignedIn is Middleware + RequireAuth on a session made by a real
 // sign-in through the emulator; BenchmarkStockSCS is scs.New()'s LoadAndSave with its gob

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otlogin/otlogin/internal/exchangelog"
 	"github.com/otlogin/otlogin/transmit"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
@@ -88,7 +89,7 @@ func TestCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			emu := transmittest.NewTestServer(t, tt.setup.opts)
+			emu := transmittest.NewTestServer(t, exchangelog.Record(tt.setup.opts))
 			client, err := transmit.New(tt.setup.client(emu))
 			require.NoError(t, err)
 			cfg := Config{Client: client, PublicURL: "http://127.0.0.1:8080"}

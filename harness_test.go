@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin/internal/apptest/safe"
+	"github.com/otlogin/otlogin/internal/exchangelog"
 	"github.com/otlogin/otlogin/transmit"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
@@ -137,7 +138,7 @@ func newHarness(t *testing.T, mod ...func(*Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, store: newCountingStore(), clock: safe.NewClock(), logs: &safe.Buffer{},
 		slowStarted: make(chan struct{}, 1), slowRelease: make(chan struct{})}
-	h.emu = transmittest.NewTestServer(t, transmittest.Options{})
+	h.emu = transmittest.NewTestServer(t, exchangelog.Record(transmittest.Options{}))
 	client, err := transmit.New(transmit.Config{BaseURL: h.emu.BaseURL(), ClientID: h.emu.ClientID, ClientSecret: h.emu.ClientSecret})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

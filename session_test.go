@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otlogin/otlogin/internal/exchangelog"
 	"github.com/otlogin/otlogin/transmit"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
@@ -23,7 +24,7 @@ import (
 // (SECURITY S2); the token changes at sign-in (S1).
 func TestCookieAttributesHTTPS(t *testing.T) {
 	t.Parallel()
-	emu := transmittest.NewTestServer(t, transmittest.Options{PublicURLs: []string{"https://app.example.com"}})
+	emu := transmittest.NewTestServer(t, exchangelog.Record(transmittest.Options{PublicURLs: []string{"https://app.example.com"}}))
 	emu.CreateUser("ada@example.com", "")
 	client, err := transmit.New(transmit.Config{BaseURL: emu.BaseURL(), ClientID: emu.ClientID, ClientSecret: emu.ClientSecret})
 	require.NoError(t, err)

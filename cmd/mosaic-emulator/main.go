@@ -93,9 +93,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 
 	fmt.Fprintf(stdout, "Mosaic emulator\n  base URL:      %s/cis\n  token URL:     %s/oidc/token\n  client id:     %s\n  client secret: %s\n  outbox:        %s/outbox\n  public URLs:   %s (magic links may redirect only there; -public-url)\n",
 		root, root, *clientID, *secret, root, accepted)
-	if st := emu.ContractStats(); !st.Enabled {
-		logger.Info("contract checks off: spec not found; set OTLOGIN_SPEC_DIR")
-	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -113,9 +110,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
-	}
-	if v := emu.ContractViolations(); len(v) > 0 {
-		logger.Warn("contract violations seen", "count", len(v))
 	}
 	return nil
 }

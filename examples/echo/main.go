@@ -14,7 +14,7 @@ import (
 
 	"github.com/otlogin/otlogin"
 	"github.com/otlogin/otlogin/adapters/echo"
-	"github.com/otlogin/otlogin/internal/exampleapp"
+	"github.com/otlogin/otlogin/examples/internal/exampleapp"
 )
 
 func main() { exampleapp.Main(newRouter) }

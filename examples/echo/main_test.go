@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/otlogin/otlogin/internal/conformance"
+	"github.com/otlogin/otlogin/examples/internal/conformance"
 )
 
 // TestExample runs the router conformance suite against this example's router, and the

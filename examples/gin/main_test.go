@@ -5,7 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/otlogin/otlogin/internal/conformance"
+	"github.com/otlogin/otlogin/examples/internal/conformance"
 )
 
 // TestExample runs the router conformance suite against this example's router, and the

@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/otlogin/otlogin"
-	"github.com/otlogin/otlogin/internal/exampleapp"
+	"github.com/otlogin/otlogin/examples/internal/exampleapp"
 )
 
 // newRouter wires the routes: /healthz outside the session layer, everything else inside.

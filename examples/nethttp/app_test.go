@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otlogin/otlogin/examples/internal/conformance"
 	"github.com/otlogin/otlogin/internal/apptest/safe"
-	"github.com/otlogin/otlogin/internal/conformance"
 )
 
 // startApp runs the example against the embedded emulator and returns its URL and output.

@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otlogin/otlogin/examples/internal/conformance"
 	"github.com/otlogin/otlogin/internal/apptest/safe"
-	"github.com/otlogin/otlogin/internal/conformance"
 )
 
 // This file drives the example in a real browser (headless Chromium through chromedp):

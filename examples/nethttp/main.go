@@ -6,6 +6,6 @@
 // against the embedded Mosaic emulator and shows sent links and codes at /dev/outbox.
 package main
 
-import "github.com/otlogin/otlogin/internal/exampleapp"
+import "github.com/otlogin/otlogin/examples/internal/exampleapp"
 
 func main() { exampleapp.Main(newRouter) }

@@ -34,6 +34,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/internal/exchangelog"
 	"github.com/otlogin/otlogin/transmit"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
@@ -89,7 +90,7 @@ func New(t testing.TB, opts Options) *Cluster {
 	}
 	c := &Cluster{t: t, Emu: opts.Emulator}
 	if c.Emu == nil {
-		c.Emu = transmittest.NewTestServer(t, transmittest.Options{})
+		c.Emu = transmittest.NewTestServer(t, exchangelog.Record(transmittest.Options{}))
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -29,7 +29,6 @@ func TestClientTokenAtHostRoot(t *testing.T) {
 		emu.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	t.Cleanup(func() { emu.CheckContract(t) })
 	emu.CreateUser("root@example.com", "")
 
 	c, err := transmit.New(transmit.Config{BaseURL: srv.URL + "/cis", ClientID: emu.ClientID(), ClientSecret: emu.ClientSecret()})

@@ -28,12 +28,11 @@
 // under one of Options.PublicURLs, else (the default) on a loopback host; any other gets the
 // documented 400 "redirect_uri is not one of the allowed redirect URIs configured for this app".
 //
-// Every exchange, including requests to paths the emulator does not serve (counted as
-// unmatched), is also checked against Transmit's OpenAPI documents in strict mode (see
-// internal/contract): [NewTestServer] fails the test on any violation. Answers the documents do not describe are
-// allowed only when produced on purpose and are counted as "out of spec by design": forced
-// faults, the 401 token rule, 401 invalid_client for wrong client credentials, and the 400
-// answers of refresh and logout (whose documents list no error at all).
+// [Options.Observer] sees every exchange, including requests to paths the emulator does not
+// serve; otlogin's own test suite attaches a strict OpenAPI contract checker there. Answers the
+// documents do not describe are produced only on purpose and are marked [Exchange].ByDesign:
+// forced faults, the 401 token rule, 401 invalid_client for wrong client credentials, and the
+// 400 answers of refresh and logout (whose documents list no error at all).
 //
 // Decisions where the documents are silent: the magic-link send for channel direct behaves like
 // email (the link is only in the outbox); generate_request_id is accepted but not enforced;

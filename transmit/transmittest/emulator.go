@@ -2,15 +2,12 @@ package transmittest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/otlogin/otlogin/internal/contract"
 )
 
 // Endpoint names one emulated operation, for [Emulator.Calls] and [Emulator.Force].
@@ -64,9 +61,6 @@ type Emulator struct {
 	opts   Options
 	routes map[string]routeEntry
 
-	checker     *contract.Checker // nil when the spec was not found
-	contractErr error
-
 	mu           sync.Mutex
 	offset       time.Duration
 	latency      time.Duration
@@ -85,9 +79,7 @@ type Emulator struct {
 	outboxCount  map[string]int // messages in outbox per lower-cased To
 }
 
-// New returns an emulator configured by opts (see [Options] for defaults). It validates every
-// exchange against the OpenAPI documents when [contract.SpecDir] finds them; see
-// [Emulator.ContractStats].
+// New returns an emulator configured by opts (see [Options] for defaults).
 func New(opts Options) *Emulator {
 	e := &Emulator{
 		opts:         opts.withDefaults(),
@@ -101,12 +93,6 @@ func New(opts Options) *Emulator {
 		locks:        map[otpKey]time.Time{},
 		sessions:     map[string]*session{},
 		refresh:      map[string]*refreshToken{},
-	}
-	spec, err := contract.Shared()
-	if err != nil {
-		e.contractErr = err
-	} else {
-		e.checker = contract.NewChecker(spec)
 	}
 	return e
 }
@@ -177,10 +163,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.finish(w, r, body, rec)
 }
 
-// finish checks the exchange against the documents and sends the buffered answer.
+// finish shows the exchange to Options.Observer and sends the buffered answer.
 func (e *Emulator) finish(w http.ResponseWriter, r *http.Request, body []byte, rec *recorder) {
-	if e.checker != nil {
-		e.checker.Check(context.WithoutCancel(r.Context()), contract.Exchange{
+	if e.opts.Observer != nil {
+		e.opts.Observer(Exchange{
 			Request: r, RequestBody: body,
 			Status: rec.status, Header: rec.header, Body: rec.buf.Bytes(),
 			ByDesign: rec.byDesign,

@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,19 +16,39 @@ import (
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
-// needContract skips the calling test (with a message) when s runs without contract checks
-// because the OpenAPI documents were not found; with OTLOGIN_REQUIRE_SERVICES=1 it fails
-// instead. Call it before asserting a contract counter: those counters exist only with the
-// documents.
-func needContract(t *testing.T, s *transmittest.Server) {
-	t.Helper()
-	if s.ContractStats().Enabled {
-		return
+// observed is what an Options.Observer saw.
+type observed struct {
+	mu sync.Mutex
+	ex []transmittest.Exchange
+}
+
+// observe returns opts with an Observer that records every exchange into the result.
+func observe(opts transmittest.Options) (transmittest.Options, *observed) {
+	o := &observed{}
+	opts.Observer = func(ex transmittest.Exchange) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		o.ex = append(o.ex, ex)
 	}
-	if os.Getenv(transmittest.EnvRequireServices) == "1" {
-		t.Fatal("contract checks required (OTLOGIN_REQUIRE_SERVICES=1) but the OpenAPI documents were not found; set OTLOGIN_SPEC_DIR")
+	return opts, o
+}
+
+// all returns the recorded exchanges, oldest first.
+func (o *observed) all() []transmittest.Exchange {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]transmittest.Exchange(nil), o.ex...)
+}
+
+// byDesign counts the exchanges marked ByDesign.
+func (o *observed) byDesign() int {
+	n := 0
+	for _, ex := range o.all() {
+		if ex.ByDesign {
+			n++
+		}
 	}
-	t.Skip("OpenAPI documents not found (set OTLOGIN_SPEC_DIR): contract counters not checked")
+	return n
 }
 
 // resp is a decoded answer.

@@ -2,6 +2,7 @@ package transmittest
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -81,6 +82,26 @@ type Options struct {
 	// Now is the emulator's clock; [Emulator.Advance] and [Emulator.SetNow] shift it.
 	// Default: time.Now.
 	Now func() time.Time
+	// Observer, when set, sees every exchange the emulator answers (including requests to paths
+	// it does not serve), after the answer is built and before it is written. It is called on
+	// the request's goroutine, so it must be safe for concurrent use. otlogin's own tests attach
+	// an OpenAPI contract checker here. Default: nil.
+	Observer func(Exchange)
+}
+
+// Exchange is one request the emulator answered, as [Options.Observer] sees it. Its fields
+// must not be modified.
+type Exchange struct {
+	Request     *http.Request // the request (its body already read into RequestBody)
+	RequestBody []byte
+	Status      int
+	Header      http.Header // the answer's headers
+	Body        []byte      // the answer's body
+	// ByDesign marks an answer the emulator produced on purpose outside Mosaic's documented
+	// contract: a forced fault ([Emulator.Force]), the 401 of the token rule, an unknown path or
+	// method, 401 invalid_client, and the 400 answers of refresh and logout (whose documents
+	// list no error at all).
+	ByDesign bool
 }
 
 func (o Options) withDefaults() Options {

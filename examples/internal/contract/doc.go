@@ -2,8 +2,9 @@
 // documents, so that every test that talks to the emulator also proves the wire format.
 //
 // The documents are read from the directory named by $OTLOGIN_SPEC_DIR or, when that is unset,
-// from ../shared/spec next to the directory holding go.mod (found by walking up from the working
-// directory). [SpecDir] does that search; [Load] parses a directory; [Shared] parses the
+// from ../shared/spec next to a directory holding go.mod (found by walking up from the working
+// directory, nearest first, so that both the repository root and this module's directory are
+// tried). [Attach] puts a checker on an emulator's Options.Observer for one test. [SpecDir] does that search; [Load] parses a directory; [Shared] parses the
 // directory [SpecDir] finds once per process and caches the result (the only package-level
 // state, a sync.OnceValues, so parsing 180 KB of YAML/JSON is not repeated for every test
 // server; the parsed documents are read-only afterwards).

@@ -16,8 +16,8 @@ import (
 
 	"github.com/otlogin/otlogin"
 	echootl "github.com/otlogin/otlogin/adapters/echo"
+	"github.com/otlogin/otlogin/examples/internal/conformance"
 	"github.com/otlogin/otlogin/internal/apptest/safe"
-	"github.com/otlogin/otlogin/internal/conformance"
 )
 
 // newEcho returns an echo instance whose log goes to buf.

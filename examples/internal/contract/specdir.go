@@ -21,9 +21,10 @@ var ErrSpecNotFound = errors.New("contract: spec not found; set " + EnvSpecDir)
 const marker = "backend-one-time-login.openapi.yml"
 
 // SpecDir returns the directory holding the OpenAPI documents: $OTLOGIN_SPEC_DIR when set,
-// otherwise ../shared/spec beside the nearest ancestor of the working directory that holds
-// go.mod. It returns [ErrSpecNotFound] when neither exists; when OTLOGIN_SPEC_DIR is set
-// but lacks the documents, the error says so.
+// otherwise ../shared/spec beside an ancestor of the working directory that holds go.mod (the
+// repository holds several modules, so every such ancestor is tried, nearest first). It returns
+// [ErrSpecNotFound] when neither exists; when OTLOGIN_SPEC_DIR is set but lacks the documents,
+// the error says so.
 func SpecDir() (string, error) {
 	if dir := os.Getenv(EnvSpecDir); dir != "" {
 		if !hasMarker(dir) {
@@ -41,7 +42,6 @@ func SpecDir() (string, error) {
 			if hasMarker(cand) {
 				return cand, nil
 			}
-			return "", ErrSpecNotFound
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {

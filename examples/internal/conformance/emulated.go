@@ -14,7 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin"
-	"github.com/otlogin/otlogin/internal/exampleapp"
+	"github.com/otlogin/otlogin/examples/internal/contract"
+	"github.com/otlogin/otlogin/examples/internal/exampleapp"
+	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
 // RunExample runs the tests of an example app on router: [Run] (without an outbox) and
@@ -36,6 +38,9 @@ func ServeExample(t *testing.T, router exampleapp.Router, out io.Writer) (*httpt
 	require.NoError(t, err)
 	base := "http://" + ln.Addr().String()
 	vars := exampleapp.FromEnv(func(k string) string { return map[string]string{"PUBLIC_URL": base}[k] })
+	var opts transmittest.Options
+	contract.Attach(t, &opts) // the example's own emulator traffic is held to the OpenAPI documents too
+	vars.EmulatorObserver = opts.Observer
 	app, err := exampleapp.New(context.Background(), vars, out)
 	if err != nil {
 		_ = ln.Close()
@@ -43,9 +48,6 @@ func ServeExample(t *testing.T, router exampleapp.Router, out io.Writer) (*httpt
 	}
 	t.Cleanup(func() {
 		assert.NoError(t, app.Close())
-		if e := app.Emulator(); e != nil {
-			e.CheckContract(t) // the example's own emulator traffic is held to the OpenAPI documents too
-		}
 	})
 	srv := httptest.NewUnstartedServer(router(app.Auth, app.Outbox))
 	require.NoError(t, srv.Listener.Close())

@@ -1,4 +1,4 @@
-package otlogin_test
+package bench_test
 
 // Store round trips of the signed-in request path (issue 6), through package store, which
 // imports otlogin (hence an external test package).

@@ -1,5 +1,5 @@
 // Command allocguard fails when a hot-path benchmark allocates more per operation than the
-// ceiling committed in bench/allocs.txt. It reads `go test -bench -benchmem` output on
+// ceiling committed in examples/bench/allocs.txt. It reads `go test -bench -benchmem` output on
 // standard input:
 //
 //	go test -run '^$' -bench "$(go run ./bench/allocguard -pattern)" -benchtime=200x -benchmem . | go run ./bench/allocguard
@@ -27,7 +27,7 @@ import (
 )
 
 func main() {
-	file := flag.String("file", "bench/allocs.txt", "the committed ceilings")
+	file := flag.String("file", "examples/bench/allocs.txt", "the committed ceilings")
 	pattern := flag.Bool("pattern", false, "print a -bench pattern that runs every listed benchmark, and exit")
 	update := flag.Bool("update", false, "rewrite the file's figures from the benchmark output instead of checking")
 	flag.Parse()

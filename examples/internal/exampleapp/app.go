@@ -32,6 +32,9 @@ type Env struct {
 	ClientSecret string // TRANSMIT_CLIENT_SECRET. Required with ClientID.
 	BaseURL      string // TRANSMIT_BASE_URL. Default: [transmit.SandboxBaseURL].
 	SessionStore string // SESSION_STORE: "memory", "redis://..." or "postgres://...". Default: "memory".
+	// EmulatorObserver, when set, is the embedded emulator's Options.Observer (tests attach
+	// the OpenAPI contract checker there). Not read from the environment.
+	EmulatorObserver func(transmittest.Exchange)
 }
 
 // FromEnv reads an [Env] through getenv (os.Getenv) and applies the defaults.
@@ -96,7 +99,8 @@ func New(ctx context.Context, env Env, out io.Writer) (*App, error) {
 			return nil, fmt.Errorf("exampleapp: without TRANSMIT_CLIENT_ID the app runs the embedded emulator, whose "+
 				"outbox (%s) shows every sign-in code: it listens only on a loopback address, not ADDR=%q", OutboxPath, env.Addr)
 		}
-		a.emu = transmittest.NewServer(transmittest.Options{PublicURLs: []string{env.PublicURL}}) // its redirect allow-list
+		a.emu = transmittest.NewServer(transmittest.Options{PublicURLs: []string{env.PublicURL}, // its redirect allow-list
+			Observer: env.EmulatorObserver})
 		tc = transmit.Config{BaseURL: a.emu.BaseURL(), ClientID: a.emu.ClientID, ClientSecret: a.emu.ClientSecret}
 		a.Outbox = devhost.LoopbackOnly(a.emu.OutboxHandler()) // no DNS rebinding to the codes
 		fmt.Fprintln(out, "No TRANSMIT_CLIENT_ID: using the embedded Mosaic emulator (no real email or SMS is sent).")

@@ -13,7 +13,7 @@ import (
 
 	"github.com/otlogin/otlogin"
 	ginotl "github.com/otlogin/otlogin/adapters/gin"
-	"github.com/otlogin/otlogin/internal/conformance"
+	"github.com/otlogin/otlogin/examples/internal/conformance"
 )
 
 // newFixture is the adapter fixture, with gin in test mode.

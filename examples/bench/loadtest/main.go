@@ -3,7 +3,7 @@
 // layer) and with GET /raw (one raw read of the same session from the session store, and
 // nothing else), on the same server.
 //
-// It builds the app with internal/exampleapp, as examples/nethttp does (embedded Mosaic
+// It builds the app with examples/internal/exampleapp, as examples/nethttp does (embedded Mosaic
 // emulator, the same Config; /healthz and /raw outside Middleware, /api/me behind
 // RequireAuth), on the session store that -store names (default: $SESSION_STORE, else
 // "memory"; "redis://..." and "postgres://..." as the example apps take them). It listens
@@ -12,8 +12,8 @@
 // rounds of at most 250ms, for -duration per route. It stops by itself and touches nothing
 // but loopback and the store (one session, which expires as any other).
 //
-//	go run ./bench/loadtest -duration 5s -conns 8
-//	SESSION_STORE=redis://127.0.0.1:6379/0 go run ./bench/loadtest -duration 5s
+//	go run ./examples/bench/loadtest -duration 5s -conns 8
+//	SESSION_STORE=redis://127.0.0.1:6379/0 go run ./examples/bench/loadtest -duration 5s
 package main
 
 import (
@@ -37,8 +37,8 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/otlogin/otlogin"
-	"github.com/otlogin/otlogin/bench/internal/stats"
-	"github.com/otlogin/otlogin/internal/exampleapp"
+	"github.com/otlogin/otlogin/examples/bench/internal/stats"
+	"github.com/otlogin/otlogin/examples/internal/exampleapp"
 )
 
 // options are the command-line settings.

@@ -2,7 +2,7 @@
 // the median of each benchmark's runs, and its time as a ratio of a baseline from the same
 // run (stock scs by default).
 //
-//	go test -run '^$' -bench 'BareHandler|Floor|RequireAuthSignedIn|StockSCS' -count 6 . | go run ./bench/benchtable
+//	go test -run '^$' -bench 'BareHandler|Floor|RequireAuthSignedIn|StockSCS' -count 6 . | go run ./examples/bench/benchtable
 package main
 
 import (
@@ -15,7 +15,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/otlogin/otlogin/bench/internal/stats"
+	"github.com/otlogin/otlogin/examples/bench/internal/stats"
 )
 
 // sample is one benchmark's measurements across runs.

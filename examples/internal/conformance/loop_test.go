@@ -12,7 +12,7 @@ import (
 	"github.com/otlogin/otlogin"
 	echootl "github.com/otlogin/otlogin/adapters/echo"
 	ginotl "github.com/otlogin/otlogin/adapters/gin"
-	"github.com/otlogin/otlogin/internal/conformance"
+	"github.com/otlogin/otlogin/examples/internal/conformance"
 )
 
 // TestRequireAuthAroundEverything: an app that puts RequireAuth in front of every route, the

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/examples/internal/contract"
 	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/otlogin/otlogin/transmit"
 	"github.com/otlogin/otlogin/transmit/transmittest"
@@ -37,7 +38,8 @@ type Fixture struct {
 // builds the Auth; mods adjust the Config.
 func NewFixture(t *testing.T, https bool, mods ...func(*otlogin.Config)) *Fixture {
 	t.Helper()
-	f := &Fixture{Emu: transmittest.NewTestServer(t, transmittest.Options{}), https: https}
+	emu, _ := contract.NewTestServer(t, transmittest.Options{}) // every exchange held to the OpenAPI documents
+	f := &Fixture{Emu: emu, https: https}
 	client, err := transmit.New(transmit.Config{BaseURL: f.Emu.BaseURL(), ClientID: f.Emu.ClientID, ClientSecret: f.Emu.ClientSecret})
 	require.NoError(t, err)
 	f.ln, err = net.Listen("tcp", "127.0.0.1:0")

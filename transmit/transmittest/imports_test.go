@@ -1,0 +1,46 @@
+package transmittest_test
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestPublicPackageImports: transmittest is a public package that apps import into their own
+// tests, so it reads no environment variables and no files (no os, path/filepath or io/fs),
+// and imports nothing beyond the standard library and go-jose: no OpenAPI library and no
+// otlogin-internal package. (otlogin's own tests attach their contract checker through
+// Options.Observer instead.)
+func TestPublicPackageImports(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	forbidden := map[string]bool{"os": true, "path/filepath": true, "io/fs": true}
+	checked := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(name)
+		require.NoError(t, err)
+		f, err := parser.ParseFile(token.NewFileSet(), name, src, parser.ImportsOnly)
+		require.NoError(t, err)
+		checked++
+		for _, imp := range f.Imports {
+			path, err := strconv.Unquote(imp.Path.Value)
+			require.NoError(t, err)
+			first, _, _ := strings.Cut(path, "/")
+			thirdParty := strings.Contains(first, ".")
+			assert.False(t, forbidden[path], "%s imports %s", name, path)
+			assert.True(t, !thirdParty || strings.HasPrefix(path, "github.com/go-jose/go-jose/v4"),
+				"%s imports %s: the emulator may depend only on the standard library and go-jose", name, path)
+		}
+	}
+	assert.Greater(t, checked, 5, "the package's own files were found")
+}
