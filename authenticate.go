@@ -117,7 +117,7 @@ func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
 		IdentifierType: transmit.IdentifierEmail, Next: "/"}, code)
 }
 
-// redeemLink exchanges the code once. A code reaches Mosaic at most once (SECURITY L2): the
+// redeemLink exchanges the code once. A code reaches Mosaic at most once (docs/SECURITY.md L2): the
 // first redeem claims it in the limiter, which is atomic and shared by every instance, and
 // any later one gets the generic answer. When the claim cannot be checked (503) nothing was
 // used and the flow stays, so the same link works once the limiter is back.

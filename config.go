@@ -531,7 +531,7 @@ func (c *Config) applyDefaults() error {
 }
 
 // checkSessions refuses a user-supplied session manager whose cookie or timeouts weaken
-// the session (SECURITY S2). https requires the cookie attributes a browser needs to keep
+// the session (docs/SECURITY.md S2). https requires the cookie attributes a browser needs to keep
 // an https session to this origin only.
 func checkSessions(sm *scs.SessionManager, https bool) error {
 	c := sm.Cookie

@@ -118,7 +118,7 @@ func TestNewDefaults(t *testing.T) {
 }
 
 // TestNewChecksOwnSessions: a session manager passed in Config.Sessions is refused, with an
-// error naming the field, when its cookie or timeouts weaken the session (SECURITY S2).
+// error naming the field, when its cookie or timeouts weaken the session (docs/SECURITY.md S2).
 func TestNewChecksOwnSessions(t *testing.T) {
 	t.Parallel()
 	good := func(sm *scs.SessionManager) { sm.Cookie.Name, sm.Cookie.Secure = "__Host-app", true }

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestSanitizeNext covers SECURITY B2's open-redirect vectors and ordinary paths.
+// TestSanitizeNext covers docs/SECURITY.md B2's open-redirect vectors and ordinary paths.
 func TestSanitizeNext(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

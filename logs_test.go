@@ -17,7 +17,7 @@ import (
 
 // TestNoSecretsInLogs runs every flow, with failures, and checks that no code, passcode,
 // token, session ID, cookie, client secret, email address or phone number reaches the log
-// (SECURITY L7, §5.14), while each attempt is logged.
+// (docs/SECURITY.md F4), while each attempt is logged.
 func TestNoSecretsInLogs(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.CreateUsers = true })
@@ -75,7 +75,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 }
 
 // TestSecurityHeadersEverywhere: every answer of the auth routes carries the headers,
-// successes and errors alike (SECURITY L8, §5.13).
+// successes and errors alike (docs/SECURITY.md F4).
 func TestSecurityHeadersEverywhere(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

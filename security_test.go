@@ -16,7 +16,7 @@ import (
 )
 
 // TestMagicLinkBoundToBrowser: a link opened in another browser redeems nothing and shows
-// a page; the link still works in the browser that asked (SECURITY L4).
+// a page; the link still works in the browser that asked (docs/SECURITY.md L4).
 func TestMagicLinkBoundToBrowser(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -71,7 +71,7 @@ func TestAllowCrossDevice(t *testing.T) {
 }
 
 // TestScannerDoesNotRedeem: HEAD and GETs by a mail scanner (no flow) spend nothing, and
-// a HEAD from the right browser spends nothing either (SECURITY §5.5).
+// a HEAD from the right browser spends nothing either (docs/SECURITY.md L1).
 func TestScannerDoesNotRedeem(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -127,7 +127,7 @@ func TestStateTamperingAndReplay(t *testing.T) {
 }
 
 // TestReplayedCodeCrossDevice: with AllowCrossDevice a replayed code gets the generic answer
-// and does not reach Mosaic again (the local single-use guard, SECURITY L2).
+// and does not reach Mosaic again (the local single-use guard, docs/SECURITY.md L2).
 func TestReplayedCodeCrossDevice(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.AllowCrossDevice = true })
@@ -143,7 +143,7 @@ func TestReplayedCodeCrossDevice(t *testing.T) {
 }
 
 // TestLinkCodeRedeemedOnce: 20 parallel GETs and POSTs of one link in the browser that asked
-// for it make exactly one Mosaic authenticate call and one session (SECURITY L2).
+// for it make exactly one Mosaic authenticate call and one session (docs/SECURITY.md L2).
 func TestLinkCodeRedeemedOnce(t *testing.T) {
 	t.Parallel()
 	for _, crossDevice := range []bool{false, true} {
@@ -246,7 +246,7 @@ func TestOTPFlowRules(t *testing.T) {
 }
 
 // TestSendRateLimits: over the per-identifier budget the answer is 429 with Retry-After and
-// Mosaic is not called; a concurrent burst gets exactly the budget (SECURITY M2, O2).
+// Mosaic is not called; a concurrent burst gets exactly the budget (docs/SECURITY.md M2).
 func TestSendRateLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("sequential", func(t *testing.T) {
@@ -414,7 +414,7 @@ func TestAttemptLimit(t *testing.T) {
 }
 
 // TestNoEnumeration: a send for an unknown user answers exactly like one for a known user
-// (status, body, header names, cookie attributes) for every method (SECURITY M1).
+// (status, body, header names, cookie attributes) for every method (docs/SECURITY.md M1).
 func TestNoEnumeration(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.Limits.SendsPerIdentifier = Rate{N: 100} }) // the known user is asked often
@@ -494,7 +494,7 @@ func TestNoEnumeration(t *testing.T) {
 }
 
 // TestCrossOriginRefused: every POST route refuses cross-site requests before doing
-// anything (SECURITY B1).
+// anything (docs/SECURITY.md B1).
 func TestCrossOriginRefused(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

@@ -21,7 +21,7 @@ import (
 
 // TestCookieAttributesHTTPS: with an https PublicURL the session cookie is __Host-,
 // Secure, HttpOnly, SameSite=Lax, Path=/ and has no Domain, before and after sign-in
-// (SECURITY S2); the token changes at sign-in (S1).
+// (docs/SECURITY.md S2); the token changes at sign-in (S1).
 func TestCookieAttributesHTTPS(t *testing.T) {
 	t.Parallel()
 	emu := transmittest.NewTestServer(t, exchangelog.Record(transmittest.Options{PublicURLs: []string{"https://app.example.com"}}))
@@ -84,7 +84,7 @@ func TestRedirectURIFromPublicURLOnly(t *testing.T) {
 }
 
 // TestSessionRenewalAndFixation: an attacker-chosen cookie is never adopted; sign-in and
-// sign-out change the token (SECURITY S1, S4).
+// sign-out change the token (docs/SECURITY.md S1, S4).
 func TestSessionRenewalAndFixation(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -105,7 +105,7 @@ func TestSessionRenewalAndFixation(t *testing.T) {
 	assert.False(t, found, "session destroyed server-side")
 }
 
-// TestIdleAndAbsoluteTimeout drives the Now seam (SECURITY S3).
+// TestIdleAndAbsoluteTimeout drives the Now seam (docs/SECURITY.md S3).
 func TestIdleAndAbsoluteTimeout(t *testing.T) {
 	t.Parallel()
 	t.Run("idle", func(t *testing.T) {
@@ -157,7 +157,7 @@ func TestReadOnlyRequestsWriteNothing(t *testing.T) {
 }
 
 // TestLogoutRace: a slow request that loaded the session before logout does not resurrect
-// it when it finishes (SECURITY S5).
+// it when it finishes (docs/SECURITY.md S5).
 func TestLogoutRace(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -190,7 +190,7 @@ func TestLogoutRace(t *testing.T) {
 }
 
 // TestStoreFailure: with the store down, protected routes answer 503 (never signed in),
-// public routes work, and logins refuse before calling Mosaic (SECURITY S7).
+// public routes work, and logins refuse before calling Mosaic (docs/SECURITY.md S7).
 func TestStoreFailure(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -248,7 +248,7 @@ type failCommitStore struct{ *countingStore }
 func (s *failCommitStore) Commit(string, []byte, time.Time) error { return errStoreDown }
 
 // TestMosaicDown: new logins get 503 without retries; signed-in users keep working with no
-// Mosaic call on the RequireAuth path (SECURITY F2).
+// Mosaic call on the RequireAuth path (docs/SECURITY.md F2).
 func TestMosaicDown(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

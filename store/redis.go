@@ -64,7 +64,7 @@ func openRedis(ctx context.Context, u *url.URL, secrets []string) (*Store, error
 	// and go-redis's default of 5 dials per attempt, each up to DialTimeout, would hold a
 	// request for up to 4×5 dials while Redis is down. (No URL option sets this.)
 	opt.DialerRetries = 1
-	// Let a request's deadline cut a slow command short (SECURITY S9).
+	// Let a request's deadline cut a slow command short (docs/SECURITY.md S9).
 	opt.ContextTimeoutEnabled = true
 
 	client := redis.NewClient(opt)

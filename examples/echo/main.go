@@ -1,5 +1,5 @@
 // Command echo is the otlogin example on the echo router: the same environment, routes and
-// behaviour as examples/nethttp and examples/gin (see DESIGN §6).
+// behaviour as examples/nethttp and examples/gin (see README, Quick start).
 //
 //	go run ./examples/echo
 //

@@ -1,5 +1,5 @@
 // Command gin is the otlogin example on the gin router: the same environment, routes and
-// behaviour as examples/nethttp and examples/echo (see DESIGN §6).
+// behaviour as examples/nethttp and examples/echo (see README, Quick start).
 //
 //	go run ./examples/gin
 //

@@ -1,6 +1,6 @@
 // Package conformance is one test suite for every router otlogin supports. [Run] starts the
 // Mosaic emulator and an https app built by the caller (net/http, gin or echo, wired like the
-// example apps of DESIGN §6) and checks, from the outside, that sign-in, sign-out,
+// example apps of the README) and checks, from the outside, that sign-in, sign-out,
 // RequireAuth, cookies, CSRF, redirects, rate limits and bad input behave the same. An
 // expectation that holds for one router and not another is a bug in that router's adapter.
 package conformance
@@ -24,7 +24,7 @@ import (
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
-// Build returns the application under test, serving for auth the routes of DESIGN §6:
+// Build returns the application under test, serving for auth the routes of the README's route table:
 // GET / (public), GET /dashboard and GET /api/me (behind RequireAuth), GET /healthz (outside
 // the session layer) and the auth routes under /auth.
 type Build func(t *testing.T, auth *otlogin.Auth) http.Handler

@@ -1,6 +1,6 @@
 // Package exampleapp is what the three example apps (examples/nethttp, examples/gin,
 // examples/echo) share, so that they differ only in their router: the environment
-// (DESIGN §6), the Mosaic client or the embedded emulator, the session store, the
+// (README, Quick start), the Mosaic client or the embedded emulator, the session store, the
 // [otlogin.Auth], the start-up text, the server and the pages.
 package exampleapp
 
