@@ -75,7 +75,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 }
 
 // TestSecurityHeadersEverywhere: every answer of the auth routes carries the headers,
-// successes and errors alike (docs/SECURITY.md F4).
+// successes and errors alike (docs/SECURITY.md B3, L7).
 func TestSecurityHeadersEverywhere(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
