@@ -45,8 +45,9 @@ const memoryLimiterSweepStep = 256
 // running on one machine; apps on several machines need a shared limiter (package store).
 //
 // Its memory is bounded: it holds at most MaxKeys windows, and when a new key would exceed
-// that it forgets the window closest to its reset (the oldest one of its length) first.
-// Forgetting a live window lets that key start afresh, so size MaxKeys above the number of
+// that it forgets the window that counted least (closest to its reset among equals), so a
+// flood of one-off keys cannot push out a spent budget. Forgetting a live window lets that
+// key start afresh, so size MaxKeys above the number of
 // keys your busiest window needs (a send uses three: client IP, address from that network,
 // address in all). Expired windows are dropped in small steps as calls arrive, oldest
 // first, never with a walk of all windows under the lock; once most are gone the map is
@@ -218,33 +219,51 @@ func (l *MemoryLimiter) sweepStep(now int64) (more bool) {
 	return more
 }
 
-// makeRoom forgets windows, closest to their reset first, until one more fits under
-// MaxKeys. l.mu must be held.
+// makeRoom forgets windows until there is room for one more. It forgets the window that
+// counted least, the one closest to its reset among equals, looking at the oldest
+// memoryLimiterEvictScan live windows of each window length. Forgetting a window that counted
+// one event forgets that event only, so a flood of one-off keys (each new client or address
+// makes some) cannot make the limiter forget a budget that was spent, such as the app's SMS
+// budget or an attacker's own per-IP window: to push those out, every candidate would have to
+// count at least as much. A forgotten window's queue entry goes stale and sweepStep drops it.
+// l.mu must be held.
 func (l *MemoryLimiter) makeRoom() {
 	maxKeys := l.MaxKeys
 	if maxKeys <= 0 {
 		maxKeys = DefaultMemoryLimiterMaxKeys
 	}
 	for len(l.windows) >= maxKeys {
-		var oldest *memoryLimiterQueue
-		var oldestReset int64
+		victim, found := "", false
+		var least memoryLimiterWindow
 		for _, q := range l.queues {
-			// Skip stale entries at the front, then compare the live fronts.
+			// Stale entries at the front go; then look at the oldest live windows.
 			for q.len() > 0 {
 				e := q.front()
 				if w, ok := l.windows[e.key]; ok && w.start == e.start {
-					if oldest == nil || w.reset < oldestReset {
-						oldest, oldestReset = q, w.reset
-					}
 					break
 				}
 				q.pop()
 			}
+			seen := 0
+			for i := q.head; i < len(q.items) && seen < memoryLimiterEvictScan; i++ {
+				e := q.items[i]
+				w, ok := l.windows[e.key]
+				if !ok || w.start != e.start {
+					continue
+				}
+				seen++
+				if !found || w.count < least.count || (w.count == least.count && w.reset < least.reset) {
+					victim, least, found = e.key, w, true
+				}
+			}
 		}
-		if oldest == nil {
+		if !found {
 			return // every window is queued, so this cannot happen; never loop forever
 		}
-		delete(l.windows, oldest.front().key)
-		oldest.pop()
+		delete(l.windows, victim)
 	}
 }
+
+// memoryLimiterEvictScan is how many of the oldest live windows of each window length
+// makeRoom compares when the limiter is full.
+const memoryLimiterEvictScan = 64
