@@ -77,6 +77,10 @@ type Limits struct {
 	AttemptsPerIdentifier Rate
 	// SMSPerHour caps SMS sends for the whole application. Default: 500.
 	SMSPerHour int
+	// SMSPerIPPerHour caps SMS sends from one client network (an IPv4 address, an IPv6 /64)
+	// per hour, so a few addresses cannot spend a country's or the app's SMS budget. Negative:
+	// off. Default: 10.
+	SMSPerIPPerHour int
 	// SMSPerCountryPerHour caps SMS sends to the numbers of one country (ISO region: the US,
 	// Canada and each Caribbean country of +1 count apart), so pumping one country cannot
 	// spend SMSPerHour. Default: a fifth of SMSPerHour (100), or 100 when SMSPerHour is off.
@@ -517,6 +521,9 @@ func (c *Config) applyDefaults() error {
 	defRate(&c.Limits.RedeemsPerIP, 30, 15*time.Minute)
 	if c.Limits.SMSPerHour == 0 {
 		c.Limits.SMSPerHour = 500
+	}
+	if c.Limits.SMSPerIPPerHour == 0 {
+		c.Limits.SMSPerIPPerHour = 10
 	}
 	if c.Limits.SMSPerCountryPerHour == 0 {
 		c.Limits.SMSPerCountryPerHour = 100

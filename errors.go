@@ -59,6 +59,9 @@ func errUnavailable(cause error) *Error {
 
 // errRateLimited is a 429. retry is when to try again: a known delay is kept (Retry-After
 // rounds it up to whole seconds, at least 1); an unknown one (0 or less) becomes a minute.
+// msgSMSPaused answers a send refused by an SMS budget.
+const msgSMSPaused = "Text messages can't be sent right now. Sign in with your email address instead, or try again later."
+
 func errRateLimited(retry time.Duration) *Error {
 	if retry <= 0 {
 		retry = time.Minute

@@ -91,7 +91,12 @@ func normalizeEmail(s string) (string, *Error) {
 		}
 	}
 	aDomain, err := emailDomain.ToASCII(uDomain)
-	if err != nil || !strings.Contains(aDomain, ".") {
+	if err != nil || !strings.Contains(aDomain, ".") || !nameTLD(aDomain) {
+		return bad(msgEmailInvalid)
+	}
+	// Source routes (% and !) and RFC 2047 encoded words are relics of mail routing, not
+	// parts of a mailbox someone signs in with.
+	if strings.ContainsAny(local, "%!") || strings.Contains(local, "=?") {
 		return bad(msgEmailInvalid)
 	}
 	addr := local + "@" + aDomain
@@ -166,4 +171,23 @@ func identifierRateKey(id string) string {
 		local = local[:plus]
 	}
 	return "email:" + local + id[at:]
+}
+
+// nameTLD reports whether the last label of an ASCII domain is a name (letters, or an
+// A-label): a domain that is an IP address (1.2.3.4, 0x7f.1) or ends in digits is no
+// mailbox's domain.
+func nameTLD(domain string) bool {
+	tld := domain[strings.LastIndexByte(domain, '.')+1:]
+	if strings.HasPrefix(tld, "xn--") {
+		return true
+	}
+	if len(tld) < 2 {
+		return false
+	}
+	for i := 0; i < len(tld); i++ {
+		if c := tld[i]; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
 }

@@ -66,17 +66,33 @@ func (a *Auth) checkSendLimits(r *http.Request, identifier, channel string) *Err
 	if e := a.allow(ctx, "send:id:"+a.limitKey(idKey), a.cfg.Limits.SendsPerIdentifierTotal); e != nil {
 		return e
 	}
-	if channel == channelSMS {
-		if e := a.checkSMSCountryBudget(r, identifier); e != nil {
-			return e
+	if channel != channelSMS {
+		return nil
+	}
+	// SMS budgets, narrowest first: this client network's, the number's country's, the app's.
+	if n := a.cfg.Limits.SMSPerIPPerHour; n > 0 {
+		if e := a.allow(ctx, "sms:net:"+a.limitKey(cnet), Rate{N: n, Per: time.Hour}); e != nil {
+			return smsPaused(e)
 		}
 	}
-	if channel == channelSMS && a.cfg.Limits.SMSPerHour > 0 {
+	if e := a.checkSMSCountryBudget(r, identifier); e != nil {
+		return smsPaused(e)
+	}
+	if a.cfg.Limits.SMSPerHour > 0 {
 		if e := a.allow(ctx, "sms:global", Rate{N: a.cfg.Limits.SMSPerHour, Per: time.Hour}); e != nil {
-			return e
+			return smsPaused(e)
 		}
 	}
 	return nil
+}
+
+// smsPaused words a refused SMS budget for the person: texts are paused for a while (often
+// an hour), and email still works.
+func smsPaused(e *Error) *Error {
+	if e.Status == http.StatusTooManyRequests {
+		e.Message = msgSMSPaused
+	}
+	return e
 }
 
 // clientAttrs describes the browser to Mosaic.

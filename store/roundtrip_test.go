@@ -121,8 +121,8 @@ func TestRedisRoundTrips(t *testing.T) {
 	// The figures README's "Cost per request" quotes.
 	assert.Equal(t, []string{"get", "evalsha", "evalsha", "del", "set"}, got["GET magic-link callback"],
 		"session, the flow's in-flight slot, single-use guard, old token, new session")
-	assert.Equal(t, []string{"get", "evalsha", "evalsha", "evalsha", "evalsha", "evalsha", "set", "set"}, got["POST /auth/otp/send (SMS)"],
-		"store check, 5 limit checks (IP, identifier from this network, identifier in all, country SMS, global SMS), latest-code record, pending flow")
+	assert.Equal(t, []string{"get", "evalsha", "evalsha", "evalsha", "evalsha", "evalsha", "evalsha", "set", "set"}, got["POST /auth/otp/send (SMS)"],
+		"store check, 6 limit checks (IP, identifier from this network, identifier in all, network SMS, country SMS, global SMS), latest-code record, pending flow")
 	assert.Equal(t, []string{"get", "evalsha", "evalsha", "evalsha", "set"}, got["POST /auth/link/email/send"],
 		"store check, 3 limit checks (IP, identifier from this network, identifier in all), pending flow")
 	assert.Equal(t, []string{"get", "get", "evalsha", "del", "set"}, got["POST /auth/otp/authenticate"],
