@@ -208,9 +208,9 @@ func testRefusals(t *testing.T, run Main) {
 		{"client id without secret", map[string]string{"TRANSMIT_CLIENT_ID": "id"}, "TRANSMIT_CLIENT_SECRET"},
 		{"unknown session store", map[string]string{"SESSION_STORE": "ftp://example.com"}, "unsupported store URL"},
 		{"bad public URL", map[string]string{"PUBLIC_URL": "ftp://x"}, "PublicURL"},
-		{"emulator on all interfaces", map[string]string{"ADDR": ":8080"}, "loopback"},
-		{"emulator on a public address", map[string]string{"ADDR": "0.0.0.0:8080"}, "loopback"},
-		{"secret set, id missing: the emulator, on all interfaces", map[string]string{"ADDR": ":8080",
+		{"emulator on all interfaces", map[string]string{"ADDR": ":0"}, "loopback"},
+		{"emulator on a public address", map[string]string{"ADDR": "0.0.0.0:0"}, "loopback"},
+		{"secret set, id missing: the emulator, on all interfaces", map[string]string{"ADDR": ":0",
 			"TRANSMIT_CLIENT_SECRET": "the-client-secret"}, "loopback"},
 	}
 	for _, tc := range cases {
