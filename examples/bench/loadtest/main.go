@@ -274,7 +274,7 @@ func (a *loadApp) close() {
 // sessionCookie is the session cookie of otlogin's session manager over http.
 const sessionCookie = "otlogin"
 
-// newRouter wires the routes of examples/nethttp (app.go) that the load test drives, with
+// newRouter wires the routes of examples/nethttp (main.go) that the load test drives, with
 // the example's handlers: /healthz outside Middleware, /api/me behind RequireAuth, the auth
 // routes and the emulator's outbox; and /raw, outside Middleware, which reads the session
 // cookie's token from sessions once and answers with the record's size: the cost of the

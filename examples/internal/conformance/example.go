@@ -42,7 +42,7 @@ func RunExample(t *testing.T, run Main, router Router) {
 	t.Run("Conformance", func(t *testing.T) {
 		Run(t, func(_ *testing.T, auth *otlogin.Auth) http.Handler { return router(auth, nil) })
 	})
-	t.Run("Emulated", func(t *testing.T) { t.Parallel(); RunEmulated(t, run) })
+	t.Run("Emulated", func(t *testing.T) { t.Parallel(); runEmulated(t, run) })
 	t.Run("Startup", func(t *testing.T) { t.Parallel(); testStartup(t, run) })
 	t.Run("Refusals", func(t *testing.T) { t.Parallel(); testRefusals(t, run) })
 	t.Run("Warnings", func(t *testing.T) { t.Parallel(); testWarnings(t, run) })
@@ -50,8 +50,8 @@ func RunExample(t *testing.T, run Main, router Router) {
 	t.Run("SessionStore", func(t *testing.T) { t.Parallel(); testSessionStore(t, run) })
 }
 
-// FreeAddr returns a loopback address whose port was free a moment ago.
-func FreeAddr(t *testing.T) string {
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -106,7 +106,7 @@ func Start(t *testing.T, run Main, env exampleapp.Env, out io.Writer) {
 // OpenAPI documents too.
 func emulatedEnv(t *testing.T, vars map[string]string) exampleapp.Env {
 	t.Helper()
-	addr := FreeAddr(t)
+	addr := freeAddr(t)
 	all := map[string]string{"ADDR": addr, "PUBLIC_URL": "http://" + addr}
 	for k, v := range vars {
 		all[k] = v
@@ -137,9 +137,9 @@ func exampleBrowser(t *testing.T, base string) *browser {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-// RunEmulated starts the example as `go run` does without a Mosaic tenant and signs in the
+// runEmulated starts the example as `go run` does without a Mosaic tenant and signs in the
 // way a developer does: the code is read from /dev/outbox.json.
-func RunEmulated(t *testing.T, run Main) {
+func runEmulated(t *testing.T, run Main) {
 	t.Helper()
 	signInThroughOutbox(t, ServeExample(t, run, io.Discard))
 }
@@ -184,7 +184,7 @@ func mustUser(t *testing.T, b *browser) *otlogin.User {
 // testStartup: with only ADDR set, the example prints exactly this, naming the URL to open
 // (PUBLIC_URL, http://localhost on ADDR's port), and stops cleanly when its context ends.
 func testStartup(t *testing.T, run Main) {
-	addr := FreeAddr(t)
+	addr := freeAddr(t)
 	env := exampleapp.FromEnv(func(k string) string { return map[string]string{"ADDR": addr}[k] })
 	require.Equal(t, "http://localhost:"+addr[strings.LastIndex(addr, ":")+1:], env.PublicURL)
 	var out safe.Buffer
@@ -216,7 +216,7 @@ func testRefusals(t *testing.T, run Main) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			addr := FreeAddr(t)
+			addr := freeAddr(t)
 			all := map[string]string{"ADDR": addr, "PUBLIC_URL": "http://" + addr}
 			for k, v := range tc.vars {
 				all[k] = v
@@ -238,7 +238,7 @@ func testRefusals(t *testing.T, run Main) {
 // testWarnings: a PUBLIC_URL that breaks sign-in on this plain-http app (https, another
 // port than ADDR's) is named at start-up; the app still serves.
 func testWarnings(t *testing.T, run Main) {
-	addr := FreeAddr(t)
+	addr := freeAddr(t)
 	env := emulatedEnv(t, map[string]string{"ADDR": addr, "PUBLIC_URL": "https://" + addr})
 	var out safe.Buffer
 	Start(t, run, env, &out)
@@ -260,7 +260,7 @@ func testCheckMosaic(t *testing.T, run Main) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			addr := FreeAddr(t)
+			addr := freeAddr(t)
 			env := exampleapp.FromEnv(func(k string) string { return map[string]string{"ADDR": addr}[k] })
 			env.BaseURL, env.ClientID, env.ClientSecret = mosaic.BaseURL(), mosaic.ClientID, tc.secret
 			var out safe.Buffer
