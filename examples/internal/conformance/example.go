@@ -1,8 +1,10 @@
 package conformance
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -48,6 +50,7 @@ func RunExample(t *testing.T, run Main, router Router) {
 	t.Run("Warnings", func(t *testing.T) { t.Parallel(); testWarnings(t, run) })
 	t.Run("CheckMosaic", func(t *testing.T) { t.Parallel(); testCheckMosaic(t, run) })
 	t.Run("SessionStore", func(t *testing.T) { t.Parallel(); testSessionStore(t, run) })
+	t.Run("GracefulShutdown", func(t *testing.T) { t.Parallel(); testGracefulShutdown(t, run) })
 }
 
 // freeAddr returns a loopback address whose port was free a moment ago.
@@ -65,38 +68,58 @@ func freeAddr(t *testing.T) string {
 // returned nil.
 func Start(t *testing.T, run Main, env exampleapp.Env, out io.Writer) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var runErr atomic.Pointer[error]
-	stopped := make(chan struct{})
-	go func() {
-		err := run(ctx, env, out)
-		runErr.Store(&err)
-		close(stopped)
-	}()
+	r := startRun(t, run, env, out)
 	t.Cleanup(func() {
-		cancel()
+		r.cancel()
 		select {
-		case <-stopped:
-			assert.NoError(t, *runErr.Load(), "served, shut down and closed")
+		case <-r.stopped:
+			assert.NoError(t, r.err(), "served, shut down and closed")
 		case <-time.After(time.Minute):
 			t.Error("the example did not stop within a minute of its context ending")
 		}
 	})
+}
+
+// running is an example started by startRun.
+type running struct {
+	cancel  context.CancelFunc // ends run's context, as SIGTERM does
+	stopped chan struct{}      // closed when run has returned
+	runErr  atomic.Pointer[error]
+}
+
+// err is what run returned; call it after stopped is closed.
+func (r *running) err() error { return *r.runErr.Load() }
+
+// startRun runs run(ctx, env, out) in the background and returns once it answers GET
+// /healthz on env.Addr; the caller ends it.
+func startRun(t *testing.T, run Main, env exampleapp.Env, out io.Writer) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, stopped: make(chan struct{})}
+	go func() {
+		err := run(ctx, env, out)
+		r.runErr.Store(&err)
+		close(r.stopped)
+	}()
 	c := &http.Client{Timeout: 5 * time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
-		case <-stopped:
-			require.FailNow(t, "the example stopped before serving", "%v", *runErr.Load())
+		case <-r.stopped:
+			require.FailNow(t, "the example stopped before serving", "%v", r.err())
 		default:
 		}
 		if resp, err := c.Get("http://" + env.Addr + "/healthz"); err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				c.CloseIdleConnections()
+				return r
 			}
 		}
-		require.True(t, time.Now().Before(deadline), "the example did not answer /healthz on %s within 30s", env.Addr)
+		if time.Now().After(deadline) {
+			cancel()
+			require.FailNow(t, "the example did not answer /healthz within 30s", "on %s", env.Addr)
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
@@ -307,4 +330,43 @@ func CheckServerTimeouts(t *testing.T, srv *http.Server, longest, shutdown time.
 	assert.GreaterOrEqual(t, longest, 10*time.Second+8*2*time.Second+10*time.Second)
 	assert.Greater(t, srv.WriteTimeout, longest, "WriteTimeout lets the longest request answer")
 	assert.Greater(t, shutdown, longest, "shutdown waits for the longest request")
+}
+
+// testGracefulShutdown: when its context ends (SIGTERM), the example stops accepting
+// connections but lets a request in flight finish: a sign-in form whose body is still
+// arriving gets its answer, and only then does run return nil.
+func testGracefulShutdown(t *testing.T, run Main) {
+	env := emulatedEnv(t, nil)
+	r := startRun(t, run, env, io.Discard)
+	defer r.cancel()
+	conn, err := net.DialTimeout("tcp", env.Addr, 5*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(30*time.Second)))
+	body := url.Values{"channel": {"email"}, "identifier": {"late@example.com"}}.Encode()
+	_, err = fmt.Fprintf(conn, "POST /auth/otp/send HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s",
+		env.Addr, formType, len(body), body[:5])
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond) // the server has read the headers: the connection is active
+
+	r.cancel()
+	select {
+	case <-r.stopped:
+		require.FailNow(t, "run returned while a request was in flight", "%v", r.err())
+	case <-time.After(300 * time.Millisecond):
+	}
+	_, err = io.WriteString(conn, body[5:])
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err, "the request in flight got its answer")
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	select {
+	case <-r.stopped:
+		assert.NoError(t, r.err(), "shut down gracefully")
+	case <-time.After(time.Minute):
+		t.Fatal("run did not return after the last request")
+	}
+	_, err = net.DialTimeout("tcp", env.Addr, time.Second)
+	assert.Error(t, err, "no longer listening")
 }
