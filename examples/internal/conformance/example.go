@@ -24,6 +24,7 @@ import (
 	"github.com/otlogin/otlogin/examples/internal/exampleapp"
 	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/otlogin/otlogin/internal/testservice"
+	"github.com/otlogin/otlogin/store"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
@@ -168,8 +169,8 @@ func runEmulated(t *testing.T, run Main) {
 }
 
 // signInThroughOutbox signs in to the example at base with an email code read from its
-// outbox, and checks the dashboard.
-func signInThroughOutbox(t *testing.T, base string) {
+// outbox, checks the dashboard, and returns the signed-in browser.
+func signInThroughOutbox(t *testing.T, base string) *browser {
 	t.Helper()
 	b := exampleBrowser(t, base)
 	page := b.get(exampleapp.OutboxPath)
@@ -192,6 +193,7 @@ func signInThroughOutbox(t *testing.T, base string) {
 	assert.Equal(t, http.StatusOK, dash.StatusCode)
 	assert.Contains(t, dash.body, "dev@example.com")
 	assert.Equal(t, string(exampleapp.Dashboard(mustUser(t, b))), dash.body, "the shared page")
+	return b
 }
 
 // mustUser reads the signed-in user from /auth/me.
@@ -301,8 +303,8 @@ func testCheckMosaic(t *testing.T, run Main) {
 	}
 }
 
-// testSessionStore: SESSION_STORE=redis://... keeps the sessions in Redis; signing in
-// through the outbox works there as in memory.
+// testSessionStore: SESSION_STORE=redis://... keeps the sessions in Redis: after a sign-in
+// through the outbox, the browser's session is found there.
 func testSessionStore(t *testing.T, run Main) {
 	prefix := "otltest:example:" + strings.ReplaceAll(t.Name(), "/", ":") + ":" + time.Now().Format("150405.000000000") + ":"
 	u, err := url.Parse(testservice.Redis(t))
@@ -314,7 +316,15 @@ func testSessionStore(t *testing.T, run Main) {
 	var out safe.Buffer
 	Start(t, run, env, &out)
 	assert.Contains(t, out.String(), "Sessions: redis store\n")
-	signInThroughOutbox(t, env.PublicURL)
+	b := signInThroughOutbox(t, env.PublicURL)
+	token := b.session()
+	require.NotEmpty(t, token)
+	st, err := store.Open(context.Background(), u.String())
+	require.NoError(t, err)
+	defer st.Close()
+	_, found, err := st.Find(token)
+	require.NoError(t, err)
+	assert.True(t, found, "the session is in Redis under the key prefix")
 }
 
 // CheckServerTimeouts checks an example's server: it cuts slow headers and bodies and idle
