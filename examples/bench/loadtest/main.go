@@ -3,9 +3,8 @@
 // layer) and with GET /raw (one raw read of the same session from the session store, and
 // nothing else), on the same server.
 //
-// It builds the app with examples/internal/exampleapp, as examples/nethttp does (embedded Mosaic
-// emulator, the same Config; /healthz and /raw outside Middleware, /api/me behind
-// RequireAuth), on the session store that -store names (default: $SESSION_STORE, else
+// It builds the app as examples/nethttp does (embedded Mosaic emulator, the same Config;
+// /healthz and /raw outside Middleware, /api/me behind RequireAuth), on the session store that -store names (default: $SESSION_STORE, else
 // "memory"; "redis://..." and "postgres://..." as the example apps take them). It listens
 // on 127.0.0.1:0, signs in once with an email passcode read from the dev outbox, then
 // drives the three routes with -conns keep-alive clients, alternating between them in
@@ -24,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -39,6 +39,9 @@ import (
 	"github.com/otlogin/otlogin"
 	"github.com/otlogin/otlogin/examples/bench/internal/stats"
 	"github.com/otlogin/otlogin/examples/internal/exampleapp"
+	"github.com/otlogin/otlogin/store"
+	"github.com/otlogin/otlogin/transmit"
+	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
 // options are the command-line settings.
@@ -132,20 +135,14 @@ func run(ctx context.Context, o options) (result, error) {
 		return result{}, err
 	}
 	base := "http://" + ln.Addr().String()
-	// The example app as `go run ./examples/nethttp` builds it without a Mosaic tenant.
-	app, err := exampleapp.New(ctx, exampleapp.FromEnv(func(k string) string {
-		return map[string]string{"PUBLIC_URL": base, "SESSION_STORE": o.Store}[k]
-	}), io.Discard)
+	app, err := newApp(ctx, base, o.Store)
 	if err != nil {
 		ln.Close()
 		return result{}, err
 	}
-	defer app.Close()
-	kind := "memory"
-	if k, ok := app.SessionStore().(interface{ Kind() string }); ok {
-		kind = k.Kind()
-	}
-	srv := &http.Server{Handler: newRouter(app.Auth, app.Outbox, app.SessionStore()), ReadHeaderTimeout: 5 * time.Second}
+	defer app.close()
+	kind := app.kind
+	srv := &http.Server{Handler: newRouter(app.auth, app.outbox, app.sessions), ReadHeaderTimeout: 5 * time.Second}
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 	defer func() {
@@ -229,10 +226,55 @@ func run(ctx context.Context, o options) (result, error) {
 	return res, nil
 }
 
+// loadApp is the app under load: otlogin set up as examples/nethttp sets it up without a
+// Mosaic tenant (the embedded emulator, the same Config) on the store SESSION_STORE names.
+type loadApp struct {
+	auth     *otlogin.Auth
+	outbox   http.Handler
+	sessions scs.Store // what the Auth keeps its sessions in, read directly by /raw
+	kind     string    // "memory", "redis" or "postgres"
+	emu      *transmittest.Server
+	st       *store.Store // nil for memory
+}
+
+// newApp builds the loadApp for an app served at publicURL with sessions in sessionStore
+// ("" or "memory", "redis://...", "postgres://..."). Call close.
+func newApp(ctx context.Context, publicURL, sessionStore string) (*loadApp, error) {
+	a := &loadApp{emu: transmittest.NewServer(transmittest.Options{PublicURLs: []string{publicURL}}), kind: "memory"}
+	a.outbox = exampleapp.Outbox(a.emu)
+	client, err := transmit.New(transmit.Config{BaseURL: a.emu.BaseURL(), ClientID: a.emu.ClientID, ClientSecret: a.emu.ClientSecret})
+	if err == nil && sessionStore != "" && sessionStore != "memory" {
+		if a.st, err = store.Open(ctx, sessionStore); err == nil {
+			a.kind = a.st.Kind()
+		}
+	}
+	if err == nil {
+		a.sessions = otlogin.NewMemoryStore() // what otlogin.New would build
+		if a.st != nil {
+			a.sessions = a.st
+		}
+		a.auth, err = otlogin.New(otlogin.Config{Client: client, PublicURL: publicURL, CreateUsers: true,
+			SessionStore: a.sessions, Logger: slog.New(slog.DiscardHandler)})
+	}
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// close stops the emulator and closes the store.
+func (a *loadApp) close() {
+	a.emu.Close()
+	if a.st != nil {
+		_ = a.st.Close()
+	}
+}
+
 // sessionCookie is the session cookie of otlogin's session manager over http.
 const sessionCookie = "otlogin"
 
-// newRouter wires the routes of examples/nethttp (app.go) that the load test drives, with
+// newRouter wires the routes of examples/nethttp (main.go) that the load test drives, with
 // the example's handlers: /healthz outside Middleware, /api/me behind RequireAuth, the auth
 // routes and the emulator's outbox; and /raw, outside Middleware, which reads the session
 // cookie's token from sessions once and answers with the record's size: the cost of the

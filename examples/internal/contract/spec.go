@@ -31,7 +31,6 @@ func documents() []document {
 // Spec is a parsed set of Mosaic OpenAPI documents. It is read-only once loaded and safe for
 // concurrent use.
 type Spec struct {
-	dir    string
 	routes []route
 	docs   map[string]*openapi3.T // by file name
 }
@@ -47,7 +46,7 @@ type route struct {
 // it on cosmetic points (an example of the wrong type, a schema named "A+ Services") that do
 // not affect body validation.
 func Load(dir string) (*Spec, error) {
-	s := &Spec{dir: dir, docs: map[string]*openapi3.T{}}
+	s := &Spec{docs: map[string]*openapi3.T{}}
 	for _, d := range documents() {
 		loader := openapi3.NewLoader()
 		doc, err := loader.LoadFromFile(filepath.Join(dir, d.file))
@@ -77,9 +76,6 @@ func Load(dir string) (*Spec, error) {
 	}
 	return s, nil
 }
-
-// Dir returns the directory the documents were read from.
-func (s *Spec) Dir() string { return s.dir }
 
 // Find returns the operation serving method and urlPath (the path as the emulator sees it,
 // e.g. "/cis/v1/auth/otp/send" or "/oidc/token"), and the path parameters. Literal segments

@@ -1,0 +1,382 @@
+package conformance
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/examples/internal/contract"
+	"github.com/otlogin/otlogin/examples/internal/exampleapp"
+	"github.com/otlogin/otlogin/internal/apptest/safe"
+	"github.com/otlogin/otlogin/internal/testservice"
+	"github.com/otlogin/otlogin/store"
+	"github.com/otlogin/otlogin/transmit/transmittest"
+)
+
+// Router is an example's newRouter: its routes around auth, with the emulator's outbox at
+// [exampleapp.OutboxPath] and [exampleapp.OutboxJSONPath] when outbox is not nil.
+type Router func(auth *otlogin.Auth, outbox http.Handler) http.Handler
+
+// Main is an example's run function, the whole program but for reading the process's
+// environment: it sets otlogin up as env says (writing its start-up notes and log to out),
+// serves on env.Addr until ctx ends, then shuts down and returns nil.
+type Main func(ctx context.Context, env exampleapp.Env, out io.Writer) error
+
+// RunExample runs every test of an example app: [Run] on its router (with no outbox), and
+// its run function as `go run` starts it: the start-up text, sign-in through the dev outbox,
+// the refusals, the warnings, the Mosaic check and SESSION_STORE.
+func RunExample(t *testing.T, run Main, router Router) {
+	t.Helper()
+	t.Run("Conformance", func(t *testing.T) {
+		Run(t, func(_ *testing.T, auth *otlogin.Auth) http.Handler { return router(auth, nil) })
+	})
+	t.Run("Emulated", func(t *testing.T) { t.Parallel(); runEmulated(t, run) })
+	t.Run("Startup", func(t *testing.T) { t.Parallel(); testStartup(t, run) })
+	t.Run("Refusals", func(t *testing.T) { t.Parallel(); testRefusals(t, run) })
+	t.Run("Warnings", func(t *testing.T) { t.Parallel(); testWarnings(t, run) })
+	t.Run("CheckMosaic", func(t *testing.T) { t.Parallel(); testCheckMosaic(t, run) })
+	t.Run("SessionStore", func(t *testing.T) { t.Parallel(); testSessionStore(t, run) })
+	t.Run("GracefulShutdown", func(t *testing.T) { t.Parallel(); testGracefulShutdown(t, run) })
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// Start runs run(ctx, env, out) in the background and returns once it answers GET /healthz
+// on env.Addr. At the end of the test it cancels ctx and checks that run shut down and
+// returned nil.
+func Start(t *testing.T, run Main, env exampleapp.Env, out io.Writer) {
+	t.Helper()
+	r := startRun(t, run, env, out)
+	t.Cleanup(func() {
+		r.cancel()
+		select {
+		case <-r.stopped:
+			assert.NoError(t, r.err(), "served, shut down and closed")
+		case <-time.After(time.Minute):
+			t.Error("the example did not stop within a minute of its context ending")
+		}
+	})
+}
+
+// running is an example started by startRun.
+type running struct {
+	cancel  context.CancelFunc // ends run's context, as SIGTERM does
+	stopped chan struct{}      // closed when run has returned
+	runErr  atomic.Pointer[error]
+}
+
+// err is what run returned; call it after stopped is closed.
+func (r *running) err() error { return *r.runErr.Load() }
+
+// startRun runs run(ctx, env, out) in the background and returns once it answers GET
+// /healthz on env.Addr; the caller ends it.
+func startRun(t *testing.T, run Main, env exampleapp.Env, out io.Writer) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, stopped: make(chan struct{})}
+	go func() {
+		err := run(ctx, env, out)
+		r.runErr.Store(&err)
+		close(r.stopped)
+	}()
+	c := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-r.stopped:
+			require.FailNow(t, "the example stopped before serving", "%v", r.err())
+		default:
+		}
+		if resp, err := c.Get("http://" + env.Addr + "/healthz"); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				c.CloseIdleConnections()
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			require.FailNow(t, "the example did not answer /healthz within 30s", "on %s", env.Addr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// emulatedEnv is the environment of `go run` without a Mosaic tenant on a free loopback
+// address that is also the PUBLIC_URL, with the example's emulator traffic held to the
+// OpenAPI documents too.
+func emulatedEnv(t *testing.T, vars map[string]string) exampleapp.Env {
+	t.Helper()
+	addr := freeAddr(t)
+	all := map[string]string{"ADDR": addr, "PUBLIC_URL": "http://" + addr}
+	for k, v := range vars {
+		all[k] = v
+	}
+	env := exampleapp.FromEnv(func(k string) string { return all[k] })
+	var opts transmittest.Options
+	contract.Attach(t, &opts)
+	env.EmulatorObserver = opts.Observer
+	return env
+}
+
+// ServeExample runs the example as `go run` does without a Mosaic tenant (the embedded
+// emulator, memory sessions, output to out) on a free loopback address that is its
+// PUBLIC_URL, until the end of the test, and returns that URL.
+func ServeExample(t *testing.T, run Main, out io.Writer) string {
+	t.Helper()
+	env := emulatedEnv(t, nil)
+	Start(t, run, env, out)
+	return env.PublicURL
+}
+
+// exampleBrowser is a browser (a cookie jar, no redirects followed) for the app at base.
+func exampleBrowser(t *testing.T, base string) *browser {
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	e := &env{srv: &httptest.Server{URL: base}} // only the URL is used
+	return &browser{t: t, e: e, c: &http.Client{Jar: jar, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// runEmulated starts the example as `go run` does without a Mosaic tenant and signs in the
+// way a developer does: the code is read from /dev/outbox.json.
+func runEmulated(t *testing.T, run Main) {
+	t.Helper()
+	signInThroughOutbox(t, ServeExample(t, run, io.Discard))
+}
+
+// signInThroughOutbox signs in to the example at base with an email code read from its
+// outbox, checks the dashboard, and returns the signed-in browser.
+func signInThroughOutbox(t *testing.T, base string) *browser {
+	t.Helper()
+	b := exampleBrowser(t, base)
+	page := b.get(exampleapp.OutboxPath)
+	assert.Equal(t, http.StatusOK, page.StatusCode)
+	assert.Contains(t, page.Header.Get("Content-Type"), "text/html")
+
+	r := b.form("/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {"dev@example.com"}, "next": {"/dashboard"}})
+	require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+	box := b.get(exampleapp.OutboxJSONPath)
+	require.Equal(t, http.StatusOK, box.StatusCode)
+	var msgs []struct{ To, Code string }
+	require.NoError(t, json.Unmarshal([]byte(box.body), &msgs))
+	require.NotEmpty(t, msgs)
+	assert.Equal(t, "dev@example.com", msgs[0].To)
+
+	r = b.form("/auth/otp/authenticate", url.Values{"passcode": {msgs[0].Code}})
+	require.Equal(t, http.StatusSeeOther, r.StatusCode, r.body)
+	assert.Equal(t, "/dashboard", r.Header.Get("Location"))
+	dash := b.get("/dashboard")
+	assert.Equal(t, http.StatusOK, dash.StatusCode)
+	assert.Contains(t, dash.body, "dev@example.com")
+	assert.Equal(t, string(exampleapp.Dashboard(mustUser(t, b))), dash.body, "the shared page")
+	return b
+}
+
+// mustUser reads the signed-in user from /auth/me.
+func mustUser(t *testing.T, b *browser) *otlogin.User {
+	t.Helper()
+	me := b.get("/auth/me")
+	require.Equal(t, http.StatusOK, me.StatusCode)
+	var u otlogin.User
+	require.NoError(t, json.Unmarshal([]byte(me.body), &u))
+	return &u
+}
+
+// testStartup: with only ADDR set, the example prints exactly this, naming the URL to open
+// (PUBLIC_URL, http://localhost on ADDR's port), and stops cleanly when its context ends.
+func testStartup(t *testing.T, run Main) {
+	addr := freeAddr(t)
+	env := exampleapp.FromEnv(func(k string) string { return map[string]string{"ADDR": addr}[k] })
+	require.Equal(t, "http://localhost:"+addr[strings.LastIndex(addr, ":")+1:], env.PublicURL)
+	var out safe.Buffer
+	Start(t, run, env, &out)
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "in your browser") }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, "No TRANSMIT_CLIENT_ID: using the embedded Mosaic emulator (no real email or SMS is sent).\n"+
+		"Sign in at "+env.PublicURL+"/ and read the links and codes at "+env.PublicURL+"/dev/outbox\n"+
+		"Listening on "+env.Addr+"\n"+
+		"Open "+env.PublicURL+"/ in your browser (PUBLIC_URL; another host name, such as 127.0.0.1 for localhost, has its own cookies)\n",
+		out.String(), "the start-up text of every example names the URL to open")
+}
+
+// testRefusals: settings the example cannot run with stop it at start-up with an error that
+// names the setting, before it invites anyone to sign in, and without the secret.
+func testRefusals(t *testing.T, run Main) {
+	cases := []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"client id without secret", map[string]string{"TRANSMIT_CLIENT_ID": "id"}, "TRANSMIT_CLIENT_SECRET"},
+		{"unknown session store", map[string]string{"SESSION_STORE": "ftp://example.com"}, "unsupported store URL"},
+		{"bad public URL", map[string]string{"PUBLIC_URL": "ftp://x"}, "PublicURL"},
+		{"emulator on all interfaces", map[string]string{"ADDR": ":0"}, "loopback"},
+		{"emulator on a public address", map[string]string{"ADDR": "0.0.0.0:0"}, "loopback"},
+		{"secret set, id missing: the emulator, on all interfaces", map[string]string{"ADDR": ":0",
+			"TRANSMIT_CLIENT_SECRET": "the-client-secret"}, "loopback"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr := freeAddr(t)
+			all := map[string]string{"ADDR": addr, "PUBLIC_URL": "http://" + addr}
+			for k, v := range tc.vars {
+				all[k] = v
+			}
+			env := exampleapp.FromEnv(func(k string) string { return all[k] })
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a run that wrongly serves stops here
+			defer cancel()
+			var out safe.Buffer
+			err := run(ctx, env, &out)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, out.String(), "Sign in at", "no invitation to sign in before a fatal error")
+			assert.NotContains(t, out.String(), "Listening on")
+			assert.NotContains(t, err.Error(), "the-client-secret", "no secret in the error")
+		})
+	}
+}
+
+// testWarnings: a PUBLIC_URL that breaks sign-in on this plain-http app (https, another
+// port than ADDR's) is named at start-up; the app still serves.
+func testWarnings(t *testing.T, run Main) {
+	addr := freeAddr(t)
+	env := emulatedEnv(t, map[string]string{"ADDR": addr, "PUBLIC_URL": "https://" + addr})
+	var out safe.Buffer
+	Start(t, run, env, &out)
+	assert.Contains(t, out.String(), "WARNING: PUBLIC_URL https://"+addr+" is https but this app serves plain http")
+	assert.NotContains(t, out.String(), "is on port", "the same port")
+}
+
+// testCheckMosaic: with a real tenant's settings, the example runs Auth.Check at start-up and
+// prints what is wrong (here a wrong client secret) instead of leaving it to the first
+// sign-in; it logs it at Error too and still serves.
+func testCheckMosaic(t *testing.T, run Main) {
+	mosaic := transmittest.NewTestServer(t, transmittest.Options{})
+	for name, tc := range map[string]struct {
+		secret string
+		want   string
+	}{
+		"wrong secret": {"not-the-secret", "WARNING: Mosaic check failed: otlogin: Mosaic refused the client credentials"},
+		"right secret": {mosaic.ClientSecret, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			addr := freeAddr(t)
+			env := exampleapp.FromEnv(func(k string) string { return map[string]string{"ADDR": addr}[k] })
+			env.BaseURL, env.ClientID, env.ClientSecret = mosaic.BaseURL(), mosaic.ClientID, tc.secret
+			var out safe.Buffer
+			Start(t, run, env, &out)
+			assert.NotContains(t, out.String(), "emulator")
+			if tc.want == "" {
+				assert.NotContains(t, out.String(), "check failed")
+				return
+			}
+			assert.Contains(t, out.String(), tc.want)
+			assert.Contains(t, out.String(), "TRANSMIT_CLIENT_SECRET", "the message names the fix")
+			assert.Contains(t, out.String(), "level=ERROR", "the failure is logged at Error too, for log-based alerts")
+			assert.NotContains(t, out.String(), tc.secret, "no secret in the output")
+		})
+	}
+}
+
+// testSessionStore: SESSION_STORE=redis://... keeps the sessions in Redis: after a sign-in
+// through the outbox, the browser's session is found there.
+func testSessionStore(t *testing.T, run Main) {
+	prefix := "otltest:example:" + strings.ReplaceAll(t.Name(), "/", ":") + ":" + time.Now().Format("150405.000000000") + ":"
+	u, err := url.Parse(testservice.Redis(t))
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("key_prefix", prefix)
+	u.RawQuery = q.Encode()
+	env := emulatedEnv(t, map[string]string{"SESSION_STORE": u.String()})
+	var out safe.Buffer
+	Start(t, run, env, &out)
+	assert.Contains(t, out.String(), "Sessions: redis store\n")
+	b := signInThroughOutbox(t, env.PublicURL)
+	token := b.session()
+	require.NotEmpty(t, token)
+	st, err := store.Open(context.Background(), u.String())
+	require.NoError(t, err)
+	defer st.Close()
+	_, found, err := st.Find(token)
+	require.NoError(t, err)
+	assert.True(t, found, "the session is in Redis under the key prefix")
+}
+
+// CheckServerTimeouts checks an example's server: it cuts slow headers and bodies and idle
+// connections, lets longest (its bound on every otlogin request) cover the longest request
+// with otlogin's default timeouts (the body within BodyTimeout 10s, up to 8 store calls of
+// StoreTimeout 2s, the Mosaic budget Timeout 10s) and answer within WriteTimeout, and
+// shutdown waits longer than that for the requests in flight.
+func CheckServerTimeouts(t *testing.T, srv *http.Server, longest, shutdown time.Duration) {
+	t.Helper()
+	assert.Positive(t, srv.ReadHeaderTimeout)
+	assert.Positive(t, srv.IdleTimeout)
+	assert.GreaterOrEqual(t, srv.ReadTimeout, srv.ReadHeaderTimeout+10*time.Second, "ReadTimeout leaves otlogin's BodyTimeout room")
+	assert.GreaterOrEqual(t, longest, 10*time.Second+8*2*time.Second+10*time.Second)
+	assert.Greater(t, srv.WriteTimeout, longest, "WriteTimeout lets the longest request answer")
+	assert.Greater(t, shutdown, longest, "shutdown waits for the longest request")
+}
+
+// testGracefulShutdown: when its context ends (SIGTERM), the example stops accepting
+// connections but lets a request in flight finish: a sign-in form whose body is still
+// arriving gets its answer, and only then does run return nil.
+func testGracefulShutdown(t *testing.T, run Main) {
+	env := emulatedEnv(t, nil)
+	r := startRun(t, run, env, io.Discard)
+	defer r.cancel()
+	conn, err := net.DialTimeout("tcp", env.Addr, 5*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(30*time.Second)))
+	body := url.Values{"channel": {"email"}, "identifier": {"late@example.com"}}.Encode()
+	_, err = fmt.Fprintf(conn, "POST /auth/otp/send HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s",
+		env.Addr, formType, len(body), body[:5])
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond) // the server has read the headers: the connection is active
+
+	r.cancel()
+	select {
+	case <-r.stopped:
+		require.FailNow(t, "run returned while a request was in flight", "%v", r.err())
+	case <-time.After(300 * time.Millisecond):
+	}
+	_, err = io.WriteString(conn, body[5:])
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err, "the request in flight got its answer")
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	select {
+	case <-r.stopped:
+		assert.NoError(t, r.err(), "shut down gracefully")
+	case <-time.After(time.Minute):
+		t.Fatal("run did not return after the last request")
+	}
+	_, err = net.DialTimeout("tcp", env.Addr, time.Second)
+	assert.Error(t, err, "no longer listening")
+}
