@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -54,14 +56,23 @@ func RunExample(t *testing.T, run Main, router Router) {
 	t.Run("GracefulShutdown", func(t *testing.T) { t.Parallel(); testGracefulShutdown(t, run) })
 }
 
-// freeAddr returns a loopback address whose port was free a moment ago.
+// freeAddr returns a loopback address whose port was free a moment ago. The example binds
+// it itself a moment later, so the port is taken below Linux's ephemeral range (32768 and
+// up): a port from ":0" is an ephemeral one, which the kernel may hand to any outgoing
+// connection of a busy test run in between.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
+	for range 200 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(12000)))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		require.NoError(t, ln.Close())
+		return addr
+	}
+	require.FailNow(t, "no free loopback port between 20000 and 32000")
+	return ""
 }
 
 // Start runs run(ctx, env, out) in the background and returns once it answers GET /healthz
