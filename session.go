@@ -1,12 +1,10 @@
 package otlogin
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -270,39 +268,6 @@ func checkedAt(r authReader, b []byte) int64 {
 	return r.checked()
 }
 
-// loadFlow returns the pending flow of the session, or nil.
-func (a *Auth) loadFlow(ctx context.Context) *flow {
-	b := a.sm.GetBytes(ctx, keyFlow)
-	if len(b) == 0 {
-		return nil
-	}
-	var f flow
-	if json.Unmarshal(b, &f) != nil {
-		return nil
-	}
-	return &f
-}
-
-// saveFlow stores f as the pending flow, replacing any earlier one.
-func (a *Auth) saveFlow(ctx context.Context, f *flow) {
-	b, _ := json.Marshal(f) // a struct of strings and ints cannot fail
-	a.sm.Put(ctx, keyFlow, b)
-}
-
-// limitPreLogin gives a session that holds nothing but a pending flow the lifetime of that
-// flow (a new flow sets it again), so what an anonymous visitor's send stores lives minutes,
-// not SessionLifetime. A sign-in renews the token, which gives the full lifetime; a session
-// holding anything else (a signed-in state, the app's own values) keeps its deadline.
-func (a *Auth) limitPreLogin(ctx context.Context, f *flow) {
-	for _, k := range a.sm.Keys(ctx) {
-		if k != keyFlow {
-			return
-		}
-	}
-	// Stores and cookies count in wall-clock time; the flow in Config.Now's.
-	a.sm.SetDeadline(ctx, time.Now().Add(time.Unix(f.Expires, 0).Sub(a.cfg.Now())).UTC())
-}
-
 // storeFind reads a session's encoded data straight from the store, bypassing the
 // request's copy.
 func (a *Auth) storeFind(ctx context.Context, token string) ([]byte, bool, error) {
@@ -315,45 +280,6 @@ func (a *Auth) storeFindKey(ctx context.Context, key string) ([]byte, bool, erro
 		return cs.FindCtx(ctx, key)
 	}
 	return a.sm.Store.Find(key)
-}
-
-// rotatedKey is the store key of the record that holds a Mosaic session's newest tokens
-// (see saveRotated). It cannot collide with scs's 43-character tokens.
-func rotatedKey(sessionID string) string {
-	sum := sha256.Sum256([]byte("otlogin-rotated\x00" + sessionID))
-	return "otlogin-rotated-" + hex.EncodeToString(sum[:16])
-}
-
-// saveRotated records the signed-in state after a token refresh in a record of its own.
-// The session itself may be overwritten by a slower request of another instance that
-// loaded it before the refresh (scs saves whole sessions); this record is written only by
-// refreshes, so the rotated refresh token survives such a write. Best effort.
-func (a *Auth) saveRotated(ctx context.Context, s *authState) error {
-	if s.sessionID == "" {
-		return nil
-	}
-	b, err := a.sm.Codec.Encode(s.user.ExpiresAt, map[string]any{keyAuth: encodeAuth(s)})
-	if err != nil {
-		return err
-	}
-	key := rotatedKey(s.sessionID)
-	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
-		return cs.CommitCtx(ctx, key, b, s.user.ExpiresAt)
-	}
-	return a.sm.Store.Commit(key, b, s.user.ExpiresAt)
-}
-
-// deleteRotated removes the record of saveRotated. Best effort.
-func (a *Auth) deleteRotated(ctx context.Context, sessionID string) {
-	if sessionID == "" {
-		return
-	}
-	key := rotatedKey(sessionID)
-	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
-		_ = cs.DeleteCtx(ctx, key)
-		return
-	}
-	_ = a.sm.Store.Delete(key)
 }
 
 // storeHas reports whether token still has data in the session store.
@@ -381,36 +307,6 @@ func (a *Auth) authOf(data []byte, found bool, err error) (b []byte, _ bool, _ e
 	return b, true, nil
 }
 
-// reconcile runs before a session loaded from the store is saved again. It reports false
-// when the session is gone from the store (a logout meanwhile: saving would resurrect it).
-// When this request did not change the signed-in state but the store's copy did change
-// (another instance refreshed the tokens), the store's state is kept, so this save cannot
-// bring back a refresh token Mosaic has already rotated away.
-func (a *Auth) reconcile(ctx context.Context, st *reqState, token string) (bool, error) {
-	stored, found, err := a.storedAuthBytes(ctx, token)
-	if err != nil || !found {
-		return found, err
-	}
-	mine := a.sm.GetBytes(ctx, keyAuth)
-	if bytes.Equal(mine, st.loadedAuth) && !bytes.Equal(mine, stored) && stored != nil && mine != nil {
-		a.sm.Put(ctx, keyAuth, stored)
-	}
-	return true, nil
-}
-
-// UpdateStore is an optional ability of a session store (found by type assertion, like
-// [scs.CtxStore]): an atomic "update only if it still exists" write. otlogin saves every
-// session it loaded from the store with it, so a request that loaded a session before a
-// logout (on this or another instance) deleted it cannot write it back. New sessions (a
-// first save, or a sign-in after the token was renewed) are inserts through Commit.
-// [MemoryStore] and package store's stores implement it.
-type UpdateStore interface {
-	// UpdateCtx replaces the data and expiry of token only if token exists (and has not
-	// expired), in one atomic step, and reports whether it did. An expiry that is not in
-	// the future deletes the token if it exists. It never creates a token.
-	UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (updated bool, err error)
-}
-
 // storeKey is the key under which scs stores token.
 func (a *Auth) storeKey(token string) string {
 	if a.sm.HashTokenInStore {
@@ -418,45 +314,6 @@ func (a *Auth) storeKey(token string) string {
 		return base64.RawURLEncoding.EncodeToString(sum[:])
 	}
 	return token
-}
-
-// saveLoaded saves the session of ctx, which was loaded from the store under token, only
-// while token still exists there. It reports false, saving nothing, when the session is
-// gone (a logout meanwhile). With an [UpdateStore] the check and the write are one atomic
-// store operation; with another store they are two calls, and a logout between them is
-// undone (the residual window the README describes).
-func (a *Auth) saveLoaded(ctx context.Context, st *reqState, token string) (time.Time, bool, error) {
-	if st.loadedAuth != nil {
-		// Keep tokens another instance rotated meanwhile; this also reports a session
-		// already gone, sparing the write.
-		found, err := a.reconcile(ctx, st, token)
-		if err != nil || !found {
-			return time.Time{}, false, err
-		}
-	}
-	us, ok := a.sm.Store.(UpdateStore)
-	if !ok {
-		if st.loadedAuth == nil {
-			found, err := a.storeHas(ctx, token)
-			if err != nil || !found {
-				return time.Time{}, false, err
-			}
-		}
-		_, expiry, err := a.sm.Commit(ctx)
-		return expiry, err == nil, err
-	}
-	expiry := a.sm.Deadline(ctx)
-	keys := a.sm.Keys(ctx)
-	values := make(map[string]any, len(keys))
-	for _, k := range keys {
-		values[k] = a.sm.Get(ctx, k)
-	}
-	b, err := a.sm.Codec.Encode(expiry, values)
-	if err != nil {
-		return time.Time{}, false, err
-	}
-	updated, err := us.UpdateCtx(ctx, a.storeKey(token), b, expiry)
-	return expiry, updated, err
 }
 
 // goBackground runs call in a goroutine of its own with a context detached from ctx's

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/otlogin/otlogin/transmit"
 )
 
@@ -269,4 +270,43 @@ func decodeStoredAuth(raw []byte, _ bool, err error) *authState {
 		return nil
 	}
 	return s
+}
+
+// rotatedKey is the store key of the record that holds a Mosaic session's newest tokens
+// (see saveRotated). It cannot collide with scs's 43-character tokens.
+func rotatedKey(sessionID string) string {
+	sum := sha256.Sum256([]byte("otlogin-rotated\x00" + sessionID))
+	return "otlogin-rotated-" + hex.EncodeToString(sum[:16])
+}
+
+// saveRotated records the signed-in state after a token refresh in a record of its own.
+// The session itself may be overwritten by a slower request of another instance that
+// loaded it before the refresh (scs saves whole sessions); this record is written only by
+// refreshes, so the rotated refresh token survives such a write. Best effort.
+func (a *Auth) saveRotated(ctx context.Context, s *authState) error {
+	if s.sessionID == "" {
+		return nil
+	}
+	b, err := a.sm.Codec.Encode(s.user.ExpiresAt, map[string]any{keyAuth: encodeAuth(s)})
+	if err != nil {
+		return err
+	}
+	key := rotatedKey(s.sessionID)
+	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
+		return cs.CommitCtx(ctx, key, b, s.user.ExpiresAt)
+	}
+	return a.sm.Store.Commit(key, b, s.user.ExpiresAt)
+}
+
+// deleteRotated removes the record of saveRotated. Best effort.
+func (a *Auth) deleteRotated(ctx context.Context, sessionID string) {
+	if sessionID == "" {
+		return
+	}
+	key := rotatedKey(sessionID)
+	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
+		_ = cs.DeleteCtx(ctx, key)
+		return
+	}
+	_ = a.sm.Store.Delete(key)
 }
