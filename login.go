@@ -277,8 +277,8 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 	}
 	var replaced string // Mosaic session of an earlier sign-in in this session
 	if b := a.sm.GetBytes(ctx, keyAuth); b != nil {
-		if old, err := decodeAuth(b); err == nil && old.sessionID != tok.SessionID {
-			replaced = old.sessionID
+		if old, err := decodeAuth(b); err == nil && old.mosaicSessionID != tok.SessionID {
+			replaced = old.mosaicSessionID
 		}
 	}
 	if err := a.sm.RenewToken(ctx); err != nil {
@@ -288,7 +288,7 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 		return
 	}
 	s := &authState{user: *u, accessToken: tok.AccessToken, refreshToken: tok.RefreshToken,
-		sessionID: tok.SessionID, accessExpiry: now.Add(time.Duration(tok.ExpiresIn * float64(time.Second)))}
+		mosaicSessionID: tok.SessionID, accessExpiry: now.Add(time.Duration(tok.ExpiresIn * float64(time.Second)))}
 	a.sm.Put(ctx, keyAuth, encodeAuth(s))
 	a.sm.Put(ctx, keySeen, now.Unix())
 	a.sm.Remove(ctx, keyFlow)
@@ -298,14 +298,14 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 	if id := tok.SessionID; id != "" {
 		st.onFailure = func(ctx context.Context) {
 			// The sign-in is lost with the session: end its Mosaic session too.
-			a.revokeID(ctx, id)
+			a.revokeMosaicSession(ctx, id)
 		}
 	}
 	if replaced != "" {
 		st.afterSave = func(ctx context.Context) {
 			// A sign-in over an earlier one is saved: end the earlier Mosaic session (not
 			// before, or a failed save would leave the browser a session with dead tokens).
-			a.revokeID(ctx, replaced)
+			a.revokeMosaicSession(ctx, replaced)
 			a.deleteRotated(ctx, replaced)
 		}
 	}
@@ -352,15 +352,15 @@ func (a *Auth) revoke(r *http.Request, tok *transmit.TokenResponse) {
 	if tok == nil || tok.SessionID == "" {
 		return
 	}
-	a.revokeID(r.Context(), tok.SessionID)
+	a.revokeMosaicSession(r.Context(), tok.SessionID)
 }
 
-// revokeID ends a Mosaic session (best effort), within Timeout even when ctx is already
+// revokeMosaicSession ends a Mosaic session (best effort), within Timeout even when ctx is already
 // cancelled: the client may have gone away, the Mosaic session must not stay alive.
-func (a *Auth) revokeID(ctx context.Context, sessionID string) {
+func (a *Auth) revokeMosaicSession(ctx context.Context, mosaicSessionID string) {
 	cctx, cancel := a.callCtx(context.WithoutCancel(ctx))
 	defer cancel()
-	_ = a.client.Logout(cctx, sessionID)
+	_ = a.client.Logout(cctx, mosaicSessionID)
 }
 
 // claimAttempt lets at most one authenticate of flow f (a passcode check, or a magic-link

@@ -348,7 +348,7 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState, sc *sessionScan, re
 		if err != nil {
 			outcome = "invalid"
 		} else if s, err := decodeAuth(b); err == nil {
-			a.deleteRotated(ctx, s.sessionID) // once per expired session, best effort
+			a.deleteRotated(ctx, s.mosaicSessionID) // once per expired session, best effort
 		}
 		a.log(ctx, "session", "", outcome, "")
 		if err := a.sm.Destroy(ctx); err != nil {

@@ -50,12 +50,12 @@ func newSessionManager(cfg Config, https bool) *scs.SessionManager {
 
 // authState is the signed-in state kept in the session: the user first, then the tokens.
 type authState struct {
-	user         User
-	accessToken  string
-	accessExpiry time.Time
-	refreshToken string
-	sessionID    string
-	checked      time.Time // last revalidation with Mosaic; zero: never (the auth time counts)
+	user            User
+	accessToken     string
+	accessExpiry    time.Time
+	refreshToken    string
+	mosaicSessionID string
+	checked         time.Time // last revalidation with Mosaic; zero: never (the auth time counts)
 }
 
 // authVersion is the first byte of the encoding.
@@ -81,7 +81,7 @@ func encodeAuth(s *authState) []byte {
 	b = appendString(b, s.accessToken)
 	b = binary.AppendVarint(b, s.accessExpiry.Unix())
 	b = appendString(b, s.refreshToken)
-	b = appendString(b, s.sessionID)
+	b = appendString(b, s.mosaicSessionID)
 	var checked int64
 	if !s.checked.IsZero() {
 		checked = s.checked.Unix()
@@ -238,7 +238,7 @@ func decodeAuth(b []byte) (*authState, error) {
 	s.accessToken = r.str()
 	s.accessExpiry = time.Unix(r.varint(), 0)
 	s.refreshToken = r.str()
-	s.sessionID = r.str()
+	s.mosaicSessionID = r.str()
 	if checked := r.checked(); checked != 0 {
 		s.checked = time.Unix(checked, 0)
 	}

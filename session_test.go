@@ -298,7 +298,7 @@ func TestAuthStateEncoding(t *testing.T) {
 	s := &authState{
 		user: User{Subject: "u1", Email: "a@example.com", PhoneNumber: "+14155550123", Method: MethodEmailOTP,
 			AMR: []string{"eotp"}, AuthTime: time.Unix(100, 0), ExpiresAt: time.Unix(200, 0), claims: []byte(`{"sub":"u1"}`)},
-		accessToken: "at", accessExpiry: time.Unix(300, 0), refreshToken: "rt", sessionID: "sid",
+		accessToken: "at", accessExpiry: time.Unix(300, 0), refreshToken: "rt", mosaicSessionID: "sid",
 		checked: time.Unix(400, 0),
 	}
 	b := encodeAuth(s)
@@ -309,7 +309,7 @@ func TestAuthStateEncoding(t *testing.T) {
 	assert.True(t, s.user.ExpiresAt.Equal(got.user.ExpiresAt))
 	assert.Equal(t, "at", got.accessToken)
 	assert.Equal(t, "rt", got.refreshToken)
-	assert.Equal(t, "sid", got.sessionID)
+	assert.Equal(t, "sid", got.mosaicSessionID)
 	assert.True(t, got.accessExpiry.Equal(s.accessExpiry))
 	assert.True(t, got.checked.Equal(s.checked))
 	var claims struct{ Sub string }
@@ -325,7 +325,7 @@ func TestAuthStateEncoding(t *testing.T) {
 	prev, err := decodeAuth(b[:old])
 	require.NoError(t, err)
 	assert.True(t, prev.checked.IsZero())
-	assert.Equal(t, "sid", prev.sessionID)
+	assert.Equal(t, "sid", prev.mosaicSessionID)
 	for i := 0; i < len(b); i++ {
 		if i == old {
 			continue
