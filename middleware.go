@@ -357,7 +357,7 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState, sc *sessionScan, re
 		return
 	}
 	if every := a.cfg.RevalidateEvery; every > 0 && revalidate {
-		checked := checkedAt(rest, b)
+		checked := checkedAt(rest)
 		if checked == 0 {
 			checked = u.AuthTime.Unix()
 		}

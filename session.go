@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/otlogin/otlogin/internal/wire"
 )
 
 // Session keys. Only primitive values are stored (string, int64, []byte, bool), so any scs
@@ -67,21 +68,21 @@ func encodeAuth(s *authState) []byte {
 	u := &s.user
 	b := make([]byte, 0, 256+len(u.claims)+len(s.accessToken)+len(s.refreshToken))
 	b = append(b, authVersion)
-	b = appendString(b, u.Subject)
-	b = appendString(b, u.Email)
-	b = appendString(b, u.PhoneNumber)
-	b = appendString(b, u.Method)
+	b = wire.AppendBytes(b, u.Subject)
+	b = wire.AppendBytes(b, u.Email)
+	b = wire.AppendBytes(b, u.PhoneNumber)
+	b = wire.AppendBytes(b, u.Method)
 	b = binary.AppendUvarint(b, uint64(len(u.AMR)))
 	for _, m := range u.AMR {
-		b = appendString(b, m)
+		b = wire.AppendBytes(b, m)
 	}
 	b = binary.AppendVarint(b, u.AuthTime.Unix())
 	b = binary.AppendVarint(b, u.ExpiresAt.Unix())
-	b = appendString(b, string(u.claims))
-	b = appendString(b, s.accessToken)
+	b = wire.AppendBytes(b, string(u.claims))
+	b = wire.AppendBytes(b, s.accessToken)
 	b = binary.AppendVarint(b, s.accessExpiry.Unix())
-	b = appendString(b, s.refreshToken)
-	b = appendString(b, s.mosaicSessionID)
+	b = wire.AppendBytes(b, s.refreshToken)
+	b = wire.AppendBytes(b, s.mosaicSessionID)
 	var checked int64
 	if !s.checked.IsZero() {
 		checked = s.checked.Unix()
@@ -90,82 +91,11 @@ func encodeAuth(s *authState) []byte {
 	return b
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
+// errBadAuth: the signed-in state is not in encodeAuth's layout.
 var errBadAuth = errors.New("otlogin: malformed session state")
 
-// authReader decodes encodeAuth's output.
-type authReader struct {
-	b   []byte
-	err error
-}
-
-func (r *authReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	if len(r.b) > 0 && r.b[0] < 0x80 { // one byte: most lengths
-		v := uint64(r.b[0])
-		r.b = r.b[1:]
-		return v
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errBadAuth
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *authReader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errBadAuth
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *authReader) str() string {
-	n := r.uvarint()
-	if r.err != nil {
-		return ""
-	}
-	if n > uint64(len(r.b)) {
-		r.err = errBadAuth
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
-}
-
-// span skips the next length-prefixed field and returns its bounds in base, of which r.b
-// is a suffix.
-func (r *authReader) span(base []byte) (start, end int) {
-	n := r.uvarint()
-	if r.err != nil {
-		return 0, 0
-	}
-	if n > uint64(len(r.b)) {
-		r.err = errBadAuth
-		return 0, 0
-	}
-	start = len(base) - len(r.b)
-	r.b = r.b[n:]
-	return start, start + int(n)
-}
-
 // decodeUser decodes only the user part of the state.
-func decodeUser(b []byte) (*User, *authReader, error) {
+func decodeUser(b []byte) (*User, *wire.Reader, error) {
 	u := &User{}
 	r, err := decodeUserInto(u, nil, b)
 	if err != nil {
@@ -179,28 +109,28 @@ func decodeUser(b []byte) (*User, *authReader, error) {
 // request, so it allocates nothing: the user's strings and the raw claims alias b (a
 // session value, which nothing mutates). It returns the reader
 // positioned at the tokens.
-func decodeUserInto(u *User, amr []string, b []byte) (authReader, error) {
+func decodeUserInto(u *User, amr []string, b []byte) (wire.Reader, error) {
 	if len(b) == 0 || b[0] != authVersion {
-		return authReader{}, errBadAuth
+		return wire.Reader{}, errBadAuth
 	}
-	r := authReader{b: b[1:]}
+	r := wire.NewReader(b, 1, errBadAuth)
 	var f [4][2]int // Subject, Email, PhoneNumber, Method
 	for i := range f {
-		f[i][0], f[i][1] = r.span(b)
+		f[i][0], f[i][1] = r.Span()
 	}
-	n := r.uvarint()
+	n := r.Uvarint()
 	if n > 64 {
-		return authReader{}, errBadAuth
+		return wire.Reader{}, errBadAuth
 	}
 	amrAt := r
 	for i := uint64(0); i < n; i++ {
-		r.span(b)
+		r.Span()
 	}
-	end := len(b) - len(r.b) // the strings end here
-	authTime, expires := r.varint(), r.varint()
-	cs, ce := r.span(b)
-	if r.err != nil {
-		return authReader{}, r.err
+	end := r.Pos // the strings end here
+	authTime, expires := r.Varint(), r.Varint()
+	cs, ce := r.Span()
+	if r.Err != nil {
+		return wire.Reader{}, r.Err
 	}
 	start := f[0][0]
 	// The strings share b's memory instead of copying it: b is a session value, which
@@ -214,7 +144,7 @@ func decodeUserInto(u *User, amr []string, b []byte) (authReader, error) {
 	u.PhoneNumber, u.Method = str(f[2][0], f[2][1]), str(f[3][0], f[3][1])
 	u.AMR = amr[:0]
 	for i := uint64(0); i < n; i++ {
-		u.AMR = append(u.AMR, str(amrAt.span(b)))
+		u.AMR = append(u.AMR, str(amrAt.Span()))
 	}
 	if u.AMR == nil {
 		u.AMR = []string{}
@@ -235,37 +165,37 @@ func decodeAuth(b []byte) (*authState, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.accessToken = r.str()
-	s.accessExpiry = time.Unix(r.varint(), 0)
-	s.refreshToken = r.str()
-	s.mosaicSessionID = r.str()
-	if checked := r.checked(); checked != 0 {
+	s.accessToken = r.Str()
+	s.accessExpiry = time.Unix(r.Varint(), 0)
+	s.refreshToken = r.Str()
+	s.mosaicSessionID = r.Str()
+	if checked := readChecked(&r); checked != 0 {
 		s.checked = time.Unix(checked, 0)
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	return s, nil
 }
 
-// checked reads the optional last field, the unix seconds of the last revalidation (0 when
-// absent).
-func (r *authReader) checked() int64 {
-	if r.err != nil || len(r.b) == 0 {
+// readChecked reads the optional last field, the unix seconds of the last revalidation (0
+// when absent).
+func readChecked(r *wire.Reader) int64 {
+	if r.Err != nil || r.Remaining() == 0 {
 		return 0
 	}
-	return r.varint()
+	return r.Varint()
 }
 
-// checkedAt returns the time of the last revalidation recorded in the encoded state b,
+// checkedAt returns the time of the last revalidation recorded in the encoded state,
 // given the reader decodeUserInto returned, or zero. It allocates nothing (it runs on every
 // signed-in request).
-func checkedAt(r authReader, b []byte) int64 {
-	r.span(b) // access token
-	r.varint()
-	r.span(b) // refresh token
-	r.span(b) // session id
-	return r.checked()
+func checkedAt(r wire.Reader) int64 {
+	r.Span() // access token
+	r.Varint()
+	r.Span() // refresh token
+	r.Span() // Mosaic session id
+	return readChecked(&r)
 }
 
 // storeFind reads a session's encoded data straight from the store, bypassing the
