@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otlogin/otlogin/internal/idtoken"
 	"github.com/otlogin/otlogin/transmit"
 )
 
@@ -211,11 +212,11 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 		return
 	}
 	vctx, cancel := a.mosaicCtx(ctx) // the key fetch shares the authenticate's budget
-	claims, err := a.verifier.verify(vctx, tok.IDToken)
+	claims, err := a.verifier.Verify(vctx, tok.IDToken)
 	cancel()
 	if err != nil {
 		a.revoke(r, tok)
-		if errors.Is(err, errVerifierUnavailable) {
+		if errors.Is(err, idtoken.ErrUnavailable) {
 			a.log(ctx, "authenticate", method, "unavailable", f.Identifier, "error", "verification_keys_unavailable")
 			a.fail(w, r, errUnavailable(err))
 			return
@@ -324,7 +325,7 @@ var errIdentityMismatch = errors.New("otlogin: authenticated identity is not the
 // claim for an email flow, phone_number for an SMS flow) and whether it is the flow's own.
 // A flow without an identifier, or a token without the claim, never matches: otlogin signs
 // in only the address or number the code was sent to.
-func provedIdentity(c *idTokenClaims, f *flow) (string, bool) {
+func provedIdentity(c *idtoken.Claims, f *flow) (string, bool) {
 	switch f.IdentifierType {
 	case transmit.IdentifierEmail:
 		return c.Email, c.Email != "" && f.Identifier != "" && strings.EqualFold(c.Email, f.Identifier)

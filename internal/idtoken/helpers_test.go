@@ -1,4 +1,4 @@
-package otlogin
+package idtoken
 
 import (
 	"context"
@@ -154,18 +154,18 @@ func (p *verifierTestIdP) set(f func(p *verifierTestIdP)) {
 }
 
 // discover is a Discover func that reads the discovery document over HTTP.
-func (p *verifierTestIdP) discover(ctx context.Context) (verifierDiscovery, error) {
+func (p *verifierTestIdP) discover(ctx context.Context) (Discovery, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.srv.URL+"/.well-known/openid-configuration", nil)
 	if err != nil {
-		return verifierDiscovery{}, err
+		return Discovery{}, err
 	}
 	resp, err := p.srv.Client().Do(req)
 	if err != nil {
-		return verifierDiscovery{}, err
+		return Discovery{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return verifierDiscovery{}, fmt.Errorf("status %d", resp.StatusCode)
+		return Discovery{}, fmt.Errorf("status %d", resp.StatusCode)
 	}
 	var doc struct {
 		Issuer  string   `json:"issuer"`
@@ -173,9 +173,9 @@ func (p *verifierTestIdP) discover(ctx context.Context) (verifierDiscovery, erro
 		Algs    []string `json:"id_token_signing_alg_values_supported"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
-		return verifierDiscovery{}, err
+		return Discovery{}, err
 	}
-	return verifierDiscovery{Issuer: doc.Issuer, JWKSURL: doc.JWKSURI, Algorithms: doc.Algs}, nil
+	return Discovery{Issuer: doc.Issuer, JWKSURL: doc.JWKSURI, Algorithms: doc.Algs}, nil
 }
 
 func verifierTestJWK(key *rsa.PrivateKey, kid string) jose.JSONWebKey {
@@ -183,9 +183,9 @@ func verifierTestJWK(key *rsa.PrivateKey, kid string) jose.JSONWebKey {
 }
 
 // newVerifierForTest builds a verifier against p with a test clock.
-func newVerifierForTest(t *testing.T, p *verifierTestIdP, clock *verifierTestClock, edit func(*verifierConfig)) *verifier {
+func newVerifierForTest(t *testing.T, p *verifierTestIdP, clock *verifierTestClock, edit func(*Config)) *Verifier {
 	t.Helper()
-	c := verifierConfig{
+	c := Config{
 		ClientID: verifierTestClientID,
 		Discover: p.discover,
 		Timeout:  2 * time.Second,
@@ -194,7 +194,7 @@ func newVerifierForTest(t *testing.T, p *verifierTestIdP, clock *verifierTestClo
 	if edit != nil {
 		edit(&c)
 	}
-	return newVerifier(c)
+	return New(c)
 }
 
 func verifierTestClaims(now time.Time) map[string]any {
