@@ -15,6 +15,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/stretchr/testify/require"
 )
 
@@ -36,27 +37,8 @@ var verifierTestKeys = sync.OnceValue(func() []*rsa.PrivateKey {
 	return keys
 })
 
-// verifierTestClock is a settable clock safe for concurrent use.
-type verifierTestClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newVerifierTestClock() *verifierTestClock {
-	return &verifierTestClock{t: time.Unix(1_800_000_000, 0).UTC()}
-}
-
-func (c *verifierTestClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *verifierTestClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newVerifierTestClock returns the tests' settable clock, on a fixed date.
+func newVerifierTestClock() *safe.Clock { return safe.NewClockAt(time.Unix(1_800_000_000, 0).UTC()) }
 
 // verifierTestIdP serves discovery and a JWKS and counts requests.
 type verifierTestIdP struct {
@@ -183,7 +165,7 @@ func verifierTestJWK(key *rsa.PrivateKey, kid string) jose.JSONWebKey {
 }
 
 // newVerifierForTest builds a verifier against p with a test clock.
-func newVerifierForTest(t *testing.T, p *verifierTestIdP, clock *verifierTestClock, edit func(*Config)) *Verifier {
+func newVerifierForTest(t *testing.T, p *verifierTestIdP, clock *safe.Clock, edit func(*Config)) *Verifier {
 	t.Helper()
 	c := Config{
 		ClientID: verifierTestClientID,
