@@ -92,16 +92,16 @@ type Limits struct {
 
 // Defaults applied by [New] to zero-valued [Config] fields.
 const (
-	DefaultPrefix          = "/auth"
-	DefaultIdleTimeout     = 30 * time.Minute
-	DefaultSessionLifetime = 12 * time.Hour
-	DefaultTimeout         = 10 * time.Second
-	DefaultStoreTimeout    = 2 * time.Second
-	DefaultBodyTimeout     = 10 * time.Second
-	DefaultLinkTTL         = 10 * time.Minute
-	DefaultOTPTTL          = 5 * time.Minute
-	DefaultMaxBodyBytes    = 16 << 10
-	DefaultRevalidateEvery = 15 * time.Minute
+	defaultPrefix          = "/auth"
+	defaultIdleTimeout     = 30 * time.Minute
+	defaultSessionLifetime = 12 * time.Hour
+	defaultTimeout         = 10 * time.Second
+	defaultStoreTimeout    = 2 * time.Second
+	defaultBodyTimeout     = 10 * time.Second
+	defaultLinkTTL         = 10 * time.Minute
+	defaultOTPTTL          = 5 * time.Minute
+	defaultMaxBodyBytes    = 16 << 10
+	defaultRevalidateEvery = 15 * time.Minute
 	// MaxCodeTTL is the longest LinkTTL or OTPTTL that New accepts (ASVS 2.7.2).
 	MaxCodeTTL = 10 * time.Minute
 )
@@ -427,29 +427,29 @@ func inProcessStore(st scs.Store) bool {
 // applyDefaults fills zero fields and refuses invalid ones.
 func (c *Config) applyDefaults() error {
 	if c.Prefix == "" {
-		c.Prefix = DefaultPrefix
+		c.Prefix = defaultPrefix
 	}
 	c.Prefix = "/" + strings.Trim(c.Prefix, "/")
 	if c.Prefix == "/" || strings.ContainsAny(c.Prefix, " {}?#\\") {
 		return errors.New("otlogin: Config.Prefix must be a path like /auth")
 	}
 	if c.RevalidateEvery == 0 {
-		c.RevalidateEvery = DefaultRevalidateEvery
+		c.RevalidateEvery = defaultRevalidateEvery
 	}
 	durations := []struct {
 		name string
 		v    *time.Duration
 		def  time.Duration
 	}{
-		{"IdleTimeout", &c.IdleTimeout, DefaultIdleTimeout},
-		{"SessionLifetime", &c.SessionLifetime, DefaultSessionLifetime},
+		{"IdleTimeout", &c.IdleTimeout, defaultIdleTimeout},
+		{"SessionLifetime", &c.SessionLifetime, defaultSessionLifetime},
 		{"Leeway", &c.Leeway, idtoken.DefaultLeeway},
 		{"JWKSCooldown", &c.JWKSCooldown, idtoken.DefaultCooldown},
-		{"Timeout", &c.Timeout, DefaultTimeout},
-		{"StoreTimeout", &c.StoreTimeout, DefaultStoreTimeout},
-		{"BodyTimeout", &c.BodyTimeout, DefaultBodyTimeout},
-		{"LinkTTL", &c.LinkTTL, DefaultLinkTTL},
-		{"OTPTTL", &c.OTPTTL, DefaultOTPTTL},
+		{"Timeout", &c.Timeout, defaultTimeout},
+		{"StoreTimeout", &c.StoreTimeout, defaultStoreTimeout},
+		{"BodyTimeout", &c.BodyTimeout, defaultBodyTimeout},
+		{"LinkTTL", &c.LinkTTL, defaultLinkTTL},
+		{"OTPTTL", &c.OTPTTL, defaultOTPTTL},
 	}
 	for _, d := range durations {
 		if *d.v < 0 {
@@ -483,7 +483,7 @@ func (c *Config) applyDefaults() error {
 		return errors.New("otlogin: Config.MaxBodyBytes must not be negative")
 	}
 	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
+		c.MaxBodyBytes = defaultMaxBodyBytes
 	}
 	defRate := func(r *Rate, n int, per time.Duration) {
 		if r.N == 0 {

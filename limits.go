@@ -37,9 +37,9 @@ type LimiterProvider interface {
 	Limiter() Limiter
 }
 
-// DefaultMemoryLimiterMaxKeys is the number of windows a [MemoryLimiter] keeps when its
+// defaultMemoryLimiterMaxKeys is the number of windows a [MemoryLimiter] keeps when its
 // MaxKeys is zero: about 15 MB.
-const DefaultMemoryLimiterMaxKeys = 100_000
+const defaultMemoryLimiterMaxKeys = 100_000
 
 // memoryLimiterSweepStep is how many queued windows one step of the expiry sweep looks at
 // while holding the lock; a caller that finds more expired windows takes further steps,
@@ -62,7 +62,7 @@ type MemoryLimiter struct {
 	// Default: time.Now.
 	Now func() time.Time
 	// MaxKeys caps the number of windows kept. Set it before the first call to Allow.
-	// Default: DefaultMemoryLimiterMaxKeys.
+	// Default: 100,000 (about 15 MB).
 	MaxKeys int
 
 	mu      sync.Mutex
@@ -228,7 +228,7 @@ func (l *MemoryLimiter) sweepStep(now int64) (more bool) {
 func (l *MemoryLimiter) makeRoom() {
 	maxKeys := l.MaxKeys
 	if maxKeys <= 0 {
-		maxKeys = DefaultMemoryLimiterMaxKeys
+		maxKeys = defaultMemoryLimiterMaxKeys
 	}
 	for len(l.windows) >= maxKeys {
 		var oldest *memoryLimiterQueue

@@ -105,7 +105,7 @@ func TestLogoutSkipsRevalidation(t *testing.T) {
 	c := h.newClient()
 	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
 	token := h.sessionCookie(c)
-	h.clock.Advance(DefaultRevalidateEvery + time.Minute)
+	h.clock.Advance(defaultRevalidateEvery + time.Minute)
 	h.emu.SetLatency(1500 * time.Millisecond)
 	start := time.Now()
 	r := h.postJSON(c, "/auth/logout", map[string]string{})

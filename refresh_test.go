@@ -34,7 +34,7 @@ func TestRevalidateSignsOutGoneUsers(t *testing.T) {
 			require.True(t, tc.gone(h.emu, id))
 
 			// Within the period nothing asks Mosaic: the user is still served.
-			h.clock.Advance(DefaultRevalidateEvery - time.Minute)
+			h.clock.Advance(defaultRevalidateEvery - time.Minute)
 			assert.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
 			assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointRefresh))
 
@@ -82,7 +82,7 @@ func TestRevalidateMosaicDown(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, h.signInLink(bob, "bob@example.com", "/").StatusCode)
 
 	h.emu.Force(transmittest.EndpointRefresh, transmittest.FaultUnavailable())
-	h.clock.Advance(DefaultRevalidateEvery + time.Minute)
+	h.clock.Advance(defaultRevalidateEvery + time.Minute)
 	for range 3 {
 		assert.Equal(t, http.StatusOK, h.get(ada, "/dashboard").StatusCode, "Mosaic down signs nobody out")
 		assert.Equal(t, http.StatusOK, h.get(bob, "/api/me", "Accept", "application/json").StatusCode)
@@ -91,7 +91,7 @@ func TestRevalidateMosaicDown(t *testing.T) {
 	assert.Contains(t, h.logs.String(), `"outcome":"unavailable"`)
 
 	h.emu.ClearForced()
-	h.clock.Advance(DefaultRevalidateEvery + time.Minute)
+	h.clock.Advance(defaultRevalidateEvery + time.Minute)
 	assert.Equal(t, http.StatusOK, h.get(ada, "/dashboard").StatusCode)
 	assert.Equal(t, 3, h.emu.Calls(transmittest.EndpointRefresh), "retried the next period")
 }
@@ -104,7 +104,7 @@ func TestRevalidateOff(t *testing.T) {
 	c := h.newClient()
 	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
 	require.True(t, h.emu.DisableUser(id))
-	h.clock.Advance(DefaultRevalidateEvery + time.Minute)
+	h.clock.Advance(defaultRevalidateEvery + time.Minute)
 	assert.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
 	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointRefresh))
 }

@@ -94,16 +94,6 @@ func encodeAuth(s *authState) []byte {
 // errBadAuth: the signed-in state is not in encodeAuth's layout.
 var errBadAuth = errors.New("otlogin: malformed session state")
 
-// decodeUser decodes only the user part of the state.
-func decodeUser(b []byte) (*User, *wire.Reader, error) {
-	u := &User{}
-	r, err := decodeUserInto(u, nil, b)
-	if err != nil {
-		return nil, nil, err
-	}
-	return u, &r, nil
-}
-
 // decodeUserInto decodes only the user part of the state into u, appending the AMR values
 // to amr (pass a small array's slice to avoid an allocation). It runs on every signed-in
 // request, so it allocates nothing: the user's strings and the raw claims alias b (a

@@ -316,7 +316,8 @@ func TestAuthStateEncoding(t *testing.T) {
 	require.NoError(t, got.user.Claims(&claims))
 	assert.Equal(t, "u1", claims.Sub)
 
-	u, _, err := decodeUser(b)
+	var u User
+	_, err = decodeUserInto(&u, nil, b)
 	require.NoError(t, err)
 	assert.Equal(t, "a@example.com", u.Email)
 	// The last field (the revalidation time, 2 bytes here) is optional: a state written
