@@ -356,17 +356,11 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState, sc *sessionScan, re
 		}
 		return
 	}
-	if every := a.cfg.RevalidateEvery; every > 0 && revalidate {
-		checked := checkedAt(rest)
-		if checked == 0 {
-			checked = u.AuthTime.Unix()
+	if revalidate && a.revalidationDue(now, u, rest) && !a.revalidate(ctx, b) {
+		if err := a.sm.Destroy(ctx); err != nil {
+			st.unavailable = true
 		}
-		if now.Sub(time.Unix(checked, 0)) >= every && !a.revalidate(ctx, b) {
-			if err := a.sm.Destroy(ctx); err != nil {
-				st.unavailable = true
-			}
-			return
-		}
+		return
 	}
 	if idle >= a.idleStep {
 		a.sm.Put(ctx, keySeen, now.Unix())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/otlogin/otlogin/internal/wire"
 	"github.com/otlogin/otlogin/transmit"
 )
 
@@ -205,6 +206,21 @@ func (a *Auth) revalidate(ctx context.Context, b []byte) bool {
 	}
 	a.log(ctx, "revalidate", s.user.Method, "ok", s.user.Subject)
 	return true
+}
+
+// revalidationDue reports whether the signed-in state whose user part is u (rest: the
+// reader decodeUserInto returned) was last checked with Mosaic (or signed in) at least
+// Config.RevalidateEvery before now. It allocates nothing: it runs on every signed-in request.
+func (a *Auth) revalidationDue(now time.Time, u *User, rest wire.Reader) bool {
+	every := a.cfg.RevalidateEvery
+	if every <= 0 {
+		return false
+	}
+	checked := checkedAt(rest)
+	if checked == 0 {
+		checked = u.AuthTime.Unix()
+	}
+	return now.Sub(time.Unix(checked, 0)) >= every
 }
 
 // userGone reports whether a refresh error is Mosaic refusing the refresh token itself (400,
