@@ -125,3 +125,22 @@ func TestStoreFailsOnCommit(t *testing.T) {
 	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateOTP))
 	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointLogout), "the Mosaic session of the lost sign-in is revoked")
 }
+
+// TestReadOnlyRequestsWriteNothing: signed-in reads perform zero store writes.
+func TestReadOnlyRequestsWriteNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	before := h.store.writes()
+	for i := 0; i < 10; i++ {
+		require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+		require.Equal(t, http.StatusOK, h.get(c, "/auth/me").StatusCode)
+		require.Equal(t, http.StatusOK, h.get(c, "/").StatusCode)
+	}
+	assert.Equal(t, before, h.store.writes())
+	h.clock.Advance(2 * time.Minute)
+	h.get(c, "/dashboard")
+	assert.Equal(t, before+1, h.store.writes(), "activity is recorded once per step")
+}

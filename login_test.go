@@ -2,7 +2,9 @@ package otlogin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -432,4 +434,94 @@ func TestSignInAgainRevokesAfterSave(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMosaicDown: new logins get 503 without retries; signed-in users keep working with no
+// Mosaic call on the RequireAuth path (docs/SECURITY.md F2).
+func TestMosaicDown(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "+14155550123")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	for _, ep := range []transmittest.Endpoint{transmittest.EndpointSendMagicLink, transmittest.EndpointSendOTP,
+		transmittest.EndpointAuthenticateOTP, transmittest.EndpointToken} {
+		h.emu.Force(ep, transmittest.FaultUnavailable())
+	}
+	sends := h.emu.Calls(transmittest.EndpointSendMagicLink)
+	r := h.postJSON(h.newClient(), "/auth/link/email/send", map[string]string{"email": "ada@example.com"})
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	assert.Contains(t, r.body, "temporarily unavailable")
+	assert.Equal(t, sends+1, h.emu.Calls(transmittest.EndpointSendMagicLink), "no automatic retry")
+	r = h.postForm(h.newClient(), "/auth/otp/send", url.Values{"channel": {"sms"}, "identifier": {"+14155550123"}})
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointSendOTP), "no automatic retry")
+
+	calls := mosaicCalls(h) + h.emu.Calls(transmittest.EndpointToken) + h.emu.Calls(transmittest.EndpointJWKS)
+	for i := 0; i < 5; i++ {
+		assert.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+		assert.Equal(t, http.StatusOK, h.get(c, "/auth/me").StatusCode)
+	}
+	assert.Equal(t, calls, mosaicCalls(h)+h.emu.Calls(transmittest.EndpointToken)+h.emu.Calls(transmittest.EndpointJWKS))
+}
+
+// TestMosaicRateLimitIs429: Mosaic's own 429 becomes a 429 with Retry-After.
+func TestMosaicRateLimitIs429(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	h.emu.Force(transmittest.EndpointSendMagicLink, transmittest.FaultRateLimited(42*time.Second))
+	r := h.postJSON(h.newClient(), "/auth/link/email/send", map[string]string{"email": "ada@example.com"})
+	assert.Equal(t, http.StatusTooManyRequests, r.StatusCode)
+	assert.Equal(t, "42", r.Header.Get("Retry-After"))
+}
+
+// TestOnLoginRefuses: an OnLogin error refuses the sign-in and ends the Mosaic session.
+func TestOnLoginRefuses(t *testing.T) {
+	t.Parallel()
+	var seen *User
+	h := newHarness(t, func(c *Config) {
+		c.OnLogin = func(_ context.Context, u *User) error {
+			seen = u
+			return errors.New("banned")
+		}
+	})
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	r := h.signInLink(c, "ada@example.com", "/dashboard")
+	assert.Equal(t, http.StatusForbidden, r.StatusCode)
+	assert.Contains(t, r.body, "can&#39;t sign in here")
+	assert.NotContains(t, r.body, "banned")
+	require.NotNil(t, seen)
+	assert.Equal(t, "ada@example.com", seen.Email)
+	assert.Equal(t, http.StatusSeeOther, h.get(c, "/dashboard").StatusCode)
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointLogout), "Mosaic session ended")
+	assert.Equal(t, 0, h.emu.SessionCount())
+}
+
+// TestVerificationKeysUnavailable: when discovery fails at sign-in the answer is 503 and
+// nobody is signed in.
+func TestVerificationKeysUnavailable(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	h.emu.Force(transmittest.EndpointDiscovery, transmittest.FaultUnavailable())
+	c := h.newClient()
+	r := h.signInLink(c, "ada@example.com", "/")
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	assert.Equal(t, http.StatusSeeOther, h.get(c, "/dashboard").StatusCode)
+	assert.Equal(t, 0, h.emu.SessionCount(), "the Mosaic session was ended")
+}
+
+// TestSignInAgain: signing in over an earlier sign-in ends the earlier Mosaic session.
+func TestSignInAgain(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "+14155550123")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	require.Equal(t, http.StatusSeeOther, h.signInOTP(c, "sms", "+14155550123").StatusCode)
+	assert.Equal(t, 1, h.emu.SessionCount())
+	r := h.get(c, "/auth/me")
+	assert.Contains(t, r.body, `"method":"sms_otp"`)
 }

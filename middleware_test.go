@@ -2,8 +2,6 @@ package otlogin
 
 import (
 	"context"
-	"errors"
-	"html/template"
 	"io"
 	"maps"
 	"net/http"
@@ -17,8 +15,6 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
 // TestPanicRecovered: a panic inside the auth routes (here in OnLogin) becomes a generic
@@ -34,60 +30,6 @@ func TestPanicRecovered(t *testing.T) {
 	assert.NotContains(t, r.body, "secret detail")
 	assert.NotContains(t, r.body, "goroutine")
 	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
-}
-
-// TestErrorHandlerAndTemplates: Config.ErrorHandler receives an *Error; Config.Templates
-// replaces the pages.
-func TestErrorHandlerAndTemplates(t *testing.T) {
-	t.Parallel()
-	var got *Error
-	tmpl := template.New("custom")
-	for _, name := range TemplateNames() {
-		template.Must(tmpl.New(name).Parse(`custom ` + name + ` {{.Next}}`))
-	}
-	h := newHarness(t, func(c *Config) {
-		c.Templates = tmpl
-		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-			require.True(t, errors.As(err, &got))
-			w.WriteHeader(got.Status)
-			_, _ = io.WriteString(w, "handled "+got.Code)
-		}
-	})
-	c := h.newClient()
-	r := h.get(c, "/auth/login?next=/x")
-	assert.Equal(t, "custom login.html /x", r.body)
-	r = h.postForm(c, "/auth/otp/send", url.Values{"channel": {"fax"}})
-	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
-	assert.Equal(t, "handled invalid_channel", r.body)
-	require.NotNil(t, got)
-	assert.Equal(t, "invalid_channel", got.Code)
-}
-
-// TestVerificationKeysUnavailable: when discovery fails at sign-in the answer is 503 and
-// nobody is signed in.
-func TestVerificationKeysUnavailable(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t)
-	h.emu.CreateUser("ada@example.com", "")
-	h.emu.Force(transmittest.EndpointDiscovery, transmittest.FaultUnavailable())
-	c := h.newClient()
-	r := h.signInLink(c, "ada@example.com", "/")
-	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
-	assert.Equal(t, http.StatusSeeOther, h.get(c, "/dashboard").StatusCode)
-	assert.Equal(t, 0, h.emu.SessionCount(), "the Mosaic session was ended")
-}
-
-// TestSignInAgain: signing in over an earlier sign-in ends the earlier Mosaic session.
-func TestSignInAgain(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t)
-	h.emu.CreateUser("ada@example.com", "+14155550123")
-	c := h.newClient()
-	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
-	require.Equal(t, http.StatusSeeOther, h.signInOTP(c, "sms", "+14155550123").StatusCode)
-	assert.Equal(t, 1, h.emu.SessionCount())
-	r := h.get(c, "/auth/me")
-	assert.Contains(t, r.body, `"method":"sms_otp"`)
 }
 
 // TestSessionToken: the session cookie is read from the Cookie headers in place: the first
