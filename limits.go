@@ -349,10 +349,30 @@ func (a *Auth) limitKey(s string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// checkCrossDeviceRedeem spends one of the client network's redeems of a link without a
+// matching flow (Limits.RedeemsPerIP; IPv6: per /64).
+func (a *Auth) checkCrossDeviceRedeem(r *http.Request) *Error {
+	return a.allow(r.Context(), "redeem:ip:"+a.limitKey(a.clientNet(r)), a.cfg.Limits.RedeemsPerIP)
+}
+
 // claimOnce is a single-use claim shared by all instances (through the limiter): first is
 // true for the one caller that claims key within ttl, false for every later claim. A
 // limiter failure is returned as err, and the caller fails closed.
 func (a *Auth) claimOnce(ctx context.Context, key string, ttl time.Duration) (first bool, err error) {
 	first, _, err = a.limiter.Allow(ctx, key, 1, ttl)
 	return first, err
+}
+
+// checkSMSCountryBudget spends one SMS of the number's country budget
+// (Limits.SMSPerCountryPerHour), so pumping one country cannot use up the app's SMS budget.
+func (a *Auth) checkSMSCountryBudget(r *http.Request, e164 string) *Error {
+	n := a.cfg.Limits.SMSPerCountryPerHour
+	if n <= 0 {
+		return nil
+	}
+	e := a.allow(r.Context(), "sms:country:"+phoneCountry(e164), Rate{N: n, Per: time.Hour})
+	if e != nil && e.Status == http.StatusTooManyRequests {
+		e.Message = "We can't send more text messages to that country right now. Try again later, or use email."
+	}
+	return e
 }

@@ -121,7 +121,7 @@ func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errNoFlow())
 		return
 	}
-	if e := a.allow(ctx, "redeem:ip:"+a.limitKey(a.clientNet(r)), a.cfg.Limits.RedeemsPerIP); e != nil {
+	if e := a.checkCrossDeviceRedeem(r); e != nil {
 		a.log(ctx, "authenticate", MethodMagicLink, "refused", "", "error", errKind(e))
 		a.fail(w, r, e)
 		return
