@@ -228,7 +228,7 @@ func BenchmarkStockSCS(b *testing.B) {
 		"expires_at":    u.ExpiresAt.Unix(),
 		"access_token":  auth.accessToken,
 		"refresh_token": auth.refreshToken,
-		"session_id":    auth.sessionID,
+		"session_id":    auth.mosaicSessionID,
 		"seen":          s.values[keySeen],
 	}
 	for _, c := range []struct {
@@ -333,7 +333,7 @@ func TestSignedInSessionSize(t *testing.T) {
 	auth, err := decodeAuth(s.values[keyAuth].([]byte))
 	require.NoError(t, err)
 	t.Logf("signed-in session: %d bytes with Codec, %d with gob; access token %d, refresh token %d, session id %d, claims %d bytes",
-		len(compact), len(gob), len(auth.accessToken), len(auth.refreshToken), len(auth.sessionID), len(auth.user.claims))
+		len(compact), len(gob), len(auth.accessToken), len(auth.refreshToken), len(auth.mosaicSessionID), len(auth.user.claims))
 	assert.Less(t, len(compact), len(gob), "the compact codec stores less than gob")
 	overhead := len(compact) - len(s.values[keyAuth].([]byte))
 	assert.Less(t, overhead, 64, "the codec adds little beyond otlogin's own state")

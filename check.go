@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/otlogin/otlogin/internal/idtoken"
 	"github.com/otlogin/otlogin/transmit"
 )
 
@@ -60,17 +61,17 @@ func (a *Auth) Check(ctx context.Context) error {
 			Cause: fmt.Sprintf("Config.Issuer %q is not the issuer of Mosaic's discovery document %q, so every ID token would be refused", a.cfg.Issuer, d.Issuer),
 			Fix:   "leave Config.Issuer empty (the discovery document's issuer is used), set it to the issuer of the region of BaseURL, or, for an application with its own signing keys, set Config.JWKSURL too"}
 	}
-	if _, err := verifierAlgs(d.IDTokenSigningAlgs); err != nil {
+	if _, err := idtoken.Algorithms(d.IDTokenSigningAlgs); err != nil {
 		return &CheckError{Step: "discovery",
 			Cause: fmt.Sprintf("Mosaic's discovery document lists no ID-token signing algorithm otlogin accepts (id_token_signing_alg_values_supported %q)", d.IDTokenSigningAlgs),
 			Fix:   "otlogin accepts RS256, PS256 and ES256 (and their 384/512 variants), never HS* or none: choose one for the application in the Admin Portal",
 			Err:   err}
 	}
-	if _, err := a.verifier.ready(ctx); err != nil {
+	if _, err := a.verifier.Ready(ctx); err != nil {
 		return &CheckError{Step: "discovery", Cause: "Mosaic's discovery document cannot be used (" + err.Error() + ")",
 			Fix: "check that BaseURL is Mosaic's API base, and Config.Issuer and Config.JWKSURL if set", Err: err}
 	}
-	url, err := a.verifier.keys.refreshNow(ctx)
+	url, err := a.verifier.RefreshKeys(ctx)
 	if err != nil {
 		fix := "the discovery document names this jwks_uri: check that this machine can reach it (DNS, proxy, firewall)"
 		if a.cfg.JWKSURL != "" {

@@ -69,3 +69,52 @@ func TestClientIPHeaderValidated(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "ClientIPHeader")
 }
+
+func TestClientIP(t *testing.T) {
+	t.Parallel()
+	a := &Auth{cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}
+	cases := []struct {
+		name, remote, xff, want string
+	}{
+		{"direct", "203.0.113.7:1234", "", "203.0.113.7"},
+		{"untrusted peer ignores XFF", "203.0.113.7:1234", "198.51.100.1", "203.0.113.7"},
+		{"trusted proxy", "10.0.0.2:1234", "198.51.100.1", "198.51.100.1"},
+		{"spoofed left entry", "10.0.0.2:1234", "6.6.6.6, 198.51.100.1", "198.51.100.1"},
+		{"proxy chain", "10.0.0.2:1234", "198.51.100.1, 10.0.0.3", "198.51.100.1"},
+		{"garbage", "10.0.0.2:1234", "not-an-ip", "10.0.0.2"},
+		{"ipv6", "[2001:db8::1]:443", "", "2001:db8::1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			r.RemoteAddr = tc.remote
+			if tc.xff != "" {
+				r.Header.Set("X-Forwarded-For", tc.xff)
+			}
+			assert.Equal(t, tc.want, a.clientIP(r))
+		})
+	}
+}
+
+// TestClientNet: per-IP limits key IPv4 clients by address and IPv6 clients by their /64.
+func TestClientNet(t *testing.T) {
+	t.Parallel()
+	a := &Auth{}
+	cases := []struct{ remote, want string }{
+		{"203.0.113.7:1234", "203.0.113.7"},
+		{"[::ffff:203.0.113.7]:1234", "203.0.113.7"},
+		{"[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:ffff::1]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:3::1]:443", "2001:db8:1:3::/64"},
+		{"[fe80::1%eth0]:443", "fe80::/64"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.remote, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			r.RemoteAddr = tc.remote
+			assert.Equal(t, tc.want, a.clientNet(r))
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/otlogin/otlogin/internal/wire"
 )
 
 // Codec is a compact binary [scs.Codec] for session data. [New] sets it on
@@ -102,7 +103,7 @@ func (Codec) Encode(deadline time.Time, values map[string]interface{}) ([]byte, 
 	b = binary.AppendUvarint(b, uint64(deadline.Nanosecond()))
 	b = binary.AppendUvarint(b, uint64(len(values)))
 	for k, v := range values {
-		b = appendBytes(b, k)
+		b = wire.AppendBytes(b, k)
 		var err error
 		if b, err = appendValue(b, v); err != nil {
 			return nil, fmt.Errorf("otlogin: encode session value %q: %w", k, err)
@@ -117,9 +118,9 @@ func appendValue(b []byte, v interface{}) ([]byte, error) {
 	case nil:
 		return append(b, tagNil), nil
 	case string:
-		return appendBytes(append(b, tagString), v), nil
+		return wire.AppendBytes(append(b, tagString), v), nil
 	case []byte:
-		return appendBytes(append(b, tagBytes), v), nil
+		return wire.AppendBytes(append(b, tagBytes), v), nil
 	case int64:
 		return binary.AppendVarint(append(b, tagInt64), v), nil
 	case int:
@@ -138,20 +139,14 @@ func appendValue(b []byte, v interface{}) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return appendBytes(append(b, tagTime), t), nil
+		return wire.AppendBytes(append(b, tagTime), t), nil
 	default:
 		var buf bytes.Buffer
 		if err := gob.NewEncoder(&buf).Encode(&v); err != nil {
 			return nil, err
 		}
-		return appendBytes(append(b, tagGob), buf.Bytes()), nil
+		return wire.AppendBytes(append(b, tagGob), buf.Bytes()), nil
 	}
-}
-
-// appendBytes appends the uvarint length of s, then s.
-func appendBytes[S string | []byte](b []byte, s S) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
 }
 
 // Decode implements [scs.Codec].
@@ -172,18 +167,18 @@ func (Codec) Decode(data []byte) (time.Time, map[string]interface{}, error) {
 	if data[1] != codecVersion {
 		return time.Time{}, nil, errCodecVersion
 	}
-	d := decoder{in: data, pos: 2}
-	sec := d.varint()
-	nsec := d.uvarint()
-	count := d.uvarint()
-	if d.err != nil {
-		return time.Time{}, nil, d.err
+	d := decoder{wire.NewReader(data, 2, errCodecShort)}
+	sec := d.Varint()
+	nsec := d.Uvarint()
+	count := d.Uvarint()
+	if d.Err != nil {
+		return time.Time{}, nil, d.Err
 	}
 	if nsec >= uint64(time.Second) {
 		return time.Time{}, nil, fmt.Errorf("%w: bad deadline", errCodec)
 	}
 	// Each value takes at least two bytes (key length, tag).
-	if count > uint64(len(data)-d.pos)/2 {
+	if count > uint64(len(data)-d.Pos)/2 {
 		return time.Time{}, nil, fmt.Errorf("%w: value count exceeds data", errCodec)
 	}
 	deadline := time.Unix(sec, int64(nsec)).UTC()
@@ -191,86 +186,28 @@ func (Codec) Decode(data []byte) (time.Time, map[string]interface{}, error) {
 	for i := uint64(0); i < count; i++ {
 		k := d.key()
 		v := d.value(strings.HasPrefix(k, internalKeyPrefix))
-		if d.err != nil {
-			return time.Time{}, nil, d.err
+		if d.Err != nil {
+			return time.Time{}, nil, d.Err
 		}
 		if _, dup := values[k]; dup {
 			return time.Time{}, nil, fmt.Errorf("%w: duplicate key", errCodec)
 		}
 		values[k] = v
 	}
-	if d.pos != len(data) {
+	if d.Pos != len(data) {
 		return time.Time{}, nil, fmt.Errorf("%w: trailing data", errCodec)
 	}
 	return deadline, values, nil
 }
 
-// decoder reads the format from in. The first error sticks in err; later
-// reads then return zero values.
-type decoder struct {
-	in  []byte
-	pos int
-	err error
-}
-
-func (d *decoder) fail(err error) {
-	if d.err == nil {
-		d.err = err
-	}
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	if d.pos < len(d.in) && d.in[d.pos] < 0x80 { // one byte: most lengths
-		v := uint64(d.in[d.pos])
-		d.pos++
-		return v
-	}
-	v, n := binary.Uvarint(d.in[d.pos:])
-	if n <= 0 {
-		d.fail(errCodecShort)
-		return 0
-	}
-	d.pos += n
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.in[d.pos:])
-	if n <= 0 {
-		d.fail(errCodecShort)
-		return 0
-	}
-	d.pos += n
-	return v
-}
-
-// span reads a uvarint length and returns the bounds of that many following
-// bytes, checked against the remaining input.
-func (d *decoder) span() (start, end int) {
-	n := d.uvarint()
-	if d.err != nil {
-		return 0, 0
-	}
-	if n > uint64(len(d.in)-d.pos) {
-		d.fail(errCodecShort)
-		return 0, 0
-	}
-	start, end = d.pos, d.pos+int(n)
-	d.pos = end
-	return start, end
-}
+// decoder reads the format; the first error sticks in Err (see wire.Reader).
+type decoder struct{ wire.Reader }
 
 // key reads a key. The keys otlogin writes on every signed-in session come
 // back as string constants, so decoding them allocates nothing.
 func (d *decoder) key() string {
-	start, end := d.span()
-	switch k := d.in[start:end]; string(k) {
+	start, end := d.Span()
+	switch k := d.In[start:end]; string(k) {
 	case "otlogin.auth":
 		return "otlogin.auth"
 	case "otlogin.seen":
@@ -289,48 +226,43 @@ const internalKeyPrefix = "otlogin."
 // value reads a type tag and its payload. A []byte value aliases the input
 // when alias is set, else is a copy of its own bytes.
 func (d *decoder) value(alias bool) interface{} {
-	if d.err != nil {
+	tag := d.Byte()
+	if d.Err != nil {
 		return nil
 	}
-	if d.pos >= len(d.in) {
-		d.fail(errCodecShort)
-		return nil
-	}
-	tag := d.in[d.pos]
-	d.pos++
 	switch tag {
 	case tagNil:
 		return nil
 	case tagString:
-		start, end := d.span()
-		return string(d.in[start:end])
+		start, end := d.Span()
+		return string(d.In[start:end])
 	case tagBytes:
-		start, end := d.span()
-		if d.err != nil {
+		start, end := d.Span()
+		if d.Err != nil {
 			return nil
 		}
 		if alias {
-			return d.in[start:end:end]
+			return d.In[start:end:end]
 		}
 		// A copy of this value only: the app may modify or append to it, and it costs
 		// in proportion to itself, not to the session (which holds the tokens).
 		if start == end {
 			return []byte{}
 		}
-		return append([]byte(nil), d.in[start:end]...)
+		return append([]byte(nil), d.In[start:end]...)
 	case tagInt64:
-		return d.varint()
+		return d.Varint()
 	case tagInt:
-		v := d.varint()
+		v := d.Varint()
 		if int64(int(v)) != v {
-			d.fail(fmt.Errorf("%w: int out of range", errCodec))
+			d.Fail(fmt.Errorf("%w: int out of range", errCodec))
 			return nil
 		}
 		return int(v)
 	case tagInt32:
-		v := d.varint()
+		v := d.Varint()
 		if v < math.MinInt32 || v > math.MaxInt32 {
-			d.fail(fmt.Errorf("%w: int32 out of range", errCodec))
+			d.Fail(fmt.Errorf("%w: int32 out of range", errCodec))
 			return nil
 		}
 		return int32(v)
@@ -339,35 +271,33 @@ func (d *decoder) value(alias bool) interface{} {
 	case tagTrue:
 		return true
 	case tagFloat64:
-		if len(d.in)-d.pos < 8 {
-			d.fail(errCodecShort)
+		start, end := d.Fixed(8)
+		if d.Err != nil {
 			return nil
 		}
-		v := math.Float64frombits(binary.LittleEndian.Uint64(d.in[d.pos:]))
-		d.pos += 8
-		return v
+		return math.Float64frombits(binary.LittleEndian.Uint64(d.In[start:end]))
 	case tagTime:
-		start, end := d.span()
+		start, end := d.Span()
 		var t time.Time
-		if d.err == nil {
-			if err := t.UnmarshalBinary(d.in[start:end]); err != nil {
-				d.fail(fmt.Errorf("%w: bad time value: %w", errCodec, err))
+		if d.Err == nil {
+			if err := t.UnmarshalBinary(d.In[start:end]); err != nil {
+				d.Fail(fmt.Errorf("%w: bad time value: %w", errCodec, err))
 			}
 		}
 		return t
 	case tagGob:
-		start, end := d.span()
-		if d.err != nil {
+		start, end := d.Span()
+		if d.Err != nil {
 			return nil
 		}
 		var v interface{}
-		if err := gob.NewDecoder(bytes.NewReader(d.in[start:end])).Decode(&v); err != nil {
-			d.fail(fmt.Errorf("%w: gob value: %w", errCodec, err))
+		if err := gob.NewDecoder(bytes.NewReader(d.In[start:end])).Decode(&v); err != nil {
+			d.Fail(fmt.Errorf("%w: gob value: %w", errCodec, err))
 			return nil
 		}
 		return v
 	default:
-		d.fail(fmt.Errorf("%w: unknown type tag %d", errCodec, tag))
+		d.Fail(fmt.Errorf("%w: unknown type tag %d", errCodec, tag))
 		return nil
 	}
 }
@@ -392,16 +322,16 @@ func scanSession(data []byte) (sc sessionScan, ok bool) {
 	if len(data) < 2 || data[0] != 0 || data[1] != codecVersion {
 		return sc, false
 	}
-	d := decoder{in: data, pos: 2}
-	d.varint()
-	nsec := d.uvarint()
-	count := d.uvarint()
-	if d.err != nil || nsec >= uint64(time.Second) || count > maxScanValues || count > uint64(len(data)-d.pos)/2 {
+	d := decoder{wire.NewReader(data, 2, errCodecShort)}
+	d.Varint()
+	nsec := d.Uvarint()
+	count := d.Uvarint()
+	if d.Err != nil || nsec >= uint64(time.Second) || count > maxScanValues || count > uint64(len(data)-d.Pos)/2 {
 		return sc, false
 	}
 	var keys [maxScanValues][2]int
 	for i := 0; i < int(count); i++ {
-		ks, ke := d.span()
+		ks, ke := d.Span()
 		k := data[ks:ke]
 		for _, prev := range keys[:i] {
 			if string(data[prev[0]:prev[1]]) == string(k) {
@@ -410,7 +340,7 @@ func scanSession(data []byte) (sc sessionScan, ok bool) {
 		}
 		keys[i] = [2]int{ks, ke}
 		tag, vs, ve, iv := d.skipValue()
-		if d.err != nil || tag == tagGob {
+		if d.Err != nil || tag == tagGob {
 			return sc, false
 		}
 		switch string(k) {
@@ -424,7 +354,7 @@ func scanSession(data []byte) (sc sessionScan, ok bool) {
 			}
 		}
 	}
-	if d.pos != len(data) {
+	if d.Pos != len(data) {
 		return sessionScan{}, false
 	}
 	return sc, true
@@ -433,45 +363,36 @@ func scanSession(data []byte) (sc sessionScan, ok bool) {
 // skipValue reads a type tag and its payload like value, checking the same things, but
 // returns the payload's bounds (and the integer of an integer tag) instead of a value.
 func (d *decoder) skipValue() (tag byte, start, end int, iv int64) {
-	if d.err != nil {
+	tag = d.Byte()
+	if d.Err != nil {
 		return 0, 0, 0, 0
 	}
-	if d.pos >= len(d.in) {
-		d.fail(errCodecShort)
-		return 0, 0, 0, 0
-	}
-	tag = d.in[d.pos]
-	d.pos++
 	switch tag {
 	case tagNil, tagFalse, tagTrue:
 	case tagString, tagBytes, tagGob:
-		start, end = d.span()
+		start, end = d.Span()
 	case tagInt64:
-		iv = d.varint()
+		iv = d.Varint()
 	case tagInt:
-		iv = d.varint()
+		iv = d.Varint()
 		if int64(int(iv)) != iv {
-			d.fail(fmt.Errorf("%w: int out of range", errCodec))
+			d.Fail(fmt.Errorf("%w: int out of range", errCodec))
 		}
 	case tagInt32:
-		iv = d.varint()
+		iv = d.Varint()
 		if iv < math.MinInt32 || iv > math.MaxInt32 {
-			d.fail(fmt.Errorf("%w: int32 out of range", errCodec))
+			d.Fail(fmt.Errorf("%w: int32 out of range", errCodec))
 		}
 	case tagFloat64:
-		if len(d.in)-d.pos < 8 {
-			d.fail(errCodecShort)
-			break
-		}
-		d.pos += 8
+		d.Fixed(8)
 	case tagTime:
-		start, end = d.span()
+		start, end = d.Span()
 		var t time.Time
-		if d.err == nil && t.UnmarshalBinary(d.in[start:end]) != nil {
-			d.fail(fmt.Errorf("%w: bad time value", errCodec))
+		if d.Err == nil && t.UnmarshalBinary(d.In[start:end]) != nil {
+			d.Fail(fmt.Errorf("%w: bad time value", errCodec))
 		}
 	default:
-		d.fail(fmt.Errorf("%w: unknown type tag %d", errCodec, tag))
+		d.Fail(fmt.Errorf("%w: unknown type tag %d", errCodec, tag))
 	}
 	return tag, start, end, iv
 }

@@ -2,7 +2,10 @@ package otlogin
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"html/template"
@@ -20,6 +23,7 @@ import (
 	"github.com/alexedwards/scs/v2/memstore"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/otlogin/otlogin/internal/idtoken"
 	"github.com/otlogin/otlogin/transmit"
 )
 
@@ -92,18 +96,16 @@ type Limits struct {
 
 // Defaults applied by [New] to zero-valued [Config] fields.
 const (
-	DefaultPrefix          = "/auth"
-	DefaultIdleTimeout     = 30 * time.Minute
-	DefaultSessionLifetime = 12 * time.Hour
-	DefaultLeeway          = time.Minute
-	DefaultJWKSCooldown    = 30 * time.Second
-	DefaultTimeout         = 10 * time.Second
-	DefaultStoreTimeout    = 2 * time.Second
-	DefaultBodyTimeout     = 10 * time.Second
-	DefaultLinkTTL         = 10 * time.Minute
-	DefaultOTPTTL          = 5 * time.Minute
-	DefaultMaxBodyBytes    = 16 << 10
-	DefaultRevalidateEvery = 15 * time.Minute
+	defaultPrefix          = "/auth"
+	defaultIdleTimeout     = 30 * time.Minute
+	defaultSessionLifetime = 12 * time.Hour
+	defaultTimeout         = 10 * time.Second
+	defaultStoreTimeout    = 2 * time.Second
+	defaultBodyTimeout     = 10 * time.Second
+	defaultLinkTTL         = 10 * time.Minute
+	defaultOTPTTL          = 5 * time.Minute
+	defaultMaxBodyBytes    = 16 << 10
+	defaultRevalidateEvery = 15 * time.Minute
 	// MaxCodeTTL is the longest LinkTTL or OTPTTL that New accepts (ASVS 2.7.2).
 	MaxCodeTTL = 10 * time.Minute
 )
@@ -279,7 +281,7 @@ type Auth struct {
 	client      MosaicClient
 	sm          *scs.SessionManager
 	limiter     Limiter
-	verifier    *verifier
+	verifier    *idtoken.Verifier
 	tmpl        *template.Template
 	logKey      []byte // HMAC key of log hashes: HashKey, else random
 	hashKey     []byte // HMAC key of limit keys: HashKey, or nil for an unkeyed hash
@@ -390,15 +392,15 @@ func New(cfg Config) (*Auth, error) {
 		return nil, err
 	}
 	client := cfg.Client
-	a.verifier = newVerifier(verifierConfig{
+	a.verifier = idtoken.New(idtoken.Config{
 		ClientID: client.ClientID(),
 		Issuer:   cfg.Issuer,
-		Discover: func(ctx context.Context) (verifierDiscovery, error) {
+		Discover: func(ctx context.Context) (idtoken.Discovery, error) {
 			d, err := client.Discover(ctx)
 			if err != nil {
-				return verifierDiscovery{}, err
+				return idtoken.Discovery{}, err
 			}
-			return verifierDiscovery{Issuer: d.Issuer, JWKSURL: d.JWKSURL, Algorithms: d.IDTokenSigningAlgs}, nil
+			return idtoken.Discovery{Issuer: d.Issuer, JWKSURL: d.JWKSURL, Algorithms: d.IDTokenSigningAlgs}, nil
 		},
 		HTTPClient: cfg.HTTPClient,
 		Timeout:    cfg.Timeout,
@@ -429,29 +431,29 @@ func inProcessStore(st scs.Store) bool {
 // applyDefaults fills zero fields and refuses invalid ones.
 func (c *Config) applyDefaults() error {
 	if c.Prefix == "" {
-		c.Prefix = DefaultPrefix
+		c.Prefix = defaultPrefix
 	}
 	c.Prefix = "/" + strings.Trim(c.Prefix, "/")
 	if c.Prefix == "/" || strings.ContainsAny(c.Prefix, " {}?#\\") {
 		return errors.New("otlogin: Config.Prefix must be a path like /auth")
 	}
 	if c.RevalidateEvery == 0 {
-		c.RevalidateEvery = DefaultRevalidateEvery
+		c.RevalidateEvery = defaultRevalidateEvery
 	}
 	durations := []struct {
 		name string
 		v    *time.Duration
 		def  time.Duration
 	}{
-		{"IdleTimeout", &c.IdleTimeout, DefaultIdleTimeout},
-		{"SessionLifetime", &c.SessionLifetime, DefaultSessionLifetime},
-		{"Leeway", &c.Leeway, DefaultLeeway},
-		{"JWKSCooldown", &c.JWKSCooldown, DefaultJWKSCooldown},
-		{"Timeout", &c.Timeout, DefaultTimeout},
-		{"StoreTimeout", &c.StoreTimeout, DefaultStoreTimeout},
-		{"BodyTimeout", &c.BodyTimeout, DefaultBodyTimeout},
-		{"LinkTTL", &c.LinkTTL, DefaultLinkTTL},
-		{"OTPTTL", &c.OTPTTL, DefaultOTPTTL},
+		{"IdleTimeout", &c.IdleTimeout, defaultIdleTimeout},
+		{"SessionLifetime", &c.SessionLifetime, defaultSessionLifetime},
+		{"Leeway", &c.Leeway, idtoken.DefaultLeeway},
+		{"JWKSCooldown", &c.JWKSCooldown, idtoken.DefaultCooldown},
+		{"Timeout", &c.Timeout, defaultTimeout},
+		{"StoreTimeout", &c.StoreTimeout, defaultStoreTimeout},
+		{"BodyTimeout", &c.BodyTimeout, defaultBodyTimeout},
+		{"LinkTTL", &c.LinkTTL, defaultLinkTTL},
+		{"OTPTTL", &c.OTPTTL, defaultOTPTTL},
 	}
 	for _, d := range durations {
 		if *d.v < 0 {
@@ -485,7 +487,7 @@ func (c *Config) applyDefaults() error {
 		return errors.New("otlogin: Config.MaxBodyBytes must not be negative")
 	}
 	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
+		c.MaxBodyBytes = defaultMaxBodyBytes
 	}
 	defRate := func(r *Rate, n int, per time.Duration) {
 		if r.N == 0 {
@@ -596,4 +598,36 @@ func isLoopback(host string) bool {
 // wholeMinutes rounds d up to a whole number of minutes.
 func wholeMinutes(d time.Duration) time.Duration {
 	return (d + time.Minute - 1).Truncate(time.Minute)
+}
+
+// checkTokenConfig refuses token-verification settings that could never verify a token.
+func checkTokenConfig(cfg Config) error {
+	if cfg.JWKSURL != "" {
+		u, err := url.Parse(cfg.JWKSURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			return errors.New("otlogin: Config.JWKSURL must be an absolute https URL, e.g. https://<app>.app.transmitsecurity.io/oidc/jwks as given in Mosaic's app settings")
+		}
+		if cfg.Issuer == "" {
+			return errors.New("otlogin: Config.JWKSURL needs Config.Issuer: keys of an application's own domain sign tokens whose iss is that domain (e.g. https://<app>.app.transmitsecurity.io)")
+		}
+	}
+	if cfg.Issuer != "" {
+		if u, err := url.Parse(cfg.Issuer); err != nil || u.Scheme != "https" || u.Host == "" {
+			return errors.New("otlogin: Config.Issuer must be an https URL exactly as in the tokens' iss, e.g. https://userid.security or https://eu.userid.security")
+		}
+	}
+	switch k := cfg.IDTokenDecryptionKey.(type) {
+	case nil:
+	case *rsa.PrivateKey:
+		if k.N == nil || k.N.BitLen() < idtoken.MinRSABits {
+			return errors.New("otlogin: Config.IDTokenDecryptionKey: an RSA key must have at least 2048 bits")
+		}
+	case *ecdsa.PrivateKey:
+		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() && k.Curve != elliptic.P521() {
+			return errors.New("otlogin: Config.IDTokenDecryptionKey: an ECDSA key must be on P-256, P-384 or P-521")
+		}
+	default:
+		return fmt.Errorf("otlogin: Config.IDTokenDecryptionKey must be an *rsa.PrivateKey or an *ecdsa.PrivateKey, not %T", k)
+	}
+	return nil
 }

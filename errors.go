@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/otlogin/otlogin/transmit"
@@ -110,27 +109,4 @@ func retryAfterOf(err error) time.Duration {
 		return ae.RetryAfter
 	}
 	return 0
-}
-
-// fail answers e in the format the request asked for, through Config.ErrorHandler if set.
-func (a *Auth) fail(w http.ResponseWriter, r *http.Request, e *Error) {
-	a.logMisconfiguration(r.Context(), e.Err)
-	setRetryAfter(w, e)
-	if a.cfg.ErrorHandler != nil {
-		a.cfg.ErrorHandler(w, r, e)
-		return
-	}
-	if wantsJSON(r) {
-		writeJSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})
-		return
-	}
-	a.render(w, r, e.Status, tmplError, pageData{Title: "Sign-in problem", Error: e.Message, Status: e.Status})
-}
-
-// setRetryAfter sets Retry-After from e.RetryAfter, rounded up to whole seconds.
-func setRetryAfter(w http.ResponseWriter, e *Error) {
-	if e.RetryAfter > 0 {
-		secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	}
 }

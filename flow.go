@@ -3,16 +3,13 @@ package otlogin
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
+	"encoding/json"
 	"net/url"
 	"path"
 	"strings"
 	"time"
-
-	"github.com/alexedwards/scs/v2"
 )
 
 // Kinds of pending flow.
@@ -64,48 +61,6 @@ func (f *flow) spent() *flow {
 // matchesState compares state with the flow's in constant time.
 func (f *flow) matchesState(state string) bool {
 	return f.State != "" && subtle.ConstantTimeCompare([]byte(f.State), []byte(state)) == 1
-}
-
-// keyLinkRecord is the value name in a link record (see saveLinkRecord).
-const keyLinkRecord = "otlogin.link"
-
-// linkRecordKey is the store key of the record naming the address a link with this state
-// was sent to. It cannot collide with scs's 43-character session tokens, and the state
-// appears in it only hashed.
-func linkRecordKey(state string) string {
-	sum := sha256.Sum256([]byte("otlogin-link\x00" + state))
-	return "otlogin-link-" + hex.EncodeToString(sum[:16])
-}
-
-// saveLinkRecord records, in the session store until the link expires, which address the
-// link of flow f was sent to. With AllowCrossDevice another browser has no flow: the
-// record is how its confirm page names the address and how completeLogin knows which
-// identity the code must prove.
-func (a *Auth) saveLinkRecord(ctx context.Context, f *flow) error {
-	exp := time.Unix(f.Expires, 0)
-	b, err := a.sm.Codec.Encode(exp, map[string]any{keyLinkRecord: f.Identifier})
-	if err != nil {
-		return err
-	}
-	key := linkRecordKey(f.State)
-	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
-		return cs.CommitCtx(ctx, key, b, exp)
-	}
-	return a.sm.Store.Commit(key, b, exp)
-}
-
-// findLinkRecord returns the address recorded by saveLinkRecord for state.
-func (a *Auth) findLinkRecord(ctx context.Context, state string) (email string, found bool, err error) {
-	b, found, err := a.storeFindKey(ctx, linkRecordKey(state))
-	if err != nil || !found {
-		return "", false, err
-	}
-	exp, values, err := a.sm.Codec.Decode(b)
-	if err != nil || !a.cfg.Now().Before(exp) {
-		return "", false, nil
-	}
-	email, _ = values[keyLinkRecord].(string)
-	return email, email != "", nil
 }
 
 // method is the User.Method a successful flow yields.
@@ -175,43 +130,21 @@ func sanitizeNext(raw string) string {
 	return out
 }
 
-// keyLatestOTP is the value name in a latest-code record (see saveLatestOTP).
-const keyLatestOTP = "otlogin.otp"
-
-// latestOTPKey is the store key of the record naming the newest code flow started for an
-// identifier (on any instance). The identifier appears in it only hashed with the limiter
-// key, which every instance of an app shares.
-func (a *Auth) latestOTPKey(idType, identifier string) string {
-	return "otlogin-otp-" + a.limitKey("latest-otp\x00"+idType+"\x00"+identifier)
+// loadFlow returns the pending flow of the session, or nil.
+func (a *Auth) loadFlow(ctx context.Context) *flow {
+	b := a.sm.GetBytes(ctx, keyFlow)
+	if len(b) == 0 {
+		return nil
+	}
+	var f flow
+	if json.Unmarshal(b, &f) != nil {
+		return nil
+	}
+	return &f
 }
 
-// saveLatestOTP records, until its code expires, that f is the newest code flow of its
-// identifier. Mosaic keeps one passcode per identifier: a send replaces the code of every
-// earlier flow for the same identifier, whichever browser started it.
-func (a *Auth) saveLatestOTP(ctx context.Context, f *flow) error {
-	exp := time.Unix(f.Expires, 0)
-	b, err := a.sm.Codec.Encode(exp, map[string]any{keyLatestOTP: f.State})
-	if err != nil {
-		return err
-	}
-	key := a.latestOTPKey(f.IdentifierType, f.Identifier)
-	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
-		return cs.CommitCtx(ctx, key, b, exp)
-	}
-	return a.sm.Store.Commit(key, b, exp)
-}
-
-// isLatestOTPFlow reports whether f is still the newest code flow of its identifier: false
-// only when the store names another, unexpired flow (a missing record does not refuse).
-func (a *Auth) isLatestOTPFlow(ctx context.Context, f *flow) (bool, error) {
-	b, found, err := a.storeFindKey(ctx, a.latestOTPKey(f.IdentifierType, f.Identifier))
-	if err != nil || !found {
-		return true, err
-	}
-	exp, values, err := a.sm.Codec.Decode(b)
-	if err != nil || !a.cfg.Now().Before(exp) {
-		return true, nil
-	}
-	latest, _ := values[keyLatestOTP].(string)
-	return latest == "" || f.matchesState(latest), nil
+// saveFlow stores f as the pending flow, replacing any earlier one.
+func (a *Auth) saveFlow(ctx context.Context, f *flow) {
+	b, _ := json.Marshal(f) // a struct of strings and ints cannot fail
+	a.sm.Put(ctx, keyFlow, b)
 }

@@ -1,11 +1,13 @@
 package otlogin
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/otlogin/otlogin/transmit/transmittest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -109,47 +111,27 @@ func TestFlowState(t *testing.T) {
 	assert.True(t, f.expired(now.Add(time.Minute)))
 }
 
-// TestAuthStateEncoding round-trips the session encoding and refuses damaged input.
-func TestAuthStateEncoding(t *testing.T) {
+// TestExpiredFlows: a link or code used after its lifetime spends nothing and gets the
+// generic message.
+func TestExpiredFlows(t *testing.T) {
 	t.Parallel()
-	s := &authState{
-		user: User{Subject: "u1", Email: "a@example.com", PhoneNumber: "+14155550123", Method: MethodEmailOTP,
-			AMR: []string{"eotp"}, AuthTime: time.Unix(100, 0), ExpiresAt: time.Unix(200, 0), claims: []byte(`{"sub":"u1"}`)},
-		accessToken: "at", accessExpiry: time.Unix(300, 0), refreshToken: "rt", sessionID: "sid",
-		checked: time.Unix(400, 0),
-	}
-	b := encodeAuth(s)
-	got, err := decodeAuth(b)
-	require.NoError(t, err)
-	assert.Equal(t, s.user.Subject, got.user.Subject)
-	assert.Equal(t, s.user.AMR, got.user.AMR)
-	assert.True(t, s.user.ExpiresAt.Equal(got.user.ExpiresAt))
-	assert.Equal(t, "at", got.accessToken)
-	assert.Equal(t, "rt", got.refreshToken)
-	assert.Equal(t, "sid", got.sessionID)
-	assert.True(t, got.accessExpiry.Equal(s.accessExpiry))
-	assert.True(t, got.checked.Equal(s.checked))
-	var claims struct{ Sub string }
-	require.NoError(t, got.user.Claims(&claims))
-	assert.Equal(t, "u1", claims.Sub)
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	h.postForm(c, "/auth/link/email/send", url.Values{"email": {"ada@example.com"}})
+	link := h.lastLink("ada@example.com")
+	h.clock.Advance(11 * time.Minute)
+	r := h.get(c, link)
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.Contains(t, r.body, "invalid or has expired")
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
 
-	u, _, err := decodeUser(b)
-	require.NoError(t, err)
-	assert.Equal(t, "a@example.com", u.Email)
-	// The last field (the revalidation time, 2 bytes here) is optional: a state written
-	// before it existed ends just before it and decodes as never revalidated.
-	old := len(b) - 2
-	prev, err := decodeAuth(b[:old])
-	require.NoError(t, err)
-	assert.True(t, prev.checked.IsZero())
-	assert.Equal(t, "sid", prev.sessionID)
-	for i := 0; i < len(b); i++ {
-		if i == old {
-			continue
-		}
-		_, err := decodeAuth(b[:i])
-		assert.Error(t, err, "truncated at %d", i)
-	}
-	_, err = decodeAuth(append([]byte{9}, b[1:]...))
-	assert.Error(t, err, "unknown version")
+	h.postForm(c, "/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {"ada@example.com"}})
+	code := h.lastCode("ada@example.com")
+	h.clock.Advance(6 * time.Minute)
+	r = h.postForm(c, "/auth/otp/authenticate", url.Values{"passcode": {code}})
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointAuthenticateOTP))
+	r = h.postForm(c, "/auth/otp/authenticate", url.Values{"passcode": {code}})
+	assert.Contains(t, r.body, "no sign-in waiting", "the expired flow ended")
 }

@@ -134,11 +134,11 @@ func (a *Auth) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st.user = nil
-	if s != nil && s.sessionID != "" {
-		a.recent.dropSession(s.sessionID)
+	if s != nil && s.mosaicSessionID != "" {
+		a.recent.dropMosaicSession(s.mosaicSessionID)
 		a.goBackground(ctx, func(ctx context.Context) {
-			a.deleteRotated(ctx, s.sessionID)
-			err := a.client.Logout(ctx, s.sessionID)
+			a.deleteRotated(ctx, s.mosaicSessionID)
+			err := a.client.Logout(ctx, s.mosaicSessionID)
 			outcome := "ok"
 			if err != nil {
 				outcome = "mosaic_logout_failed"

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -199,12 +198,7 @@ func (h *harness) app() http.Handler {
 }
 
 // newClient returns a cookie-jar client that does not follow redirects.
-func (h *harness) newClient() *http.Client {
-	jar, err := cookiejar.New(nil)
-	require.NoError(h.t, err)
-	return &http.Client{Jar: jar, Timeout: 20 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-}
+func (h *harness) newClient() *http.Client { return safe.NewBrowser(20 * time.Second) }
 
 // response is a read answer.
 type response struct {

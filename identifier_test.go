@@ -3,6 +3,7 @@ package otlogin
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -334,4 +335,78 @@ func TestSMSPerNetworkBudget(t *testing.T) {
 	c := Config{}
 	require.NoError(t, c.applyDefaults())
 	assert.Equal(t, 10, c.Limits.SMSPerIPPerHour)
+}
+
+func TestNormalizeEmail(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"ada@example.com", "ada@example.com", true},
+		{"  Ada@Example.COM ", "ada@example.com", true},
+		{"a.b+tag@sub.example.co.uk", "a.b+tag@sub.example.co.uk", true},
+		{"", "", false},
+		{"ada", "", false},
+		{"ada@", "", false},
+		{"@example.com", "", false},
+		{"ada@example", "", false},
+		{"ada@@example.com", "", false},
+		{"Ada <ada@example.com>", "", false},
+		{"ada@example.com\r\nBcc: x@y.z", "", false},
+		{"ada example@x.com", "", false},
+		{"ada@.example.com", "", false},
+		{"ada@example..com", "", false},
+		{strings.Repeat("a", 65) + "@example.com", "", false},
+		{"a@" + strings.Repeat("b", 250) + ".com", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			t.Parallel()
+			got, e := normalizeEmail(tc.in)
+			if !tc.ok {
+				require.NotNil(t, e)
+				assert.Equal(t, http.StatusBadRequest, e.Status)
+				assert.NotEmpty(t, e.Message)
+				return
+			}
+			require.Nil(t, e)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestNormalizePhone(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"+14155550123", "+14155550123", true},
+		{"+1 (415) 555-0123", "+14155550123", true},
+		{"+44 7911 123456", "+447911123456", true},
+		{"0044 7911.123.456", "+447911123456", true},
+		{"", "", false},
+		{"4155550123", "", false},
+		{"+0123456789", "", false},
+		{"+1 415 CALL NOW", "", false},
+		{"+1234", "", false},
+		{"+1234567890123456", "", false},
+		{"++14155550123", "", false},
+		{"+1415555012３", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			t.Parallel()
+			got, e := normalizePhone(tc.in)
+			if !tc.ok {
+				require.NotNil(t, e)
+				assert.Equal(t, "invalid_phone", e.Code)
+				assert.NotEmpty(t, e.Message)
+				return
+			}
+			require.Nil(t, e)
+			assert.Equal(t, tc.want, got)
+		})
+	}
 }

@@ -2,7 +2,12 @@ package otlogin
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -32,9 +37,9 @@ type LimiterProvider interface {
 	Limiter() Limiter
 }
 
-// DefaultMemoryLimiterMaxKeys is the number of windows a [MemoryLimiter] keeps when its
+// defaultMemoryLimiterMaxKeys is the number of windows a [MemoryLimiter] keeps when its
 // MaxKeys is zero: about 15 MB.
-const DefaultMemoryLimiterMaxKeys = 100_000
+const defaultMemoryLimiterMaxKeys = 100_000
 
 // memoryLimiterSweepStep is how many queued windows one step of the expiry sweep looks at
 // while holding the lock; a caller that finds more expired windows takes further steps,
@@ -58,7 +63,7 @@ type MemoryLimiter struct {
 	// Default: time.Now.
 	Now func() time.Time
 	// MaxKeys caps the number of windows kept. Set it before the first call to Allow.
-	// Default: DefaultMemoryLimiterMaxKeys.
+	// Default: 100,000 (about 15 MB).
 	MaxKeys int
 
 	mu      sync.Mutex
@@ -230,7 +235,7 @@ func (l *MemoryLimiter) sweepStep(now int64) (more bool) {
 func (l *MemoryLimiter) makeRoom() {
 	maxKeys := l.MaxKeys
 	if maxKeys <= 0 {
-		maxKeys = DefaultMemoryLimiterMaxKeys
+		maxKeys = defaultMemoryLimiterMaxKeys
 	}
 	for len(l.windows) >= maxKeys {
 		victim, found := "", false
@@ -267,3 +272,142 @@ func (l *MemoryLimiter) makeRoom() {
 // memoryLimiterEvictScan is how many of the oldest live windows of each window length
 // makeRoom compares when the limiter is full.
 const memoryLimiterEvictScan = 64
+
+// allow checks one rate limit; a limiter failure fails closed (503).
+func (a *Auth) allow(ctx context.Context, key string, r Rate) *Error {
+	if r.N < 0 {
+		return nil
+	}
+	ok, retry, err := a.limiter.Allow(ctx, "otlogin:"+key, r.N, r.Per)
+	if err != nil {
+		return errUnavailable(err)
+	}
+	if !ok {
+		return errRateLimited(retry)
+	}
+	return nil
+}
+
+// checkSendLimits applies, in this order, the SMS country allow-list, the per-IP send
+// limit, the per-identifier (per mailbox: see identifierRateKey) send limit from this client
+// network, the absolute per-identifier send limit, and for SMS this client network's SMS
+// budget, the budget of the number's country and the global SMS budget. Mosaic is not called when one refuses.
+func (a *Auth) checkSendLimits(r *http.Request, identifier, channel string) *Error {
+	ctx := r.Context()
+	if channel == channelSMS && len(a.smsCodes) > 0 {
+		ok := false
+		for _, c := range a.smsCodes {
+			if strings.HasPrefix(identifier[1:], c) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return newError(http.StatusBadRequest, "sms_country_not_allowed",
+				"We can't send text messages to that country. Use email instead.")
+		}
+	}
+	// Each limit is checked only after the narrower ones passed, so a request refused by the
+	// sender's own limits (per IP, then per address from this network) never spends the
+	// address's absolute budget: an attacker on one network cannot lock a victim out, and
+	// the victim's own network keeps its own budget for the address.
+	cnet := a.clientNet(r)
+	if e := a.allow(ctx, "send:ip:"+a.limitKey(cnet), a.cfg.Limits.SendsPerIP); e != nil {
+		return e
+	}
+	idKey := identifierRateKey(identifier)
+	if e := a.allow(ctx, "send:idnet:"+a.limitKey(idKey+"\x00"+cnet), a.cfg.Limits.SendsPerIdentifier); e != nil {
+		return e
+	}
+	if e := a.allow(ctx, "send:id:"+a.limitKey(idKey), a.cfg.Limits.SendsPerIdentifierTotal); e != nil {
+		return e
+	}
+	if channel != channelSMS {
+		return nil
+	}
+	// SMS budgets, narrowest first: this client network's, the number's country's, the app's.
+	if n := a.cfg.Limits.SMSPerIPPerHour; n > 0 {
+		if e := a.allow(ctx, "sms:net:"+a.limitKey(cnet), Rate{N: n, Per: time.Hour}); e != nil {
+			return smsPaused(e)
+		}
+	}
+	if e := a.checkSMSCountryBudget(r, identifier); e != nil {
+		return smsPaused(e)
+	}
+	if a.cfg.Limits.SMSPerHour > 0 {
+		if e := a.allow(ctx, "sms:global", Rate{N: a.cfg.Limits.SMSPerHour, Per: time.Hour}); e != nil {
+			return smsPaused(e)
+		}
+	}
+	return nil
+}
+
+// smsPaused words a refused SMS budget for the person: texts are paused for a while (often
+// an hour), and email still works.
+func smsPaused(e *Error) *Error {
+	if e.Status == http.StatusTooManyRequests {
+		e.Message = msgSMSPaused
+	}
+	return e
+}
+
+// limitPreLogin gives a session that holds nothing but a pending flow the lifetime of that
+// flow (a new flow sets it again), so what an anonymous visitor's send stores lives minutes,
+// not SessionLifetime. A sign-in renews the token, which gives the full lifetime; a session
+// holding anything else (a signed-in state, the app's own values) keeps its deadline.
+func (a *Auth) limitPreLogin(ctx context.Context, f *flow) {
+	for _, k := range a.sm.Keys(ctx) {
+		if k != keyFlow {
+			return
+		}
+	}
+	// Stores and cookies count in wall-clock time; the flow in Config.Now's.
+	a.sm.SetDeadline(ctx, time.Now().Add(time.Unix(f.Expires, 0).Sub(a.cfg.Now())).UTC())
+}
+
+// limitKey names an identifier, client IP or code in rate-limit keys; it is never the raw
+// value. Counts are shared through the session store, so every instance of an app must name
+// a value the same way: with Config.HashKey it is an HMAC under that key (not reversible with
+// a dictionary of addresses), else an unkeyed SHA-256 (unlike hashID's per-process key).
+func (a *Auth) limitKey(s string) string {
+	const domain = "otlogin-limit\x00"
+	var sum []byte
+	if a.hashKey != nil {
+		m := hmac.New(sha256.New, a.hashKey)
+		m.Write([]byte(domain))
+		m.Write([]byte(s))
+		sum = m.Sum(nil)
+	} else {
+		h := sha256.Sum256([]byte(domain + s))
+		sum = h[:]
+	}
+	return hex.EncodeToString(sum[:16])
+}
+
+// checkCrossDeviceRedeem spends one of the client network's redeems of a link without a
+// matching flow (Limits.RedeemsPerIP; IPv6: per /64).
+func (a *Auth) checkCrossDeviceRedeem(r *http.Request) *Error {
+	return a.allow(r.Context(), "redeem:ip:"+a.limitKey(a.clientNet(r)), a.cfg.Limits.RedeemsPerIP)
+}
+
+// claimOnce is a single-use claim shared by all instances (through the limiter): first is
+// true for the one caller that claims key within ttl, false for every later claim. A
+// limiter failure is returned as err, and the caller fails closed.
+func (a *Auth) claimOnce(ctx context.Context, key string, ttl time.Duration) (first bool, err error) {
+	first, _, err = a.limiter.Allow(ctx, key, 1, ttl)
+	return first, err
+}
+
+// checkSMSCountryBudget spends one SMS of the number's country budget
+// (Limits.SMSPerCountryPerHour), so pumping one country cannot use up the app's SMS budget.
+func (a *Auth) checkSMSCountryBudget(r *http.Request, e164 string) *Error {
+	n := a.cfg.Limits.SMSPerCountryPerHour
+	if n <= 0 {
+		return nil
+	}
+	e := a.allow(r.Context(), "sms:country:"+phoneCountry(e164), Rate{N: n, Per: time.Hour})
+	if e != nil && e.Status == http.StatusTooManyRequests {
+		e.Message = "We can't send more text messages to that country right now. Try again later, or use email."
+	}
+	return e
+}

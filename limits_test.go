@@ -9,14 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 var _ Limiter = (*MemoryLimiter)(nil)
 
-func newMemoryLimiterForTest() (*MemoryLimiter, *verifierTestClock) {
-	clock := newVerifierTestClock()
+func newMemoryLimiterForTest() (*MemoryLimiter, *safe.Clock) {
+	clock := safe.NewClock()
 	l := NewMemoryLimiter()
 	l.Now = clock.Now
 	return l, clock

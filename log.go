@@ -91,22 +91,3 @@ func errKind(err error) string {
 	}
 	return "other"
 }
-
-// limitKey names an identifier, client IP or code in rate-limit keys; it is never the raw
-// value. Counts are shared through the session store, so every instance of an app must name
-// a value the same way: with Config.HashKey it is an HMAC under that key (not reversible with
-// a dictionary of addresses), else an unkeyed SHA-256 (unlike hashID's per-process key).
-func (a *Auth) limitKey(s string) string {
-	const domain = "otlogin-limit\x00"
-	var sum []byte
-	if a.hashKey != nil {
-		m := hmac.New(sha256.New, a.hashKey)
-		m.Write([]byte(domain))
-		m.Write([]byte(s))
-		sum = m.Sum(nil)
-	} else {
-		h := sha256.Sum256([]byte(domain + s))
-		sum = h[:]
-	}
-	return hex.EncodeToString(sum[:16])
-}

@@ -10,20 +10,18 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/alexedwards/scs/v2"
 )
 
 // reqState is the per-request state, the one context value otlogin adds.
 type reqState struct {
-	auth        *Auth  // nil for a state made by WithUser
-	user        *User  // signed-in user, nil when anonymous
-	unavailable bool   // the session store failed on load: nothing is known, nothing is saved
-	loadedToken string // token looked up in the store at load ("" if none); scs's token equals it only if found
-	late        bool   // the session changed after the response was committed
-	loadedAuth  []byte // the signed-in state as loaded, to detect changes made elsewhere
-	newSession  string // Mosaic session id of a sign-in in this request, revoked if the save fails
-	oldSession  string // Mosaic session id of the sign-in that one replaces, revoked once it is saved
+	auth        *Auth                 // nil for a state made by WithUser
+	user        *User                 // signed-in user, nil when anonymous
+	unavailable bool                  // the session store failed on load: nothing is known, nothing is saved
+	loadedToken string                // token looked up in the store at load ("" if none); scs's token equals it only if found
+	late        bool                  // the session changed after the response was committed
+	loadedAuth  []byte                // the signed-in state as loaded, to detect changes made elsewhere
+	afterSave   func(context.Context) // run once after the session is saved (set by a sign-in)
+	onFailure   func(context.Context) // run once when the session could not be saved (set by a sign-in)
 
 	mosaicDeadline time.Time // end of this request's budget for Mosaic calls (see mosaicCtx); zero until the first
 
@@ -350,7 +348,7 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState, sc *sessionScan, re
 		if err != nil {
 			outcome = "invalid"
 		} else if s, err := decodeAuth(b); err == nil {
-			a.deleteRotated(ctx, s.sessionID) // once per expired session, best effort
+			a.deleteRotated(ctx, s.mosaicSessionID) // once per expired session, best effort
 		}
 		a.log(ctx, "session", "", outcome, "")
 		if err := a.sm.Destroy(ctx); err != nil {
@@ -358,17 +356,11 @@ func (a *Auth) attachUser(ctx context.Context, st *reqState, sc *sessionScan, re
 		}
 		return
 	}
-	if every := a.cfg.RevalidateEvery; every > 0 && revalidate {
-		checked := checkedAt(rest, b)
-		if checked == 0 {
-			checked = u.AuthTime.Unix()
+	if revalidate && a.revalidationDue(now, u, rest) && !a.revalidate(ctx, b) {
+		if err := a.sm.Destroy(ctx); err != nil {
+			st.unavailable = true
 		}
-		if now.Sub(time.Unix(checked, 0)) >= every && !a.revalidate(ctx, b) {
-			if err := a.sm.Destroy(ctx); err != nil {
-				st.unavailable = true
-			}
-			return
-		}
+		return
 	}
 	if idle >= a.idleStep {
 		a.sm.Put(ctx, keySeen, now.Unix())
@@ -435,156 +427,4 @@ func (a *Auth) requireAuth(w http.ResponseWriter, r *http.Request, st *reqState,
 	default:
 		a.unauthenticated(w)
 	}
-}
-
-// sessionWriter commits the session and writes its cookie before the first byte of the
-// answer, and at the end when nothing was written.
-type sessionWriter struct {
-	http.ResponseWriter
-	a      *Auth
-	r      *http.Request
-	st     *reqState  // always &state
-	state  reqState   // allocated with the writer
-	ctx    sessionCtx // the request's context, allocated with the writer
-	done   bool       // commit attempted
-	failed bool       // commit failed: a 503 was written and the handler's output is dropped
-}
-
-func (w *sessionWriter) WriteHeader(code int) {
-	if !w.done {
-		w.commit()
-	}
-	if w.failed {
-		return
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *sessionWriter) Write(b []byte) (int, error) {
-	if !w.done {
-		w.commit()
-	}
-	if w.failed {
-		return len(b), nil
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Flush commits the session, then flushes the underlying writer if it can.
-func (w *sessionWriter) Flush() {
-	if !w.done {
-		w.commit()
-	}
-	if w.failed {
-		return
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *sessionWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// finish commits when the handler wrote nothing, and saves late changes otherwise.
-func (w *sessionWriter) finish() {
-	if !w.done {
-		w.commit()
-		return
-	}
-	if w.st.late && !w.failed && !w.st.unavailable {
-		ctx := w.r.Context()
-		if token := w.a.sm.Token(ctx); token != "" {
-			_, _, _ = w.a.saveLoaded(ctx, w.st, token) // the answer is gone: best effort
-		}
-	}
-}
-
-// commit saves the session if it changed. A session loaded from the store is saved only
-// while its token still exists there (see [UpdateStore]), so a slow request cannot
-// resurrect a session that a logout destroyed meanwhile.
-func (w *sessionWriter) commit() {
-	w.done = true
-	a, st := w.a, w.st
-	if setsCookie(w.ResponseWriter.Header(), a.sm.Cookie.Name) {
-		a.stackedInside()
-	}
-	if st.unavailable {
-		return
-	}
-	if w.ctx.untouched() {
-		return // scs's session was never decoded, so nothing changed it
-	}
-	ctx := w.r.Context()
-	switch a.sm.Status(ctx) {
-	case scs.Modified:
-		token := a.sm.Token(ctx)
-		var expiry time.Time
-		if token != "" && token == st.loadedToken {
-			// Loaded from the store: an update, never an insert, so a session a logout
-			// deleted meanwhile stays deleted.
-			var saved bool
-			var err error
-			expiry, saved, err = a.saveLoaded(ctx, st, token)
-			if err != nil {
-				w.fail(err)
-				return
-			}
-			if !saved {
-				return
-			}
-		} else {
-			// A new session (first save, or a renewed token after a sign-in): an insert.
-			var err error
-			token, expiry, err = a.sm.Commit(ctx)
-			if err != nil {
-				w.fail(err)
-				return
-			}
-		}
-		w.writeCookie(ctx, token, expiry)
-		if id := st.oldSession; id != "" {
-			// A sign-in over an earlier one is saved: end the earlier Mosaic session (not
-			// before, or a failed save would leave the browser a session with dead tokens).
-			st.oldSession = ""
-			a.revokeID(ctx, id)
-			a.deleteRotated(ctx, id)
-		}
-	case scs.Destroyed:
-		w.writeCookie(ctx, "", time.Time{})
-	}
-}
-
-// writeCookie writes the session cookie, keeping Cache-Control: no-store when the answer
-// already had it (scs adds a weaker no-cache="Set-Cookie").
-func (w *sessionWriter) writeCookie(ctx context.Context, token string, expiry time.Time) {
-	h := w.ResponseWriter.Header()
-	noStore := strings.Contains(h.Get("Cache-Control"), "no-store")
-	w.a.sm.WriteSessionCookie(ctx, w.ResponseWriter, token, expiry)
-	if noStore {
-		h.Set("Cache-Control", "no-store")
-	}
-}
-
-// fail replaces the answer with a 503 when the session could not be saved.
-func (w *sessionWriter) fail(err error) {
-	w.failed = true
-	w.a.log(w.r.Context(), "session", "", "unavailable", "", "error", errKind(err))
-	if id := w.st.newSession; id != "" {
-		// The sign-in is lost with the session: end its Mosaic session too.
-		w.st.newSession = ""
-		w.a.revokeID(w.r.Context(), id)
-	}
-	h := w.ResponseWriter.Header()
-	h.Del("Location")
-	h.Del("Set-Cookie")
-	h.Del("Clear-Site-Data")
-	h.Del("Content-Length")
-	setSecurityHeaders(h)
-	e := errUnavailable(err)
-	if wantsJSON(w.r) {
-		writeJSON(w.ResponseWriter, e.Status, map[string]string{"error": e.Code, "message": e.Message})
-		return
-	}
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	w.ResponseWriter.WriteHeader(e.Status)
-	_, _ = w.ResponseWriter.Write([]byte(e.Message + "\n"))
 }

@@ -76,11 +76,7 @@ func (a *Auth) logConfigEvent(ctx context.Context, cause, fix string) {
 // fails alike. The event names the claim, the token's value and the configured one: issuer
 // URLs, client and tenant ids, no other token content.
 func (a *Auth) idTokenMisconfigured(ctx context.Context, rawIDToken string) bool {
-	raw, err := a.verifier.decrypt(rawIDToken)
-	if err != nil {
-		return false
-	}
-	payload, err := a.verifier.keys.keySetVerify(ctx, raw)
+	payload, err := a.verifier.Payload(ctx, rawIDToken)
 	if err != nil {
 		return false
 	}
@@ -100,7 +96,7 @@ func (a *Auth) idTokenMisconfigured(ctx context.Context, rawIDToken string) bool
 		}
 		aud = []string{one}
 	}
-	vc := a.verifier.cfg
+	vc := a.verifier.Config()
 	expIssuer, issuerFrom := vc.Issuer, "Config.Issuer"
 	if expIssuer == "" {
 		if d, err := a.client.Discover(ctx); err == nil {

@@ -3,7 +3,6 @@ package otlogin
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -97,18 +96,4 @@ func phoneCountry(e164 string) string {
 		return r
 	}
 	return "unknown"
-}
-
-// checkSMSCountryBudget spends one SMS of the number's country budget
-// (Limits.SMSPerCountryPerHour), so pumping one country cannot use up the app's SMS budget.
-func (a *Auth) checkSMSCountryBudget(r *http.Request, e164 string) *Error {
-	n := a.cfg.Limits.SMSPerCountryPerHour
-	if n <= 0 {
-		return nil
-	}
-	e := a.allow(r.Context(), "sms:country:"+phoneCountry(e164), Rate{N: n, Per: time.Hour})
-	if e != nil && e.Status == http.StatusTooManyRequests {
-		e.Message = "We can't send more text messages to that country right now. Try again later, or use email."
-	}
-	return e
 }

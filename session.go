@@ -1,12 +1,10 @@
 package otlogin
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -14,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/otlogin/otlogin/internal/wire"
 )
 
 // Session keys. Only primitive values are stored (string, int64, []byte, bool), so any scs
@@ -52,12 +51,12 @@ func newSessionManager(cfg Config, https bool) *scs.SessionManager {
 
 // authState is the signed-in state kept in the session: the user first, then the tokens.
 type authState struct {
-	user         User
-	accessToken  string
-	accessExpiry time.Time
-	refreshToken string
-	sessionID    string
-	checked      time.Time // last revalidation with Mosaic; zero: never (the auth time counts)
+	user            User
+	accessToken     string
+	accessExpiry    time.Time
+	refreshToken    string
+	mosaicSessionID string
+	checked         time.Time // last revalidation with Mosaic; zero: never (the auth time counts)
 }
 
 // authVersion is the first byte of the encoding.
@@ -69,21 +68,21 @@ func encodeAuth(s *authState) []byte {
 	u := &s.user
 	b := make([]byte, 0, 256+len(u.claims)+len(s.accessToken)+len(s.refreshToken))
 	b = append(b, authVersion)
-	b = appendString(b, u.Subject)
-	b = appendString(b, u.Email)
-	b = appendString(b, u.PhoneNumber)
-	b = appendString(b, u.Method)
+	b = wire.AppendBytes(b, u.Subject)
+	b = wire.AppendBytes(b, u.Email)
+	b = wire.AppendBytes(b, u.PhoneNumber)
+	b = wire.AppendBytes(b, u.Method)
 	b = binary.AppendUvarint(b, uint64(len(u.AMR)))
 	for _, m := range u.AMR {
-		b = appendString(b, m)
+		b = wire.AppendBytes(b, m)
 	}
 	b = binary.AppendVarint(b, u.AuthTime.Unix())
 	b = binary.AppendVarint(b, u.ExpiresAt.Unix())
-	b = appendString(b, string(u.claims))
-	b = appendString(b, s.accessToken)
+	b = wire.AppendBytes(b, string(u.claims))
+	b = wire.AppendBytes(b, s.accessToken)
 	b = binary.AppendVarint(b, s.accessExpiry.Unix())
-	b = appendString(b, s.refreshToken)
-	b = appendString(b, s.sessionID)
+	b = wire.AppendBytes(b, s.refreshToken)
+	b = wire.AppendBytes(b, s.mosaicSessionID)
 	var checked int64
 	if !s.checked.IsZero() {
 		checked = s.checked.Unix()
@@ -92,117 +91,36 @@ func encodeAuth(s *authState) []byte {
 	return b
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
+// errBadAuth: the signed-in state is not in encodeAuth's layout.
 var errBadAuth = errors.New("otlogin: malformed session state")
-
-// authReader decodes encodeAuth's output.
-type authReader struct {
-	b   []byte
-	err error
-}
-
-func (r *authReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	if len(r.b) > 0 && r.b[0] < 0x80 { // one byte: most lengths
-		v := uint64(r.b[0])
-		r.b = r.b[1:]
-		return v
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errBadAuth
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *authReader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errBadAuth
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *authReader) str() string {
-	n := r.uvarint()
-	if r.err != nil {
-		return ""
-	}
-	if n > uint64(len(r.b)) {
-		r.err = errBadAuth
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
-}
-
-// span skips the next length-prefixed field and returns its bounds in base, of which r.b
-// is a suffix.
-func (r *authReader) span(base []byte) (start, end int) {
-	n := r.uvarint()
-	if r.err != nil {
-		return 0, 0
-	}
-	if n > uint64(len(r.b)) {
-		r.err = errBadAuth
-		return 0, 0
-	}
-	start = len(base) - len(r.b)
-	r.b = r.b[n:]
-	return start, start + int(n)
-}
-
-// decodeUser decodes only the user part of the state.
-func decodeUser(b []byte) (*User, *authReader, error) {
-	u := &User{}
-	r, err := decodeUserInto(u, nil, b)
-	if err != nil {
-		return nil, nil, err
-	}
-	return u, &r, nil
-}
 
 // decodeUserInto decodes only the user part of the state into u, appending the AMR values
 // to amr (pass a small array's slice to avoid an allocation). It runs on every signed-in
 // request, so it allocates nothing: the user's strings and the raw claims alias b (a
 // session value, which nothing mutates). It returns the reader
 // positioned at the tokens.
-func decodeUserInto(u *User, amr []string, b []byte) (authReader, error) {
+func decodeUserInto(u *User, amr []string, b []byte) (wire.Reader, error) {
 	if len(b) == 0 || b[0] != authVersion {
-		return authReader{}, errBadAuth
+		return wire.Reader{}, errBadAuth
 	}
-	r := authReader{b: b[1:]}
+	r := wire.NewReader(b, 1, errBadAuth)
 	var f [4][2]int // Subject, Email, PhoneNumber, Method
 	for i := range f {
-		f[i][0], f[i][1] = r.span(b)
+		f[i][0], f[i][1] = r.Span()
 	}
-	n := r.uvarint()
+	n := r.Uvarint()
 	if n > 64 {
-		return authReader{}, errBadAuth
+		return wire.Reader{}, errBadAuth
 	}
 	amrAt := r
 	for i := uint64(0); i < n; i++ {
-		r.span(b)
+		r.Span()
 	}
-	end := len(b) - len(r.b) // the strings end here
-	authTime, expires := r.varint(), r.varint()
-	cs, ce := r.span(b)
-	if r.err != nil {
-		return authReader{}, r.err
+	end := r.Pos // the strings end here
+	authTime, expires := r.Varint(), r.Varint()
+	cs, ce := r.Span()
+	if r.Err != nil {
+		return wire.Reader{}, r.Err
 	}
 	start := f[0][0]
 	// The strings share b's memory instead of copying it: b is a session value, which
@@ -216,7 +134,7 @@ func decodeUserInto(u *User, amr []string, b []byte) (authReader, error) {
 	u.PhoneNumber, u.Method = str(f[2][0], f[2][1]), str(f[3][0], f[3][1])
 	u.AMR = amr[:0]
 	for i := uint64(0); i < n; i++ {
-		u.AMR = append(u.AMR, str(amrAt.span(b)))
+		u.AMR = append(u.AMR, str(amrAt.Span()))
 	}
 	if u.AMR == nil {
 		u.AMR = []string{}
@@ -237,70 +155,37 @@ func decodeAuth(b []byte) (*authState, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.accessToken = r.str()
-	s.accessExpiry = time.Unix(r.varint(), 0)
-	s.refreshToken = r.str()
-	s.sessionID = r.str()
-	if checked := r.checked(); checked != 0 {
+	s.accessToken = r.Str()
+	s.accessExpiry = time.Unix(r.Varint(), 0)
+	s.refreshToken = r.Str()
+	s.mosaicSessionID = r.Str()
+	if checked := readChecked(&r); checked != 0 {
 		s.checked = time.Unix(checked, 0)
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	return s, nil
 }
 
-// checked reads the optional last field, the unix seconds of the last revalidation (0 when
-// absent).
-func (r *authReader) checked() int64 {
-	if r.err != nil || len(r.b) == 0 {
+// readChecked reads the optional last field, the unix seconds of the last revalidation (0
+// when absent).
+func readChecked(r *wire.Reader) int64 {
+	if r.Err != nil || r.Remaining() == 0 {
 		return 0
 	}
-	return r.varint()
+	return r.Varint()
 }
 
-// checkedAt returns the time of the last revalidation recorded in the encoded state b,
+// checkedAt returns the time of the last revalidation recorded in the encoded state,
 // given the reader decodeUserInto returned, or zero. It allocates nothing (it runs on every
 // signed-in request).
-func checkedAt(r authReader, b []byte) int64 {
-	r.span(b) // access token
-	r.varint()
-	r.span(b) // refresh token
-	r.span(b) // session id
-	return r.checked()
-}
-
-// loadFlow returns the pending flow of the session, or nil.
-func (a *Auth) loadFlow(ctx context.Context) *flow {
-	b := a.sm.GetBytes(ctx, keyFlow)
-	if len(b) == 0 {
-		return nil
-	}
-	var f flow
-	if json.Unmarshal(b, &f) != nil {
-		return nil
-	}
-	return &f
-}
-
-// saveFlow stores f as the pending flow, replacing any earlier one.
-func (a *Auth) saveFlow(ctx context.Context, f *flow) {
-	b, _ := json.Marshal(f) // a struct of strings and ints cannot fail
-	a.sm.Put(ctx, keyFlow, b)
-}
-
-// limitPreLogin gives a session that holds nothing but a pending flow the lifetime of that
-// flow (a new flow sets it again), so what an anonymous visitor's send stores lives minutes,
-// not SessionLifetime. A sign-in renews the token, which gives the full lifetime; a session
-// holding anything else (a signed-in state, the app's own values) keeps its deadline.
-func (a *Auth) limitPreLogin(ctx context.Context, f *flow) {
-	for _, k := range a.sm.Keys(ctx) {
-		if k != keyFlow {
-			return
-		}
-	}
-	// Stores and cookies count in wall-clock time; the flow in Config.Now's.
-	a.sm.SetDeadline(ctx, time.Now().Add(time.Unix(f.Expires, 0).Sub(a.cfg.Now())).UTC())
+func checkedAt(r wire.Reader) int64 {
+	r.Span() // access token
+	r.Varint()
+	r.Span() // refresh token
+	r.Span() // Mosaic session id
+	return readChecked(&r)
 }
 
 // storeFind reads a session's encoded data straight from the store, bypassing the
@@ -315,45 +200,6 @@ func (a *Auth) storeFindKey(ctx context.Context, key string) ([]byte, bool, erro
 		return cs.FindCtx(ctx, key)
 	}
 	return a.sm.Store.Find(key)
-}
-
-// rotatedKey is the store key of the record that holds a Mosaic session's newest tokens
-// (see saveRotated). It cannot collide with scs's 43-character tokens.
-func rotatedKey(sessionID string) string {
-	sum := sha256.Sum256([]byte("otlogin-rotated\x00" + sessionID))
-	return "otlogin-rotated-" + hex.EncodeToString(sum[:16])
-}
-
-// saveRotated records the signed-in state after a token refresh in a record of its own.
-// The session itself may be overwritten by a slower request of another instance that
-// loaded it before the refresh (scs saves whole sessions); this record is written only by
-// refreshes, so the rotated refresh token survives such a write. Best effort.
-func (a *Auth) saveRotated(ctx context.Context, s *authState) error {
-	if s.sessionID == "" {
-		return nil
-	}
-	b, err := a.sm.Codec.Encode(s.user.ExpiresAt, map[string]any{keyAuth: encodeAuth(s)})
-	if err != nil {
-		return err
-	}
-	key := rotatedKey(s.sessionID)
-	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
-		return cs.CommitCtx(ctx, key, b, s.user.ExpiresAt)
-	}
-	return a.sm.Store.Commit(key, b, s.user.ExpiresAt)
-}
-
-// deleteRotated removes the record of saveRotated. Best effort.
-func (a *Auth) deleteRotated(ctx context.Context, sessionID string) {
-	if sessionID == "" {
-		return
-	}
-	key := rotatedKey(sessionID)
-	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
-		_ = cs.DeleteCtx(ctx, key)
-		return
-	}
-	_ = a.sm.Store.Delete(key)
 }
 
 // storeHas reports whether token still has data in the session store.
@@ -381,36 +227,6 @@ func (a *Auth) authOf(data []byte, found bool, err error) (b []byte, _ bool, _ e
 	return b, true, nil
 }
 
-// reconcile runs before a session loaded from the store is saved again. It reports false
-// when the session is gone from the store (a logout meanwhile: saving would resurrect it).
-// When this request did not change the signed-in state but the store's copy did change
-// (another instance refreshed the tokens), the store's state is kept, so this save cannot
-// bring back a refresh token Mosaic has already rotated away.
-func (a *Auth) reconcile(ctx context.Context, st *reqState, token string) (bool, error) {
-	stored, found, err := a.storedAuthBytes(ctx, token)
-	if err != nil || !found {
-		return found, err
-	}
-	mine := a.sm.GetBytes(ctx, keyAuth)
-	if bytes.Equal(mine, st.loadedAuth) && !bytes.Equal(mine, stored) && stored != nil && mine != nil {
-		a.sm.Put(ctx, keyAuth, stored)
-	}
-	return true, nil
-}
-
-// UpdateStore is an optional ability of a session store (found by type assertion, like
-// [scs.CtxStore]): an atomic "update only if it still exists" write. otlogin saves every
-// session it loaded from the store with it, so a request that loaded a session before a
-// logout (on this or another instance) deleted it cannot write it back. New sessions (a
-// first save, or a sign-in after the token was renewed) are inserts through Commit.
-// [MemoryStore] and package store's stores implement it.
-type UpdateStore interface {
-	// UpdateCtx replaces the data and expiry of token only if token exists (and has not
-	// expired), in one atomic step, and reports whether it did. An expiry that is not in
-	// the future deletes the token if it exists. It never creates a token.
-	UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (updated bool, err error)
-}
-
 // storeKey is the key under which scs stores token.
 func (a *Auth) storeKey(token string) string {
 	if a.sm.HashTokenInStore {
@@ -418,45 +234,6 @@ func (a *Auth) storeKey(token string) string {
 		return base64.RawURLEncoding.EncodeToString(sum[:])
 	}
 	return token
-}
-
-// saveLoaded saves the session of ctx, which was loaded from the store under token, only
-// while token still exists there. It reports false, saving nothing, when the session is
-// gone (a logout meanwhile). With an [UpdateStore] the check and the write are one atomic
-// store operation; with another store they are two calls, and a logout between them is
-// undone (the residual window the README describes).
-func (a *Auth) saveLoaded(ctx context.Context, st *reqState, token string) (time.Time, bool, error) {
-	if st.loadedAuth != nil {
-		// Keep tokens another instance rotated meanwhile; this also reports a session
-		// already gone, sparing the write.
-		found, err := a.reconcile(ctx, st, token)
-		if err != nil || !found {
-			return time.Time{}, false, err
-		}
-	}
-	us, ok := a.sm.Store.(UpdateStore)
-	if !ok {
-		if st.loadedAuth == nil {
-			found, err := a.storeHas(ctx, token)
-			if err != nil || !found {
-				return time.Time{}, false, err
-			}
-		}
-		_, expiry, err := a.sm.Commit(ctx)
-		return expiry, err == nil, err
-	}
-	expiry := a.sm.Deadline(ctx)
-	keys := a.sm.Keys(ctx)
-	values := make(map[string]any, len(keys))
-	for _, k := range keys {
-		values[k] = a.sm.Get(ctx, k)
-	}
-	b, err := a.sm.Codec.Encode(expiry, values)
-	if err != nil {
-		return time.Time{}, false, err
-	}
-	updated, err := us.UpdateCtx(ctx, a.storeKey(token), b, expiry)
-	return expiry, updated, err
 }
 
 // goBackground runs call in a goroutine of its own with a context detached from ctx's

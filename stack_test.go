@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -61,11 +60,7 @@ func newSCSApp(t *testing.T, stacked bool) *scsApp {
 	return app
 }
 
-func (app *scsApp) client() *http.Client {
-	jar, err := cookiejar.New(nil)
-	require.NoError(app.t, err)
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-}
+func (app *scsApp) client() *http.Client { return safe.NewBrowser(0) }
 
 func (app *scsApp) do(c *http.Client, method, path string, body any) (int, string) {
 	app.t.Helper()

@@ -84,7 +84,7 @@ func modeSignIn(t *testing.T, h *harness) (ok bool, status int, body string) {
 // issuer and JWKS, no fallback to the tenant's), the tid check, and encrypted ID tokens.
 func TestTenantModesEndToEnd(t *testing.T) {
 	t.Parallel()
-	encKey := verifierTestKeys()[2]
+	encKey := testRSAKeys()[0]
 	ecEncKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	const appIssuer = "https://acme.app.transmitsecurity.io"
@@ -122,7 +122,7 @@ func TestTenantModesEndToEnd(t *testing.T) {
 		}, true},
 		{"JWE, no key configured", transmittest.Options{IDTokenEncryptionKey: &encKey.PublicKey}, nil, false},
 		{"JWE, wrong key configured", transmittest.Options{IDTokenEncryptionKey: &encKey.PublicKey}, func(_ *transmittest.Server, cfg *Config) {
-			cfg.IDTokenDecryptionKey = verifierTestKeys()[3]
+			cfg.IDTokenDecryptionKey = testRSAKeys()[1]
 		}, false},
 		{"key configured, Mosaic does not encrypt", transmittest.Options{}, func(_ *transmittest.Server, cfg *Config) {
 			cfg.IDTokenDecryptionKey = encKey
@@ -157,7 +157,7 @@ func TestTokenConfigRefused(t *testing.T) {
 		{"JWKSURL not absolute", func(c *Config) { c.Issuer, c.JWKSURL = "https://acme.app.transmitsecurity.io", "/oidc/jwks" }, "Config.JWKSURL must be an absolute"},
 		{"Issuer not https", func(c *Config) { c.Issuer = "userid.security" }, "Config.Issuer must be an https URL"},
 		{"decryption key of a wrong type", func(c *Config) { c.IDTokenDecryptionKey = "secret" }, "Config.IDTokenDecryptionKey must be"},
-		{"decryption key public only", func(c *Config) { c.IDTokenDecryptionKey = &verifierTestKeys()[0].PublicKey }, "Config.IDTokenDecryptionKey must be"},
+		{"decryption key public only", func(c *Config) { c.IDTokenDecryptionKey = &testRSAKeys()[0].PublicKey }, "Config.IDTokenDecryptionKey must be"},
 		{"decryption key on P-224", func(c *Config) { c.IDTokenDecryptionKey = ec224 }, "P-256, P-384 or P-521"},
 	}
 	for _, tt := range tests {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/stretchr/testify/require"
 )
 
@@ -210,25 +211,8 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 	_, _ = io.WriteString(w, body)
 }
 
-// clock is a settable Now seam.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is the tests' settable Now seam, on a fixed date.
+func newClock() *safe.Clock { return safe.NewClockAt(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 // newTestClient builds a Client for f; mod may adjust the Config.
 func newTestClient(t *testing.T, f *fakeMosaic, mod func(*Config)) *Client {

@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -34,6 +33,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/otlogin/otlogin/internal/exchangelog"
 	"github.com/otlogin/otlogin/transmit"
 	"github.com/otlogin/otlogin/transmit/transmittest"
@@ -184,10 +184,7 @@ type Client struct {
 
 // NewClient returns a browser with an empty cookie jar.
 func (c *Cluster) NewClient() *Client {
-	jar, err := cookiejar.New(nil)
-	require.NoError(c.t, err)
-	return &Client{c: c, HTTP: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &Client{c: c, HTTP: safe.NewBrowser(30 * time.Second)}
 }
 
 // Response is a read answer. Status is 0 when the request failed (already reported).

@@ -1,10 +1,13 @@
 // Package safe has the goroutine-safe helpers otlogin's tests share: a settable [Clock] for
-// the Config.Now seam and a [Buffer] for logs and output. It imports only the standard
+// the Config.Now seam, a [Buffer] for logs and output, and [NewBrowser], the cookie-jar
+// client of the tests. It imports only the standard
 // library, so every test package can use it, the root package's included.
 package safe
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/cookiejar"
 	"sync"
 	"time"
 )
@@ -18,6 +21,9 @@ type Clock struct {
 
 // NewClock returns a Clock set to the current time.
 func NewClock() *Clock { return &Clock{t: time.Now()} }
+
+// NewClockAt returns a Clock set to t (for tests whose data depends on the date).
+func NewClockAt(t time.Time) *Clock { return &Clock{t: t} }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
@@ -52,4 +58,12 @@ func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// NewBrowser returns the tests' browser: an http.Client with its own cookie jar that does
+// not follow redirects (so a test sees each 303 and its Location), giving up after timeout.
+func NewBrowser(timeout time.Duration) *http.Client {
+	jar, _ := cookiejar.New(nil) // never fails without options
+	return &http.Client{Jar: jar, Timeout: timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }

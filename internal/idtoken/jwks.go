@@ -1,4 +1,4 @@
-package otlogin
+package idtoken
 
 import (
 	"context"
@@ -32,12 +32,12 @@ import (
 // or when a token names a kid that is not cached (at most once per Cooldown).
 
 const (
-	// verifierMaxJWKSBytes caps a JWKS or error response body.
-	verifierMaxJWKSBytes = 1 << 20
-	// verifierMaxKeys caps the number of usable keys kept from one JWKS.
-	verifierMaxKeys = 64
-	// verifierMinRSABits is the smallest RSA modulus accepted from the JWKS.
-	verifierMinRSABits = 2048
+	// maxJWKSBytes caps a JWKS or error response body.
+	maxJWKSBytes = 1 << 20
+	// maxKeys caps the number of usable keys kept from one JWKS.
+	maxKeys = 64
+	// MinRSABits is the smallest RSA modulus accepted from the JWKS.
+	MinRSABits = 2048
 )
 
 // keySet verifies token signatures with the keys of a JWKS URL, kept parsed in a guarded
@@ -55,7 +55,7 @@ type keySet struct {
 	loaded      bool      // a fetch has succeeded
 	gen         uint64    // bumped on every successful fetch
 	lastRefetch time.Time // last fetch caused by an unknown kid
-	inflight    *verifierFlight
+	inflight    *flight
 }
 
 // keySetKey is one usable public key: an RSA key of at least 2048 bits or an ECDSA key on
@@ -96,11 +96,11 @@ func (ks *keySet) setSource(u string, algs []jose.SignatureAlgorithm) {
 	ks.mu.Unlock()
 }
 
-// keySetVerify parses raw once (a JWS in compact form), checks its header (an accepted alg,
+// verify parses raw once (a JWS in compact form), checks its header (an accepted alg,
 // no crit or b64) and its signature with a cached key (fetching the JWKS for an unknown
 // kid), and returns the verified payload.
-func (ks *keySet) keySetVerify(ctx context.Context, raw string) ([]byte, error) {
-	if err := idTokenPrecheck(raw); err != nil {
+func (ks *keySet) verify(ctx context.Context, raw string) ([]byte, error) {
+	if err := precheck(raw); err != nil {
 		return nil, err
 	}
 	ks.mu.Lock()
@@ -114,24 +114,24 @@ func (ks *keySet) keySetVerify(ctx context.Context, raw string) ([]byte, error) 
 		return nil, err
 	}
 	kid := jws.kid
-	payload, found, gen, err := ks.keySetTry(jws, kid, jws.alg)
+	payload, found, gen, err := ks.try(jws, kid, jws.alg)
 	if found {
 		return payload, err
 	}
-	if err := ks.keySetRefresh(ctx, gen); err != nil {
+	if err := ks.refresh(ctx, gen); err != nil {
 		return nil, err
 	}
-	payload, found, _, err = ks.keySetTry(jws, kid, jws.alg)
+	payload, found, _, err = ks.try(jws, kid, jws.alg)
 	if !found {
 		return nil, errors.New("otlogin: id token signed by an unknown key")
 	}
 	return payload, err
 }
 
-// keySetTry verifies jws with the cached keys. found reports whether the result is final:
+// try verifies jws with the cached keys. found reports whether the result is final:
 // a key with the token's kid exists (its verdict stands), or some kid-less candidate verified.
 // gen identifies the cache state that was searched.
-func (ks *keySet) keySetTry(jws *compactJWS, kid, alg string) (payload []byte, found bool, gen uint64, err error) {
+func (ks *keySet) try(jws *compactJWS, kid, alg string) (payload []byte, found bool, gen uint64, err error) {
 	ks.mu.Lock()
 	keys, gen := ks.keys, ks.gen
 	ks.mu.Unlock()
@@ -168,10 +168,10 @@ func (ks *keySet) keySetTry(jws *compactJWS, kid, alg string) (payload []byte, f
 	return nil, false, gen, nil
 }
 
-// keySetRefresh fetches the JWKS, or joins a fetch in progress, unless the cache has changed
+// refresh fetches the JWKS, or joins a fetch in progress, unless the cache has changed
 // since gen. Once keys are cached, a fetch caused by an unknown kid happens at most once per
 // cooldown; before the first success every call may fetch (coalesced).
-func (ks *keySet) keySetRefresh(ctx context.Context, gen uint64) error {
+func (ks *keySet) refresh(ctx context.Context, gen uint64) error {
 	ks.mu.Lock()
 	if ks.gen != gen {
 		ks.mu.Unlock()
@@ -187,25 +187,25 @@ func (ks *keySet) keySetRefresh(ctx context.Context, gen uint64) error {
 			}
 			ks.lastRefetch = now
 		}
-		f = &verifierFlight{done: make(chan struct{})}
+		f = &flight{done: make(chan struct{})}
 		ks.inflight = f
-		go ks.keySetFetch(context.WithoutCancel(ctx), ks.url, f)
+		go ks.fetch(context.WithoutCancel(ctx), ks.url, f)
 	}
 	ks.mu.Unlock()
-	return verifierWait(ctx, f, ks.timeout, "jwks fetch")
+	return wait(ctx, f, ks.timeout, "jwks fetch")
 }
 
-func (ks *keySet) keySetFetch(ctx context.Context, jwksURL string, f *verifierFlight) {
+func (ks *keySet) fetch(ctx context.Context, jwksURL string, f *flight) {
 	ctx, cancel := context.WithTimeout(ctx, ks.timeout)
 	defer cancel()
-	keys, err := ks.keySetDownload(ctx, jwksURL)
+	keys, err := ks.download(ctx, jwksURL)
 	ks.mu.Lock()
 	if err == nil {
 		ks.keys = keys
 		ks.loaded = true
 		ks.gen++
 	} else {
-		err = fmt.Errorf("otlogin: jwks fetch: %w: %w", errVerifierUnavailable, err)
+		err = fmt.Errorf("otlogin: jwks fetch: %w: %w", ErrUnavailable, err)
 	}
 	ks.inflight = nil
 	f.err = err
@@ -221,7 +221,7 @@ func (ks *keySet) refreshNow(ctx context.Context) (string, error) {
 	ks.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, ks.timeout)
 	defer cancel()
-	keys, err := ks.keySetDownload(ctx, u)
+	keys, err := ks.download(ctx, u)
 	if err != nil {
 		return u, err
 	}
@@ -235,9 +235,9 @@ func (ks *keySet) refreshNow(ctx context.Context) (string, error) {
 	return u, nil
 }
 
-// keySetDownload fetches and parses the JWKS. It fails, leaving the cache untouched, unless
+// download fetches and parses the JWKS. It fails, leaving the cache untouched, unless
 // the answer is a 200 with at least one usable key.
-func (ks *keySet) keySetDownload(ctx context.Context, jwksURL string) ([]keySetKey, error) {
+func (ks *keySet) download(ctx context.Context, jwksURL string) ([]keySetKey, error) {
 	if jwksURL == "" {
 		return nil, errors.New("no jwks_uri")
 	}
@@ -252,14 +252,14 @@ func (ks *keySet) keySetDownload(ctx context.Context, jwksURL string) ([]keySetK
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, verifierMaxJWKSBytes+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("status %d", resp.StatusCode)
 	}
-	if len(body) > verifierMaxJWKSBytes {
+	if len(body) > maxJWKSBytes {
 		return nil, errors.New("response too large")
 	}
 	var set struct {
@@ -268,7 +268,7 @@ func (ks *keySet) keySetDownload(ctx context.Context, jwksURL string) ([]keySetK
 	if err := json.Unmarshal(body, &set); err != nil {
 		return nil, errors.New("response is not a JWK set")
 	}
-	keys := make([]keySetKey, 0, min(len(set.Keys), verifierMaxKeys))
+	keys := make([]keySetKey, 0, min(len(set.Keys), maxKeys))
 	for _, rawKey := range set.Keys {
 		// Keys are parsed one by one so that a key of an unknown type is skipped (RFC 7517
 		// §5) instead of failing the whole set.
@@ -279,7 +279,7 @@ func (ks *keySet) keySetDownload(ctx context.Context, jwksURL string) ([]keySetK
 		// Private keys and keys of other types are skipped.
 		switch pub := k.Key.(type) {
 		case *rsa.PublicKey:
-			if pub.N == nil || pub.N.BitLen() < verifierMinRSABits {
+			if pub.N == nil || pub.N.BitLen() < MinRSABits {
 				continue
 			}
 		case *ecdsa.PublicKey:
@@ -289,11 +289,11 @@ func (ks *keySet) keySetDownload(ctx context.Context, jwksURL string) ([]keySetK
 		default:
 			continue
 		}
-		if (k.Use != "" && k.Use != "sig") || (k.Algorithm != "" && !verifierAsymmetric(k.Algorithm)) {
+		if (k.Use != "" && k.Use != "sig") || (k.Algorithm != "" && !asymmetric(k.Algorithm)) {
 			continue
 		}
 		keys = append(keys, keySetKey{kid: k.KeyID, alg: k.Algorithm, pub: k.Key})
-		if len(keys) == verifierMaxKeys {
+		if len(keys) == maxKeys {
 			break
 		}
 	}
@@ -303,9 +303,9 @@ func (ks *keySet) keySetDownload(ctx context.Context, jwksURL string) ([]keySetK
 	return keys, nil
 }
 
-// verifierAsymmetric reports whether alg is one of verifierAsymmetricAlgs.
-func verifierAsymmetric(alg string) bool {
-	for _, a := range verifierAsymmetricAlgs {
+// asymmetric reports whether alg is one of asymmetricAlgs.
+func asymmetric(alg string) bool {
+	for _, a := range asymmetricAlgs {
 		if string(a) == alg {
 			return true
 		}
@@ -407,4 +407,22 @@ func (j *compactJWS) verify(pub crypto.PublicKey) error {
 		return nil
 	}
 	return errors.New("otlogin: id token alg does not match its key")
+}
+
+// RefreshKeys fetches the key set once, whatever the cache and the cooldown, and caches the
+// keys on success (a start-up check). It returns the URL it fetched; call Ready first so
+// that URL is known.
+func (v *Verifier) RefreshKeys(ctx context.Context) (jwksURL string, err error) {
+	return v.keys.refreshNow(ctx)
+}
+
+// Payload decrypts rawIDToken if it is a JWE and checks its signature with the key set, and
+// returns the signed payload without checking any claim: for diagnosing a token that
+// Verify refused (is it Mosaic's, with the wrong issuer or audience?), never for signing in.
+func (v *Verifier) Payload(ctx context.Context, rawIDToken string) ([]byte, error) {
+	raw, err := v.decrypt(rawIDToken)
+	if err != nil {
+		return nil, err
+	}
+	return v.keys.verify(ctx, raw)
 }

@@ -1,4 +1,4 @@
-package otlogin
+package idtoken
 
 import (
 	"context"
@@ -31,9 +31,9 @@ func FuzzVerify(f *testing.F) {
 		f.Add(seed)
 	}
 	p := newVerifierTestIdP(f, verifierTestJWK(keys[0], "k1"))
-	v := newVerifier(verifierConfig{ClientID: verifierTestClientID, Discover: p.discover, Now: clock.Now})
+	v := New(Config{ClientID: verifierTestClientID, Discover: p.discover, Now: clock.Now})
 	f.Fuzz(func(t *testing.T, raw string) {
-		c, err := v.verify(context.Background(), raw)
+		c, err := v.Verify(context.Background(), raw)
 		if err == nil {
 			// Only payloads signed by the IdP's key exist, and all have this subject.
 			if c == nil || c.Subject != "user-1" {
@@ -70,9 +70,9 @@ func FuzzVerifyEncrypted(f *testing.F) {
 		f.Add(seed)
 	}
 	p := newVerifierTestIdP(f, verifierTestJWK(keys[0], "k1"))
-	v := newVerifier(verifierConfig{ClientID: verifierTestClientID, Discover: p.discover, Now: clock.Now, DecryptionKey: keys[2]})
+	v := New(Config{ClientID: verifierTestClientID, Discover: p.discover, Now: clock.Now, DecryptionKey: keys[2]})
 	f.Fuzz(func(t *testing.T, raw string) {
-		c, err := v.verify(context.Background(), raw)
+		c, err := v.Verify(context.Background(), raw)
 		if err == nil {
 			if strings.Count(raw, ".") != 4 || c == nil || c.Subject != "user-1" {
 				t.Fatalf("accepted an unexpected token")

@@ -1,4 +1,4 @@
-package otlogin
+package idtoken
 
 import (
 	"context"
@@ -57,14 +57,14 @@ func TestVerifyIgnoresHeaderKeys(t *testing.T) {
 		for _, kid := range []string{"k1", "attacker-kid", ""} {
 			t.Run(name+"/kid="+kid, func(t *testing.T) {
 				raw := verifierTestMint(t, jose.RS256, attacker, kid, claims, h)
-				_, err := v.verify(context.Background(), raw)
+				_, err := v.Verify(context.Background(), raw)
 				require.Error(t, err)
 			})
 		}
 	}
 	assert.Equal(t, int64(0), attackerHits.Load(), "the attacker's server is never contacted")
 	// The genuine key still works.
-	_, err = v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", claims, nil))
+	_, err = v.Verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", claims, nil))
 	require.NoError(t, err)
 }
 
@@ -81,7 +81,7 @@ func TestVerifyKeyRotation(t *testing.T) {
 		return verifierTestMint(t, jose.RS256, keys[k], kid, verifierTestClaims(clock.Now()), nil)
 	}
 
-	_, err := v.verify(ctx, mint(0, "k1"))
+	_, err := v.Verify(ctx, mint(0, "k1"))
 	require.NoError(t, err)
 	require.Equal(t, int64(1), p.jwksFetches.Load())
 
@@ -90,10 +90,10 @@ func TestVerifyKeyRotation(t *testing.T) {
 		p.keys = []jose.JSONWebKey{verifierTestJWK(keys[0], "k1"), verifierTestJWK(keys[1], "k2")}
 	})
 	clock.Advance(5 * time.Second)
-	_, err = v.verify(ctx, mint(1, "k2"))
+	_, err = v.Verify(ctx, mint(1, "k2"))
 	require.NoError(t, err, "first token with the new kid is accepted at once")
 	assert.Equal(t, int64(2), p.jwksFetches.Load(), "exactly one refetch")
-	_, err = v.verify(ctx, mint(1, "k2"))
+	_, err = v.Verify(ctx, mint(1, "k2"))
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), p.jwksFetches.Load(), "new key is cached")
 
@@ -101,15 +101,15 @@ func TestVerifyKeyRotation(t *testing.T) {
 	p.set(func(p *verifierTestIdP) {
 		p.keys = []jose.JSONWebKey{verifierTestJWK(keys[1], "k2"), verifierTestJWK(keys[2], "k3")}
 	})
-	_, err = v.verify(ctx, mint(0, "k1"))
+	_, err = v.Verify(ctx, mint(0, "k1"))
 	require.NoError(t, err, "a cached kid keeps verifying until a later fetch drops it")
 
 	// After the cooldown, an unknown kid (k3) triggers a refetch that drops k1.
 	clock.Advance(31 * time.Second)
-	_, err = v.verify(ctx, mint(2, "k3"))
+	_, err = v.Verify(ctx, mint(2, "k3"))
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), p.jwksFetches.Load())
-	_, err = v.verify(ctx, mint(0, "k1"))
+	_, err = v.Verify(ctx, mint(0, "k1"))
 	require.Error(t, err, "k1 tokens are rejected once a fetch no longer lists k1")
 }
 
@@ -142,7 +142,7 @@ func TestVerifyKeyFiltering(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.kid, func(t *testing.T) {
-			_, err := v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[tt.key], tt.kid, verifierTestClaims(clock.Now()), nil))
+			_, err := v.Verify(context.Background(), verifierTestMint(t, jose.RS256, keys[tt.key], tt.kid, verifierTestClaims(clock.Now()), nil))
 			if tt.accept {
 				require.NoError(t, err)
 			} else {
@@ -174,7 +174,7 @@ func TestVerifyRefreshStorm(t *testing.T) {
 			}
 			var accepted atomic.Int64
 			check := func(raw string) {
-				if _, err := v.verify(context.Background(), raw); err == nil {
+				if _, err := v.Verify(context.Background(), raw); err == nil {
 					accepted.Add(1)
 				}
 			}
@@ -200,13 +200,13 @@ func TestVerifyRefreshStorm(t *testing.T) {
 			p.set(func(p *verifierTestIdP) { p.keys = append(p.keys, verifierTestJWK(keys[1], "k2")) })
 			good := verifierTestMint(t, jose.RS256, keys[1], "k2", claims, nil)
 			before := p.jwksFetches.Load()
-			_, err := v.verify(context.Background(), good)
+			_, err := v.Verify(context.Background(), good)
 			require.Error(t, err)
 			assert.Equal(t, before, p.jwksFetches.Load(), "no fetch during the cooldown")
 
 			// ...and accepted once the cooldown has passed.
 			clock.Advance(30 * time.Second)
-			_, err = v.verify(context.Background(), good)
+			_, err = v.Verify(context.Background(), good)
 			require.NoError(t, err)
 			assert.Equal(t, before+1, p.jwksFetches.Load())
 		})
@@ -220,7 +220,7 @@ func TestVerifyConcurrentUnknownKidCoalesces(t *testing.T) {
 	clock := newVerifierTestClock()
 	v := newVerifierForTest(t, p, clock, nil)
 	claims := verifierTestClaims(clock.Now())
-	_, err := v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", claims, nil))
+	_, err := v.Verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", claims, nil))
 	require.NoError(t, err)
 	require.Equal(t, int64(1), p.jwksFetches.Load())
 
@@ -234,7 +234,7 @@ func TestVerifyConcurrentUnknownKidCoalesces(t *testing.T) {
 	var ok atomic.Int64
 	for range 100 {
 		wg.Go(func() {
-			if _, err := v.verify(context.Background(), raw); err == nil {
+			if _, err := v.Verify(context.Background(), raw); err == nil {
 				ok.Add(1)
 			}
 		})
@@ -259,7 +259,7 @@ func TestVerifyJWKSDown(t *testing.T) {
 			v := newVerifierForTest(t, p, clock, nil)
 			cached := verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil)
 			unknown := verifierTestMint(t, jose.RS256, keys[1], "k2", verifierTestClaims(clock.Now()), nil)
-			_, err := v.verify(context.Background(), cached)
+			_, err := v.Verify(context.Background(), cached)
 			require.NoError(t, err)
 
 			if mode == "closed" {
@@ -267,16 +267,16 @@ func TestVerifyJWKSDown(t *testing.T) {
 			} else {
 				p.set(func(p *verifierTestIdP) { p.mode = mode })
 			}
-			_, err = v.verify(context.Background(), unknown)
-			require.ErrorIs(t, err, errVerifierUnavailable, "unknown kid with the JWKS down fails")
-			_, err = v.verify(context.Background(), cached)
+			_, err = v.Verify(context.Background(), unknown)
+			require.ErrorIs(t, err, ErrUnavailable, "unknown kid with the JWKS down fails")
+			_, err = v.Verify(context.Background(), cached)
 			require.NoError(t, err, "cached kid still verifies after a failed fetch")
-			_, err = v.verify(context.Background(), unknown)
+			_, err = v.Verify(context.Background(), unknown)
 			require.Error(t, err, "unknown kid inside the cooldown fails without a fetch")
 			clock.Advance(time.Minute)
-			_, err = v.verify(context.Background(), unknown)
+			_, err = v.Verify(context.Background(), unknown)
 			require.Error(t, err)
-			_, err = v.verify(context.Background(), cached)
+			_, err = v.Verify(context.Background(), cached)
 			require.NoError(t, err)
 			if mode != "closed" {
 				assert.Equal(t, int64(3), p.jwksFetches.Load(), "warm-up + one refetch per cooldown")
@@ -311,14 +311,14 @@ func TestVerifyJWKSRedirectNotFollowed(t *testing.T) {
 			if custom {
 				client = &http.Client{Transport: &tr} // follows redirects by default
 			}
-			v := newVerifierForTest(t, p, clock, func(c *verifierConfig) {
+			v := newVerifierForTest(t, p, clock, func(c *Config) {
 				c.HTTPClient = client
-				c.Discover = func(context.Context) (verifierDiscovery, error) {
-					return verifierDiscovery{Issuer: verifierTestIssuer, JWKSURL: redirector.URL + "/jwks"}, nil
+				c.Discover = func(context.Context) (Discovery, error) {
+					return Discovery{Issuer: verifierTestIssuer, JWKSURL: redirector.URL + "/jwks"}, nil
 				}
 			})
-			_, err := v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil))
-			require.ErrorIs(t, err, errVerifierUnavailable)
+			_, err := v.Verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil))
+			require.ErrorIs(t, err, ErrUnavailable)
 			assert.Equal(t, int64(0), p.jwksFetches.Load(), "the redirect target gets no request")
 			if custom {
 				assert.Equal(t, int64(1), tr.n.Load(), "the caller's transport is used")

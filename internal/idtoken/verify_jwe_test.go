@@ -1,4 +1,4 @@
-package otlogin
+package idtoken
 
 import (
 	"context"
@@ -19,7 +19,7 @@ func TestVerifyEncryptedTokens(t *testing.T) {
 	encKey := keys[2]
 	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
 	clock := newVerifierTestClock()
-	v := newVerifierForTest(t, p, clock, func(c *verifierConfig) { c.DecryptionKey = encKey })
+	v := newVerifierForTest(t, p, clock, func(c *Config) { c.DecryptionKey = encKey })
 	now := clock.Now()
 	signed := verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(now), nil)
 
@@ -68,7 +68,7 @@ func TestVerifyEncryptedTokens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := v.verify(context.Background(), tt.token)
+			c, err := v.Verify(context.Background(), tt.token)
 			if tt.accept {
 				require.NoError(t, err)
 				assert.Equal(t, "user-1", c.Subject)

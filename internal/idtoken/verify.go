@@ -1,10 +1,29 @@
-package otlogin
+// Package idtoken verifies Mosaic's ID tokens (OpenID Connect) for otlogin's sign-in.
+//
+// A token is accepted only after these steps, in order:
+//   - size and shape (precheck); an encrypted token (JWE, five parts) is decrypted first
+//     with the configured key and must hold a signed token (JWS); a JWE is required when a key
+//     is configured and refused when none is;
+//   - the JWS header: its alg is one of the discovery document's
+//     id_token_signing_alg_values_supported that are asymmetric (RS*, PS*, ES*; never HS* or
+//     none; RS256 when discovery lists none), and it has no crit header (RFC 7515 4.1.11:
+//     b64:false would change what the signature covers);
+//   - the signature, with a key of the JWKS (jwks.go);
+//   - here, on the payload decoded once: the issuer (exactly, as discovery names it) and the
+//     audience (it lists the client id); no distributed claim without its source; sub present; NumericDates are JSON numbers (a numeric string is refused); several
+//     audiences need an azp equal to the client id, and any azp must be the client id (OIDC
+//     Core 3.1.3.7); tid equals TenantID when that is set; exp, nbf and iat with leeway.
+//
+// Time claims are checked with the configured Leeway on exp, nbf and iat against Now
+// (checkTimes). Verification parses the token once and decodes its claims once: the
+// key set hands back the verified payload, and no generic OIDC library re-parses it (that
+// made verification 2.8x a raw RSA verify).
+//
+// Keys come only from the JWKS URL named by discovery, through keySet (jwks.go).
+package idtoken
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,55 +39,36 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 )
 
-// ID-token verification.
-//
-// A token is accepted only after these steps, in order:
-//   - size and shape (idTokenPrecheck); an encrypted token (JWE, five parts) is decrypted first
-//     with the configured key and must hold a signed token (JWS); a JWE is required when a key
-//     is configured and refused when none is;
-//   - the JWS header: its alg is one of the discovery document's
-//     id_token_signing_alg_values_supported that are asymmetric (RS*, PS*, ES*; never HS* or
-//     none; RS256 when discovery lists none), and it has no crit header (RFC 7515 4.1.11:
-//     b64:false would change what the signature covers);
-//   - the signature, with a key of the JWKS (jwks.go);
-//   - here, on the payload decoded once: the issuer (exactly, as discovery names it) and the
-//     audience (it lists the client id); no distributed claim without its source; sub present; NumericDates are JSON numbers (a numeric string is refused); several
-//     audiences need an azp equal to the client id, and any azp must be the client id (OIDC
-//     Core 3.1.3.7); tid equals TenantID when that is set; exp, nbf and iat with leeway.
-//
-// Time claims are checked with the configured Leeway on exp, nbf and iat against Now
-// (verifierCheckTimes). Verification parses the token once and decodes its claims once: the
-// key set hands back the verified payload, and no generic OIDC library re-parses it (that
-// made verification 2.8x a raw RSA verify).
-//
-// Keys come only from the JWKS URL named by discovery, through keySet (jwks.go).
-
 const (
-	verifierDefaultTimeout  = 5 * time.Second
-	verifierDefaultLeeway   = time.Minute
-	verifierDefaultCooldown = 30 * time.Second
+	defaultTimeout = 5 * time.Second
+	// DefaultLeeway is the clock skew allowed on exp, nbf and iat when Config.Leeway is zero
+	// (otlogin's Config.Leeway has the same default).
+	DefaultLeeway = time.Minute
+	// DefaultCooldown is the minimum time between JWKS refetches caused by unknown key ids
+	// when Config.Cooldown is zero (otlogin's Config.JWKSCooldown has the same default).
+	DefaultCooldown = 30 * time.Second
 
-	// verifierMaxTokenBytes caps the size of a token before any parsing (CVE-2025-27144 style
+	// maxTokenBytes caps the size of a token before any parsing (CVE-2025-27144 style
 	// DoS). Mosaic ID tokens are a few KiB at most.
-	verifierMaxTokenBytes = 16 << 10
-	// verifierMaxNumericDate is 9999-12-31T23:59:59Z; larger exp/nbf/iat values are rejected.
-	verifierMaxNumericDate = 253402300799
+	maxTokenBytes = 16 << 10
+	// maxNumericDate is 9999-12-31T23:59:59Z; larger exp/nbf/iat values are rejected.
+	maxNumericDate = 253402300799
 )
 
-// errVerifierUnavailable reports that the signing keys or the discovery document could not be
+// ErrUnavailable reports that the signing keys or the discovery document could not be
 // fetched (IdP or network trouble), as opposed to a token that is invalid. Callers may answer
 // 503 instead of 401 for it.
-var errVerifierUnavailable = errors.New("otlogin: token verification keys unavailable")
+var ErrUnavailable = errors.New("otlogin: token verification keys unavailable")
 
-// verifierConfig configures newVerifier.
-type verifierConfig struct {
+// Config configures New.
+type Config struct {
 	// ClientID is required; tokens must list it in aud.
 	ClientID string
 	// Issuer overrides the issuer taken from discovery. Default: "" (use discovery's).
 	Issuer string
 	// Discover returns the issuer, the JWKS URL and the signing algorithms. It is called
 	// lazily, on the first verify, and again after a failure.
-	Discover func(ctx context.Context) (verifierDiscovery, error)
+	Discover func(ctx context.Context) (Discovery, error)
 	// HTTPClient is used for JWKS fetches; redirects are never followed (a copy is used).
 	// Default: a client with Timeout.
 	HTTPClient *http.Client
@@ -90,28 +90,28 @@ type verifierConfig struct {
 	Now func() time.Time
 }
 
-// verifierDiscovery is what verification reads from the discovery document.
-type verifierDiscovery struct {
+// Discovery is what verification reads from the discovery document.
+type Discovery struct {
 	Issuer  string
 	JWKSURL string
 	// Algorithms is id_token_signing_alg_values_supported as published.
 	Algorithms []string
 }
 
-// verifierAsymmetricAlgs are the ID-token signature algorithms otlogin can accept, in order of
+// asymmetricAlgs are the ID-token signature algorithms otlogin can accept, in order of
 // preference; the discovery document picks among them.
-var verifierAsymmetricAlgs = []jose.SignatureAlgorithm{
+var asymmetricAlgs = []jose.SignatureAlgorithm{
 	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512, jose.ES256, jose.ES384, jose.ES512,
 }
 
-// verifierAlgs returns the algorithms of published that otlogin accepts. An empty list means
+// Algorithms returns the algorithms of published that otlogin accepts. An empty list means
 // RS256, which OpenID Connect Discovery requires every provider to support.
-func verifierAlgs(published []string) ([]jose.SignatureAlgorithm, error) {
+func Algorithms(published []string) ([]jose.SignatureAlgorithm, error) {
 	if len(published) == 0 {
 		return []jose.SignatureAlgorithm{jose.RS256}, nil
 	}
 	var out []jose.SignatureAlgorithm
-	for _, a := range verifierAsymmetricAlgs {
+	for _, a := range asymmetricAlgs {
 		for _, p := range published {
 			if p == string(a) {
 				out = append(out, a)
@@ -121,13 +121,13 @@ func verifierAlgs(published []string) ([]jose.SignatureAlgorithm, error) {
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("otlogin: oidc discovery lists no asymmetric ID-token signing algorithm (id_token_signing_alg_values_supported %q; otlogin accepts RS256, PS256, ES256 and their 384/512 variants): %w",
-			published, errVerifierUnavailable)
+			published, ErrUnavailable)
 	}
 	return out, nil
 }
 
-// idTokenClaims are the verified claims of an ID token.
-type idTokenClaims struct {
+// Claims are the verified claims of an ID token.
+type Claims struct {
 	Subject             string
 	Email               string
 	PhoneNumber         string
@@ -143,32 +143,32 @@ type idTokenClaims struct {
 	Raw                 json.RawMessage
 }
 
-// verifier verifies Mosaic ID tokens. It is safe for concurrent use.
-type verifier struct {
-	cfg  verifierConfig
+// Verifier verifies Mosaic ID tokens. It is safe for concurrent use.
+type Verifier struct {
+	cfg  Config
 	keys *keySet
 
 	mu       sync.Mutex
-	issuer   string          // the issuer tokens must name; "" until discovery succeeds
-	inflight *verifierFlight // discovery in progress
+	issuer   string  // the issuer tokens must name; "" until discovery succeeds
+	inflight *flight // discovery in progress
 }
 
-// verifierFlight is one shared fetch. Waiters read err after done is closed.
-type verifierFlight struct {
+// flight is one shared fetch. Waiters read err after done is closed.
+type flight struct {
 	done chan struct{}
 	err  error
 }
 
-// newVerifier applies defaults. It does no network I/O and starts no goroutine.
-func newVerifier(c verifierConfig) *verifier {
+// New applies defaults. It does no network I/O and starts no goroutine.
+func New(c Config) *Verifier {
 	if c.Timeout <= 0 {
-		c.Timeout = verifierDefaultTimeout
+		c.Timeout = defaultTimeout
 	}
 	if c.Leeway <= 0 {
-		c.Leeway = verifierDefaultLeeway
+		c.Leeway = DefaultLeeway
 	}
 	if c.Cooldown <= 0 {
-		c.Cooldown = verifierDefaultCooldown
+		c.Cooldown = DefaultCooldown
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -181,7 +181,7 @@ func newVerifier(c verifierConfig) *verifier {
 	noRedirects := *c.HTTPClient
 	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.HTTPClient = &noRedirects
-	return &verifier{
+	return &Verifier{
 		cfg: c,
 		keys: &keySet{
 			client:   c.HTTPClient,
@@ -194,8 +194,8 @@ func newVerifier(c verifierConfig) *verifier {
 
 // verify checks rawIDToken and returns its claims. Errors start with "otlogin:" and never
 // contain the token.
-func (v *verifier) verify(ctx context.Context, rawIDToken string) (*idTokenClaims, error) {
-	if err := idTokenPrecheck(rawIDToken); err != nil {
+func (v *Verifier) Verify(ctx context.Context, rawIDToken string) (*Claims, error) {
+	if err := precheck(rawIDToken); err != nil {
 		return nil, err
 	}
 	rawIDToken, err := v.decrypt(rawIDToken)
@@ -205,17 +205,17 @@ func (v *verifier) verify(ctx context.Context, rawIDToken string) (*idTokenClaim
 	if v.cfg.ClientID == "" {
 		return nil, errors.New("otlogin: id token verifier: no client id configured")
 	}
-	issuer, err := v.ready(ctx)
+	issuer, err := v.Ready(ctx)
 	if err != nil {
 		return nil, err
 	}
 	// One parse of the JWS and one of the claims: the key set checks the header and the
 	// signature and returns the payload, decoded here once.
-	payload, err := v.keys.keySetVerify(ctx, rawIDToken)
+	payload, err := v.keys.verify(ctx, rawIDToken)
 	if err != nil {
 		return nil, err
 	}
-	var w idTokenWire
+	var w claimsWire
 	if err := json.Unmarshal(payload, &w); err != nil {
 		return nil, fmt.Errorf("otlogin: id token claims: %w", err)
 	}
@@ -242,10 +242,10 @@ func (v *verifier) verify(ctx context.Context, rawIDToken string) (*idTokenClaim
 	if v.cfg.TenantID != "" && w.TenantID != v.cfg.TenantID {
 		return nil, errors.New("otlogin: id token tid is not the configured tenant")
 	}
-	if err := v.verifierCheckTimes(&w); err != nil {
+	if err := v.checkTimes(&w); err != nil {
 		return nil, err
 	}
-	c := &idTokenClaims{
+	c := &Claims{
 		Subject:             w.Subject,
 		Email:               w.Email,
 		PhoneNumber:         w.PhoneNumber,
@@ -263,8 +263,8 @@ func (v *verifier) verify(ctx context.Context, rawIDToken string) (*idTokenClaim
 	return c, nil
 }
 
-// verifierCheckTimes applies Leeway to exp (required), nbf and iat (optional).
-func (v *verifier) verifierCheckTimes(w *idTokenWire) error {
+// checkTimes applies Leeway to exp (required), nbf and iat (optional).
+func (v *Verifier) checkTimes(w *claimsWire) error {
 	now, leeway := v.cfg.Now(), v.cfg.Leeway
 	if w.Expiry == nil {
 		return errors.New("otlogin: id token has no exp claim")
@@ -281,10 +281,10 @@ func (v *verifier) verifierCheckTimes(w *idTokenWire) error {
 	return nil
 }
 
-// ready returns the issuer tokens must name, running discovery once it is needed. The discovery runs
+// Ready returns the issuer tokens must name, running discovery once it is needed. The discovery runs
 // detached from ctx's cancellation (its result is shared and cached) and is bounded by
 // Timeout; a failed discovery is not cached, the next call tries again.
-func (v *verifier) ready(ctx context.Context) (string, error) {
+func (v *Verifier) Ready(ctx context.Context) (string, error) {
 	v.mu.Lock()
 	if v.issuer != "" {
 		issuer := v.issuer
@@ -297,29 +297,29 @@ func (v *verifier) ready(ctx context.Context) (string, error) {
 	}
 	f := v.inflight
 	if f == nil {
-		f = &verifierFlight{done: make(chan struct{})}
+		f = &flight{done: make(chan struct{})}
 		v.inflight = f
-		go v.verifierDiscover(context.WithoutCancel(ctx), f)
+		go v.discover(context.WithoutCancel(ctx), f)
 	}
 	v.mu.Unlock()
-	if err := verifierWait(ctx, f, v.cfg.Timeout, "discovery"); err != nil {
+	if err := wait(ctx, f, v.cfg.Timeout, "discovery"); err != nil {
 		return "", err
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.issuer == "" {
-		return "", fmt.Errorf("otlogin: oidc discovery: %w", errVerifierUnavailable)
+		return "", fmt.Errorf("otlogin: oidc discovery: %w", ErrUnavailable)
 	}
 	return v.issuer, nil
 }
 
-func (v *verifier) verifierDiscover(ctx context.Context, f *verifierFlight) {
+func (v *Verifier) discover(ctx context.Context, f *flight) {
 	ctx, cancel := context.WithTimeout(ctx, v.cfg.Timeout)
 	defer cancel()
 	d, err := v.cfg.Discover(ctx)
 	var algs []jose.SignatureAlgorithm
 	if err != nil {
-		err = fmt.Errorf("otlogin: oidc discovery: %w: %w", errVerifierUnavailable, err)
+		err = fmt.Errorf("otlogin: oidc discovery: %w: %w", ErrUnavailable, err)
 	} else {
 		if v.cfg.Issuer != "" {
 			d.Issuer = v.cfg.Issuer
@@ -327,15 +327,15 @@ func (v *verifier) verifierDiscover(ctx context.Context, f *verifierFlight) {
 		if v.cfg.JWKSURL != "" {
 			d.JWKSURL = v.cfg.JWKSURL
 		}
-		err = verifierCheckEndpoints(d.Issuer, d.JWKSURL)
+		err = checkEndpoints(d.Issuer, d.JWKSURL)
 		if err == nil {
-			algs, err = verifierAlgs(d.Algorithms)
+			algs, err = Algorithms(d.Algorithms)
 		}
 	}
 	v.mu.Lock()
 	if err == nil {
 		v.keys.setSource(d.JWKSURL, algs)
-		v.issuer = d.Issuer // verifierCheckEndpoints refuses an empty one
+		v.issuer = d.Issuer // checkEndpoints refuses an empty one
 	}
 	v.inflight = nil
 	f.err = err
@@ -343,20 +343,20 @@ func (v *verifier) verifierDiscover(ctx context.Context, f *verifierFlight) {
 	close(f.done)
 }
 
-func verifierCheckEndpoints(issuer, jwksURL string) error {
+func checkEndpoints(issuer, jwksURL string) error {
 	if issuer == "" {
-		return fmt.Errorf("otlogin: oidc discovery: empty issuer: %w", errVerifierUnavailable)
+		return fmt.Errorf("otlogin: oidc discovery: empty issuer: %w", ErrUnavailable)
 	}
 	u, err := url.Parse(jwksURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("otlogin: oidc discovery: invalid jwks_uri: %w", errVerifierUnavailable)
+		return fmt.Errorf("otlogin: oidc discovery: invalid jwks_uri: %w", ErrUnavailable)
 	}
 	return nil
 }
 
-// verifierWait waits for f, for at most timeout, or until ctx is done. Giving up (timeout or
-// ctx) wraps errVerifierUnavailable.
-func verifierWait(ctx context.Context, f *verifierFlight, timeout time.Duration, what string) error {
+// wait waits for f, for at most timeout, or until ctx is done. Giving up (timeout or
+// ctx) wraps ErrUnavailable.
+func wait(ctx context.Context, f *flight, timeout time.Duration, what string) error {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
@@ -365,19 +365,19 @@ func verifierWait(ctx context.Context, f *verifierFlight, timeout time.Duration,
 	case <-ctx.Done():
 		// The keys are not known to be bad, only not fetched yet: callers answer 503, not
 		// "invalid token".
-		return fmt.Errorf("otlogin: %s: %w: %w", what, errVerifierUnavailable, context.Cause(ctx))
+		return fmt.Errorf("otlogin: %s: %w: %w", what, ErrUnavailable, context.Cause(ctx))
 	case <-t.C:
-		return fmt.Errorf("otlogin: %s: timed out: %w", what, errVerifierUnavailable)
+		return fmt.Errorf("otlogin: %s: timed out: %w", what, ErrUnavailable)
 	}
 }
 
-// idTokenPrecheck rejects tokens that are too large or not three (JWS) or five (JWE)
+// precheck rejects tokens that are too large or not three (JWS) or five (JWE)
 // dot-separated parts before any parsing.
-func idTokenPrecheck(raw string) error {
+func precheck(raw string) error {
 	if raw == "" {
 		return errors.New("otlogin: empty id token")
 	}
-	if len(raw) > verifierMaxTokenBytes {
+	if len(raw) > maxTokenBytes {
 		return errors.New("otlogin: id token too large")
 	}
 	if n := strings.Count(raw, "."); n != 2 && n != 4 {
@@ -386,14 +386,14 @@ func idTokenPrecheck(raw string) error {
 	return nil
 }
 
-// verifierKeyAlgs and verifierContentAlgs are the JWE algorithms decrypt accepts: RSA-OAEP
+// keyAlgs and contentAlgs are the JWE algorithms decrypt accepts: RSA-OAEP
 // and ECDH-ES key management (not RSA1_5, open to padding oracles) and authenticated
 // content encryption.
 var (
-	verifierKeyAlgs = []jose.KeyAlgorithm{
+	keyAlgs = []jose.KeyAlgorithm{
 		jose.RSA_OAEP, jose.RSA_OAEP_256, jose.ECDH_ES, jose.ECDH_ES_A128KW, jose.ECDH_ES_A192KW, jose.ECDH_ES_A256KW,
 	}
-	verifierContentAlgs = []jose.ContentEncryption{
+	contentAlgs = []jose.ContentEncryption{
 		jose.A128GCM, jose.A192GCM, jose.A256GCM, jose.A128CBC_HS256, jose.A192CBC_HS384, jose.A256CBC_HS512,
 	}
 )
@@ -401,18 +401,18 @@ var (
 // decrypt returns the signed token inside raw. Without a DecryptionKey raw must be a JWS;
 // with one it must be a JWE (an app that registered an encryption key gets encrypted tokens
 // only), without compression, holding a compact JWS. The result is checked like raw would be.
-func (v *verifier) decrypt(raw string) (string, error) {
+func (v *Verifier) decrypt(raw string) (string, error) {
 	isJWE := strings.Count(raw, ".") == 4
 	switch {
 	case v.cfg.DecryptionKey == nil && isJWE:
 		// A configuration fault, not a bad code: answered as unavailable, and logged.
-		return "", fmt.Errorf("otlogin: id token is encrypted (JWE) but Config.IDTokenDecryptionKey is not set: %w", errVerifierUnavailable)
+		return "", fmt.Errorf("otlogin: id token is encrypted (JWE) but Config.IDTokenDecryptionKey is not set: %w", ErrUnavailable)
 	case v.cfg.DecryptionKey == nil:
 		return raw, nil
 	case !isJWE:
-		return "", fmt.Errorf("otlogin: id token is not encrypted, but Config.IDTokenDecryptionKey is set (encrypted tokens are then required): %w", errVerifierUnavailable)
+		return "", fmt.Errorf("otlogin: id token is not encrypted, but Config.IDTokenDecryptionKey is set (encrypted tokens are then required): %w", ErrUnavailable)
 	}
-	jwe, err := jose.ParseEncryptedCompact(raw, verifierKeyAlgs, verifierContentAlgs)
+	jwe, err := jose.ParseEncryptedCompact(raw, keyAlgs, contentAlgs)
 	if err != nil {
 		return "", fmt.Errorf("otlogin: malformed encrypted id token: %w", err)
 	}
@@ -424,7 +424,7 @@ func (v *verifier) decrypt(raw string) (string, error) {
 		return "", errors.New("otlogin: encrypted id token could not be decrypted with IDTokenDecryptionKey")
 	}
 	s := string(inner)
-	if err := idTokenPrecheck(s); err != nil {
+	if err := precheck(s); err != nil {
 		return "", err
 	}
 	if strings.Count(s, ".") != 2 {
@@ -433,30 +433,30 @@ func (v *verifier) decrypt(raw string) (string, error) {
 	return s, nil
 }
 
-// idTokenWire is the JSON shape of the claims read here.
-type idTokenWire struct {
+// claimsWire is the JSON shape of the claims read here.
+type claimsWire struct {
 	Issuer              string            `json:"iss"`
-	Audience            idTokenStrings    `json:"aud"`
+	Audience            claimStrings      `json:"aud"`
 	ClaimNames          map[string]string `json:"_claim_names"`
 	ClaimSources        map[string]any    `json:"_claim_sources"`
 	Subject             string            `json:"sub"`
 	AuthorizedParty     string            `json:"azp"`
 	Email               string            `json:"email"`
-	EmailVerified       idTokenBool       `json:"email_verified"`
+	EmailVerified       claimBool         `json:"email_verified"`
 	PhoneNumber         string            `json:"phone_number"`
-	PhoneNumberVerified idTokenBool       `json:"phone_number_verified"`
-	AMR                 idTokenStrings    `json:"amr"`
+	PhoneNumberVerified claimBool         `json:"phone_number_verified"`
+	AMR                 claimStrings      `json:"amr"`
 	TenantID            string            `json:"tid"`
-	AuthTime            *idTokenTime      `json:"auth_time"`
-	IssuedAt            *idTokenTime      `json:"iat"`
-	Expiry              *idTokenTime      `json:"exp"`
-	NotBefore           *idTokenTime      `json:"nbf"`
+	AuthTime            *numericDate      `json:"auth_time"`
+	IssuedAt            *numericDate      `json:"iat"`
+	Expiry              *numericDate      `json:"exp"`
+	NotBefore           *numericDate      `json:"nbf"`
 }
 
-// idTokenTime is a NumericDate (seconds since the epoch, integer or fraction).
-type idTokenTime time.Time
+// numericDate is a NumericDate (seconds since the epoch, integer or fraction).
+type numericDate time.Time
 
-func (t *idTokenTime) UnmarshalJSON(b []byte) error {
+func (t *numericDate) UnmarshalJSON(b []byte) error {
 	// A NumericDate is a JSON number: a quoted number ("1800000000") is refused. b is one
 	// valid JSON value (encoding/json checked it), so a leading digit or minus sign means a
 	// number, whose syntax ParseFloat accepts.
@@ -464,26 +464,26 @@ func (t *idTokenTime) UnmarshalJSON(b []byte) error {
 		return errors.New("numeric date is not a number")
 	}
 	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsNaN(f) || f < 0 || f > verifierMaxNumericDate {
+	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
 		return errors.New("numeric date out of range")
 	}
 	sec, frac := math.Modf(f)
-	*t = idTokenTime(time.Unix(int64(sec), int64(frac*1e9)).UTC())
+	*t = numericDate(time.Unix(int64(sec), int64(frac*1e9)).UTC())
 	return nil
 }
 
 // time returns the zero time for a nil t.
-func (t *idTokenTime) time() time.Time {
+func (t *numericDate) time() time.Time {
 	if t == nil {
 		return time.Time{}
 	}
 	return time.Time(*t)
 }
 
-// idTokenBool accepts true/false and, as some IdPs send, "true"/"false".
-type idTokenBool bool
+// claimBool accepts true/false and, as some IdPs send, "true"/"false".
+type claimBool bool
 
-func (b *idTokenBool) UnmarshalJSON(data []byte) error {
+func (b *claimBool) UnmarshalJSON(data []byte) error {
 	switch string(data) {
 	case "true", `"true"`:
 		*b = true
@@ -495,10 +495,10 @@ func (b *idTokenBool) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// idTokenStrings accepts a JSON array of strings or a single string.
-type idTokenStrings []string
+// claimStrings accepts a JSON array of strings or a single string.
+type claimStrings []string
 
-func (s *idTokenStrings) UnmarshalJSON(data []byte) error {
+func (s *claimStrings) UnmarshalJSON(data []byte) error {
 	if string(data) == "null" {
 		*s = nil
 		return nil
@@ -510,7 +510,7 @@ func (s *idTokenStrings) UnmarshalJSON(data []byte) error {
 		if json.Unmarshal(data, &one) != nil {
 			return bad
 		}
-		*s = idTokenStrings{one}
+		*s = claimStrings{one}
 	case '[':
 		var many []string
 		if json.Unmarshal(data, &many) != nil {
@@ -523,34 +523,5 @@ func (s *idTokenStrings) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// checkTokenConfig refuses token-verification settings that could never verify a token.
-func checkTokenConfig(cfg Config) error {
-	if cfg.JWKSURL != "" {
-		u, err := url.Parse(cfg.JWKSURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-			return errors.New("otlogin: Config.JWKSURL must be an absolute https URL, e.g. https://<app>.app.transmitsecurity.io/oidc/jwks as given in Mosaic's app settings")
-		}
-		if cfg.Issuer == "" {
-			return errors.New("otlogin: Config.JWKSURL needs Config.Issuer: keys of an application's own domain sign tokens whose iss is that domain (e.g. https://<app>.app.transmitsecurity.io)")
-		}
-	}
-	if cfg.Issuer != "" {
-		if u, err := url.Parse(cfg.Issuer); err != nil || u.Scheme != "https" || u.Host == "" {
-			return errors.New("otlogin: Config.Issuer must be an https URL exactly as in the tokens' iss, e.g. https://userid.security or https://eu.userid.security")
-		}
-	}
-	switch k := cfg.IDTokenDecryptionKey.(type) {
-	case nil:
-	case *rsa.PrivateKey:
-		if k.N == nil || k.N.BitLen() < verifierMinRSABits {
-			return errors.New("otlogin: Config.IDTokenDecryptionKey: an RSA key must have at least 2048 bits")
-		}
-	case *ecdsa.PrivateKey:
-		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() && k.Curve != elliptic.P521() {
-			return errors.New("otlogin: Config.IDTokenDecryptionKey: an ECDSA key must be on P-256, P-384 or P-521")
-		}
-	default:
-		return fmt.Errorf("otlogin: Config.IDTokenDecryptionKey must be an *rsa.PrivateKey or an *ecdsa.PrivateKey, not %T", k)
-	}
-	return nil
-}
+// Config returns the verifier's configuration, defaults applied.
+func (v *Verifier) Config() Config { return v.cfg }

@@ -1,4 +1,4 @@
-package otlogin
+package idtoken
 
 import (
 	"context"
@@ -86,7 +86,7 @@ func TestVerifyStrictParsing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := v.verify(context.Background(), tt.token)
+			c, err := v.Verify(context.Background(), tt.token)
 			if tt.accept {
 				require.NoError(t, err)
 				assert.Equal(t, "user-1", c.Subject)
@@ -95,7 +95,7 @@ func TestVerifyStrictParsing(t *testing.T) {
 			require.Error(t, err, "the token must be refused")
 			assert.Nil(t, c)
 			assert.True(t, strings.HasPrefix(err.Error(), "otlogin:"), "error %q starts with otlogin:", err)
-			assert.NotErrorIs(t, err, errVerifierUnavailable, "a bad token is not an outage")
+			assert.NotErrorIs(t, err, ErrUnavailable, "a bad token is not an outage")
 		})
 	}
 }

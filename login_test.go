@@ -2,7 +2,9 @@ package otlogin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,7 +14,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -274,4 +278,250 @@ func TestMosaicRetryAfterReachesUser(t *testing.T) {
 			assert.Equal(t, "42", r.Header.Get("Retry-After"), "authenticate")
 		})
 	}
+}
+
+// TestOTPOneAuthenticateInFlight: 20 parallel submissions of one correct passcode from the
+// browser that asked for it make one Mosaic authenticate call and one sign-in; every other
+// submission gets the generic invalid-code answer (HTML forms and JSON alike).
+func TestOTPOneAuthenticateInFlight(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"json", "form"} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.emu.CreateUser("ada@example.com", "")
+			c := h.newClient()
+			r := h.postForm(c, "/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {"ada@example.com"}})
+			require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+			code := h.lastCode("ada@example.com")
+			h.emu.SetLatency(20 * time.Millisecond) // a real Mosaic takes time: the race window
+
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			statuses := map[int]int{}
+			start := make(chan struct{})
+			for range 20 {
+				wg.Go(func() {
+					<-start
+					var r response
+					if format == "json" {
+						r = h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": code})
+					} else {
+						r = h.postForm(c, "/auth/otp/authenticate", url.Values{"passcode": {code}})
+					}
+					mu.Lock()
+					statuses[r.StatusCode]++
+					mu.Unlock()
+				})
+			}
+			close(start)
+			wg.Wait()
+			t.Logf("Mosaic authenticate calls: %d; answers: %v", h.emu.Calls(transmittest.EndpointAuthenticateOTP), statuses)
+			assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateOTP), "one Mosaic authenticate per flow at a time")
+			assert.Equal(t, 1, h.store.signedIn(), "one sign-in")
+			assert.Equal(t, 1, h.emu.SessionCount(), "one Mosaic session")
+			assert.Equal(t, 1, statuses[http.StatusOK]+statuses[http.StatusSeeOther], "one success: %v", statuses)
+			assert.Equal(t, 19, statuses[http.StatusBadRequest], "the others get the generic answer: %v", statuses)
+		})
+	}
+}
+
+// TestOTPRetryAfterWrongCode: the in-flight guard does not stop the next attempt once the
+// previous one has been answered (a typo, then the right code).
+func TestOTPRetryAfterWrongCode(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	r := h.postForm(c, "/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {"ada@example.com"}})
+	require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+	code := h.lastCode("ada@example.com")
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	r = h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": wrong})
+	assert.Equal(t, http.StatusBadRequest, r.StatusCode, r.body)
+	r = h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": code})
+	assert.Equal(t, http.StatusOK, r.StatusCode, r.body)
+	assert.Equal(t, 2, h.emu.Calls(transmittest.EndpointAuthenticateOTP))
+}
+
+// TestLinkOneAuthenticateInFlight: codes of several links posted at once under one browser's
+// link flow (an attacker's flow and intercepted codes) reach Mosaic one at a time: one call,
+// nobody signed in.
+func TestLinkOneAuthenticateInFlight(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.Limits.SendsPerIP = Rate{N: -1} })
+	var codes []string
+	for i := range 10 {
+		email := fmt.Sprintf("victim%d@example.com", i)
+		h.emu.CreateUser(email, "")
+		h.postForm(h.newClient(), "/auth/link/email/send", url.Values{"email": {email}})
+		code, _ := linkParams(t, h.lastLink(email))
+		codes = append(codes, code)
+	}
+	h.emu.CreateUser("mallory@example.com", "")
+	attacker := h.newClient()
+	h.postForm(attacker, "/auth/link/email/send", url.Values{"email": {"mallory@example.com"}})
+	_, state := linkParams(t, h.lastLink("mallory@example.com"))
+	h.emu.SetLatency(20 * time.Millisecond)
+
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, code := range codes {
+		wg.Go(func() {
+			<-start
+			r := h.postJSON(attacker, "/auth/link/email/authenticate", map[string]string{"code": code, "state": state})
+			assert.Equal(t, http.StatusBadRequest, r.StatusCode, r.body)
+		})
+	}
+	close(start)
+	wg.Wait()
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink), "one authenticate of the flow at a time")
+	assert.Equal(t, 0, h.store.signedIn())
+	assert.Equal(t, 0, h.emu.SessionCount())
+}
+
+// TestSignInAgainRevokesAfterSave: signing in over an earlier sign-in ends the earlier
+// Mosaic session only once the new session is saved. When the save fails (the old token
+// cannot be deleted, or the new session cannot be committed) the earlier Mosaic session
+// stays alive, so a browser that keeps its old session keeps working tokens.
+func TestSignInAgainRevokesAfterSave(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name        string
+		store       func(*countingStore) scs.Store
+		status      int
+		oldRevoked  bool
+		stillSigned bool // the browser's earlier sign-in survives
+	}{
+		{"saved", nil, http.StatusOK, true, true},
+		{"renew fails", func(s *countingStore) scs.Store { return &failDeleteStore{s} }, http.StatusServiceUnavailable, false, true},
+		{"commit fails", func(s *countingStore) scs.Store { return &failCommitStore{s} }, http.StatusServiceUnavailable, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.emu.CreateUser("ada@example.com", "")
+			c := h.newClient()
+			require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+			h.postJSON(c, "/auth/otp/send", map[string]string{"channel": "email", "identifier": "ada@example.com"})
+			require.Equal(t, 1, h.emu.SessionCount())
+			if tc.store != nil {
+				h.auth.sm.Store = tc.store(h.store)
+			}
+			r := h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": h.lastCode("ada@example.com")})
+			assert.Equal(t, tc.status, r.StatusCode, r.body)
+			h.auth.sm.Store = h.store
+			assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointLogout), "one Mosaic session is ended")
+			assert.Equal(t, 1, h.emu.SessionCount(), "one Mosaic session is alive")
+			me := h.get(c, "/auth/me")
+			if tc.oldRevoked {
+				assert.Contains(t, me.body, `"method":"email_otp"`, "the new sign-in is kept")
+			}
+			if tc.stillSigned && !tc.oldRevoked {
+				assert.Contains(t, me.body, `"method":"magic_link"`, "the earlier sign-in is kept")
+				for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+					h.clock.Advance(d)
+					h.get(c, "/dashboard")
+				}
+				assert.Equal(t, http.StatusOK, h.get(c, "/token").StatusCode, "its Mosaic tokens still work")
+			}
+			if !tc.stillSigned {
+				assert.Equal(t, http.StatusUnauthorized, me.StatusCode, "scs deleted the old token before the failed commit")
+			}
+		})
+	}
+}
+
+// TestMosaicDown: new logins get 503 without retries; signed-in users keep working with no
+// Mosaic call on the RequireAuth path (docs/SECURITY.md F2).
+func TestMosaicDown(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "+14155550123")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	for _, ep := range []transmittest.Endpoint{transmittest.EndpointSendMagicLink, transmittest.EndpointSendOTP,
+		transmittest.EndpointAuthenticateOTP, transmittest.EndpointToken} {
+		h.emu.Force(ep, transmittest.FaultUnavailable())
+	}
+	sends := h.emu.Calls(transmittest.EndpointSendMagicLink)
+	r := h.postJSON(h.newClient(), "/auth/link/email/send", map[string]string{"email": "ada@example.com"})
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	assert.Contains(t, r.body, "temporarily unavailable")
+	assert.Equal(t, sends+1, h.emu.Calls(transmittest.EndpointSendMagicLink), "no automatic retry")
+	r = h.postForm(h.newClient(), "/auth/otp/send", url.Values{"channel": {"sms"}, "identifier": {"+14155550123"}})
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointSendOTP), "no automatic retry")
+
+	calls := mosaicCalls(h) + h.emu.Calls(transmittest.EndpointToken) + h.emu.Calls(transmittest.EndpointJWKS)
+	for i := 0; i < 5; i++ {
+		assert.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+		assert.Equal(t, http.StatusOK, h.get(c, "/auth/me").StatusCode)
+	}
+	assert.Equal(t, calls, mosaicCalls(h)+h.emu.Calls(transmittest.EndpointToken)+h.emu.Calls(transmittest.EndpointJWKS))
+}
+
+// TestMosaicRateLimitIs429: Mosaic's own 429 becomes a 429 with Retry-After.
+func TestMosaicRateLimitIs429(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	h.emu.Force(transmittest.EndpointSendMagicLink, transmittest.FaultRateLimited(42*time.Second))
+	r := h.postJSON(h.newClient(), "/auth/link/email/send", map[string]string{"email": "ada@example.com"})
+	assert.Equal(t, http.StatusTooManyRequests, r.StatusCode)
+	assert.Equal(t, "42", r.Header.Get("Retry-After"))
+}
+
+// TestOnLoginRefuses: an OnLogin error refuses the sign-in and ends the Mosaic session.
+func TestOnLoginRefuses(t *testing.T) {
+	t.Parallel()
+	var seen *User
+	h := newHarness(t, func(c *Config) {
+		c.OnLogin = func(_ context.Context, u *User) error {
+			seen = u
+			return errors.New("banned")
+		}
+	})
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	r := h.signInLink(c, "ada@example.com", "/dashboard")
+	assert.Equal(t, http.StatusForbidden, r.StatusCode)
+	assert.Contains(t, r.body, "can&#39;t sign in here")
+	assert.NotContains(t, r.body, "banned")
+	require.NotNil(t, seen)
+	assert.Equal(t, "ada@example.com", seen.Email)
+	assert.Equal(t, http.StatusSeeOther, h.get(c, "/dashboard").StatusCode)
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointLogout), "Mosaic session ended")
+	assert.Equal(t, 0, h.emu.SessionCount())
+}
+
+// TestVerificationKeysUnavailable: when discovery fails at sign-in the answer is 503 and
+// nobody is signed in.
+func TestVerificationKeysUnavailable(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	h.emu.Force(transmittest.EndpointDiscovery, transmittest.FaultUnavailable())
+	c := h.newClient()
+	r := h.signInLink(c, "ada@example.com", "/")
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	assert.Equal(t, http.StatusSeeOther, h.get(c, "/dashboard").StatusCode)
+	assert.Equal(t, 0, h.emu.SessionCount(), "the Mosaic session was ended")
+}
+
+// TestSignInAgain: signing in over an earlier sign-in ends the earlier Mosaic session.
+func TestSignInAgain(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "+14155550123")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	require.Equal(t, http.StatusSeeOther, h.signInOTP(c, "sms", "+14155550123").StatusCode)
+	assert.Equal(t, 1, h.emu.SessionCount())
+	r := h.get(c, "/auth/me")
+	assert.Contains(t, r.body, `"method":"sms_otp"`)
 }

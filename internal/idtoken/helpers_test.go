@@ -1,4 +1,4 @@
-package otlogin
+package idtoken
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/stretchr/testify/require"
 )
 
@@ -36,27 +37,8 @@ var verifierTestKeys = sync.OnceValue(func() []*rsa.PrivateKey {
 	return keys
 })
 
-// verifierTestClock is a settable clock safe for concurrent use.
-type verifierTestClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newVerifierTestClock() *verifierTestClock {
-	return &verifierTestClock{t: time.Unix(1_800_000_000, 0).UTC()}
-}
-
-func (c *verifierTestClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *verifierTestClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newVerifierTestClock returns the tests' settable clock, on a fixed date.
+func newVerifierTestClock() *safe.Clock { return safe.NewClockAt(time.Unix(1_800_000_000, 0).UTC()) }
 
 // verifierTestIdP serves discovery and a JWKS and counts requests.
 type verifierTestIdP struct {
@@ -154,18 +136,18 @@ func (p *verifierTestIdP) set(f func(p *verifierTestIdP)) {
 }
 
 // discover is a Discover func that reads the discovery document over HTTP.
-func (p *verifierTestIdP) discover(ctx context.Context) (verifierDiscovery, error) {
+func (p *verifierTestIdP) discover(ctx context.Context) (Discovery, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.srv.URL+"/.well-known/openid-configuration", nil)
 	if err != nil {
-		return verifierDiscovery{}, err
+		return Discovery{}, err
 	}
 	resp, err := p.srv.Client().Do(req)
 	if err != nil {
-		return verifierDiscovery{}, err
+		return Discovery{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return verifierDiscovery{}, fmt.Errorf("status %d", resp.StatusCode)
+		return Discovery{}, fmt.Errorf("status %d", resp.StatusCode)
 	}
 	var doc struct {
 		Issuer  string   `json:"issuer"`
@@ -173,9 +155,9 @@ func (p *verifierTestIdP) discover(ctx context.Context) (verifierDiscovery, erro
 		Algs    []string `json:"id_token_signing_alg_values_supported"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
-		return verifierDiscovery{}, err
+		return Discovery{}, err
 	}
-	return verifierDiscovery{Issuer: doc.Issuer, JWKSURL: doc.JWKSURI, Algorithms: doc.Algs}, nil
+	return Discovery{Issuer: doc.Issuer, JWKSURL: doc.JWKSURI, Algorithms: doc.Algs}, nil
 }
 
 func verifierTestJWK(key *rsa.PrivateKey, kid string) jose.JSONWebKey {
@@ -183,9 +165,9 @@ func verifierTestJWK(key *rsa.PrivateKey, kid string) jose.JSONWebKey {
 }
 
 // newVerifierForTest builds a verifier against p with a test clock.
-func newVerifierForTest(t *testing.T, p *verifierTestIdP, clock *verifierTestClock, edit func(*verifierConfig)) *verifier {
+func newVerifierForTest(t *testing.T, p *verifierTestIdP, clock *safe.Clock, edit func(*Config)) *Verifier {
 	t.Helper()
-	c := verifierConfig{
+	c := Config{
 		ClientID: verifierTestClientID,
 		Discover: p.discover,
 		Timeout:  2 * time.Second,
@@ -194,7 +176,7 @@ func newVerifierForTest(t *testing.T, p *verifierTestIdP, clock *verifierTestClo
 	if edit != nil {
 		edit(&c)
 	}
-	return newVerifier(c)
+	return New(c)
 }
 
 func verifierTestClaims(now time.Time) map[string]any {

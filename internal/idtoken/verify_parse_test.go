@@ -1,4 +1,4 @@
-package otlogin
+package idtoken
 
 import (
 	"context"
@@ -18,14 +18,14 @@ func TestVerifySignatureCoversTokenText(t *testing.T) {
 	keys := verifierTestKeys()
 	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
 	clock := newVerifierTestClock()
-	v := newVerifier(verifierConfig{ClientID: verifierTestClientID, Discover: p.discover, Now: clock.Now})
+	v := New(Config{ClientID: verifierTestClientID, Discover: p.discover, Now: clock.Now})
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	tried := 0
 	for i := 0; i < 8 && tried < 2; i++ {
 		claims := verifierTestClaims(clock.Now())
 		claims["pad"] = strings.Repeat("x", i)
 		raw := verifierTestMint(t, jose.RS256, keys[0], "k1", claims, nil)
-		_, err := v.verify(context.Background(), raw)
+		_, err := v.Verify(context.Background(), raw)
 		require.NoError(t, err, "the untouched token verifies")
 		parts := strings.Split(raw, ".")
 		if len(parts[1])%4 == 0 {
@@ -35,7 +35,7 @@ func TestVerifySignatureCoversTokenText(t *testing.T) {
 		last := strings.IndexByte(alphabet, parts[1][len(parts[1])-1])
 		parts[1] = parts[1][:len(parts[1])-1] + string(alphabet[last^1]) // flip an unused bit
 		altered := strings.Join(parts, ".")
-		_, err = v.verify(context.Background(), altered)
+		_, err = v.Verify(context.Background(), altered)
 		require.Error(t, err, fmt.Sprintf("payload padding %d: an altered token text is refused", i))
 	}
 	require.Equal(t, 2, tried, "payloads with unused bits were tried")

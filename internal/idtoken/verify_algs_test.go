@@ -1,4 +1,4 @@
-package otlogin
+package idtoken
 
 import (
 	"context"
@@ -54,14 +54,14 @@ func TestVerifyAlgorithmsFromDiscovery(t *testing.T) {
 			clock := newVerifierTestClock()
 			v := newVerifierForTest(t, p, clock, nil)
 			raw := verifierTestMint(t, tt.alg, tt.key, tt.kid, verifierTestClaims(clock.Now()), nil)
-			c, err := v.verify(context.Background(), raw)
+			c, err := v.Verify(context.Background(), raw)
 			if tt.accept {
 				require.NoError(t, err)
 				assert.Equal(t, "user-1", c.Subject)
 				return
 			}
 			require.Error(t, err)
-			assert.Equal(t, tt.outage, errors.Is(err, errVerifierUnavailable), "%v", err)
+			assert.Equal(t, tt.outage, errors.Is(err, ErrUnavailable), "%v", err)
 		})
 	}
 }
@@ -76,14 +76,14 @@ func TestVerifyAppKeysNoFallback(t *testing.T) {
 	app := newVerifierTestIdP(t, verifierTestJWK(keys[1], "app-1"))
 	const appIssuer = "https://acme.app.transmitsecurity.io"
 	clock := newVerifierTestClock()
-	v := newVerifierForTest(t, tenant, clock, func(c *verifierConfig) {
+	v := newVerifierForTest(t, tenant, clock, func(c *Config) {
 		c.Issuer = appIssuer
 		c.JWKSURL = app.srv.URL + "/jwks"
 	})
 	claims := verifierTestClaims(clock.Now())
 	claims["iss"] = appIssuer
 
-	_, err := v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[1], "app-1", claims, nil))
+	_, err := v.Verify(context.Background(), verifierTestMint(t, jose.RS256, keys[1], "app-1", claims, nil))
 	require.NoError(t, err, "the application's key verifies")
 
 	for name, raw := range map[string]string{
@@ -91,11 +91,11 @@ func TestVerifyAppKeysNoFallback(t *testing.T) {
 		"tenant key, no kid":     verifierTestMint(t, jose.RS256, keys[0], "", claims, nil),
 		"tenant key, app kid":    verifierTestMint(t, jose.RS256, keys[0], "app-1", claims, nil),
 	} {
-		_, err := v.verify(context.Background(), raw)
+		_, err := v.Verify(context.Background(), raw)
 		require.Error(t, err, name)
 	}
 	tenantClaims := verifierTestClaims(clock.Now())
-	_, err = v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[1], "app-1", tenantClaims, nil))
+	_, err = v.Verify(context.Background(), verifierTestMint(t, jose.RS256, keys[1], "app-1", tenantClaims, nil))
 	require.Error(t, err, "the tenant's issuer is not the application's")
 	assert.Equal(t, int64(0), tenant.jwksFetches.Load(), "the tenant's JWKS is never fetched")
 }

@@ -1,4 +1,4 @@
-package otlogin
+package idtoken
 
 import (
 	"context"
@@ -29,7 +29,7 @@ func TestVerifyGoodToken(t *testing.T) {
 
 	now := clock.Now()
 	raw := verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(now), nil)
-	c, err := v.verify(context.Background(), raw)
+	c, err := v.Verify(context.Background(), raw)
 	require.NoError(t, err)
 	assert.Equal(t, "user-1", c.Subject)
 	assert.Equal(t, "alice@example.com", c.Email)
@@ -47,7 +47,7 @@ func TestVerifyGoodToken(t *testing.T) {
 	assert.Equal(t, "user-1", raws["sub"])
 
 	// Second verification uses the cached discovery and keys.
-	_, err = v.verify(context.Background(), raw)
+	_, err = v.Verify(context.Background(), raw)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), p.discoveryFetches.Load(), "discovery is cached")
 	assert.Equal(t, int64(1), p.jwksFetches.Load(), "JWKS is cached")
@@ -126,7 +126,7 @@ func TestVerifyRejectsAndAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := v.verify(context.Background(), tt.token)
+			c, err := v.Verify(context.Background(), tt.token)
 			if tt.accept {
 				require.NoError(t, err)
 				assert.Equal(t, "user-1", c.Subject)
@@ -151,7 +151,7 @@ func TestVerifyLeewayConfigured(t *testing.T) {
 	keys := verifierTestKeys()
 	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
 	clock := newVerifierTestClock()
-	v := newVerifierForTest(t, p, clock, func(c *verifierConfig) { c.Leeway = 5 * time.Second })
+	v := newVerifierForTest(t, p, clock, func(c *Config) { c.Leeway = 5 * time.Second })
 	now := clock.Now()
 	tests := []struct {
 		name   string
@@ -168,7 +168,7 @@ func TestVerifyLeewayConfigured(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := verifierTestClaims(now)
 			c[tt.claim] = tt.at.Unix()
-			_, err := v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", c, nil))
+			_, err := v.Verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", c, nil))
 			if tt.accept {
 				require.NoError(t, err)
 			} else {
@@ -199,10 +199,10 @@ func TestVerifyIssuerSource(t *testing.T) {
 			p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
 			p.set(func(p *verifierTestIdP) { p.issuer = tt.discoveryIss })
 			clock := newVerifierTestClock()
-			v := newVerifierForTest(t, p, clock, func(c *verifierConfig) { c.Issuer = tt.configIss })
+			v := newVerifierForTest(t, p, clock, func(c *Config) { c.Issuer = tt.configIss })
 			c := verifierTestClaims(clock.Now())
 			c["iss"] = tt.tokenIss
-			got, err := v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", c, nil))
+			got, err := v.Verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", c, nil))
 			if tt.accept {
 				require.NoError(t, err)
 				assert.Equal(t, tt.tokenIss, got.Issuer)
@@ -219,20 +219,20 @@ func TestVerifyDiscoveryRetriedAfterFailure(t *testing.T) {
 	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
 	clock := newVerifierTestClock()
 	var calls atomic.Int64
-	v := newVerifierForTest(t, p, clock, func(c *verifierConfig) {
-		c.Discover = func(ctx context.Context) (verifierDiscovery, error) {
+	v := newVerifierForTest(t, p, clock, func(c *Config) {
+		c.Discover = func(ctx context.Context) (Discovery, error) {
 			if calls.Add(1) == 1 {
-				return verifierDiscovery{}, errors.New("discovery down")
+				return Discovery{}, errors.New("discovery down")
 			}
 			return p.discover(ctx)
 		}
 	})
 	raw := verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil)
-	_, err := v.verify(context.Background(), raw)
-	require.ErrorIs(t, err, errVerifierUnavailable)
-	_, err = v.verify(context.Background(), raw)
+	_, err := v.Verify(context.Background(), raw)
+	require.ErrorIs(t, err, ErrUnavailable)
+	_, err = v.Verify(context.Background(), raw)
 	require.NoError(t, err, "discovery is retried after a failure")
-	_, err = v.verify(context.Background(), raw)
+	_, err = v.Verify(context.Background(), raw)
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), calls.Load(), "a successful discovery is cached")
 }
@@ -245,25 +245,25 @@ func TestVerifyMisconfigured(t *testing.T) {
 	raw := verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil)
 	tests := []struct {
 		name string
-		edit func(*verifierConfig)
+		edit func(*Config)
 	}{
-		{"no client id", func(c *verifierConfig) { c.ClientID = "" }},
-		{"no discover", func(c *verifierConfig) { c.Discover = nil }},
-		{"empty issuer", func(c *verifierConfig) {
-			c.Discover = func(context.Context) (verifierDiscovery, error) {
-				return verifierDiscovery{JWKSURL: p.srv.URL + "/jwks"}, nil
+		{"no client id", func(c *Config) { c.ClientID = "" }},
+		{"no discover", func(c *Config) { c.Discover = nil }},
+		{"empty issuer", func(c *Config) {
+			c.Discover = func(context.Context) (Discovery, error) {
+				return Discovery{JWKSURL: p.srv.URL + "/jwks"}, nil
 			}
 		}},
-		{"bad jwks url", func(c *verifierConfig) {
-			c.Discover = func(context.Context) (verifierDiscovery, error) {
-				return verifierDiscovery{Issuer: verifierTestIssuer, JWKSURL: "file:///etc/passwd"}, nil
+		{"bad jwks url", func(c *Config) {
+			c.Discover = func(context.Context) (Discovery, error) {
+				return Discovery{Issuer: verifierTestIssuer, JWKSURL: "file:///etc/passwd"}, nil
 			}
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := newVerifierForTest(t, p, clock, tt.edit)
-			_, err := v.verify(context.Background(), raw)
+			_, err := v.Verify(context.Background(), raw)
 			require.Error(t, err)
 		})
 	}
@@ -275,33 +275,33 @@ func TestVerifyHangs(t *testing.T) {
 	keys := verifierTestKeys()
 	tests := []struct {
 		name string
-		edit func(p *verifierTestIdP, c *verifierConfig)
+		edit func(p *verifierTestIdP, c *Config)
 	}{
-		{"discovery", func(_ *verifierTestIdP, c *verifierConfig) {
-			c.Discover = func(ctx context.Context) (verifierDiscovery, error) {
+		{"discovery", func(_ *verifierTestIdP, c *Config) {
+			c.Discover = func(ctx context.Context) (Discovery, error) {
 				<-ctx.Done()
-				return verifierDiscovery{}, ctx.Err()
+				return Discovery{}, ctx.Err()
 			}
 		}},
-		{"discovery ignoring its context", func(_ *verifierTestIdP, c *verifierConfig) {
-			c.Discover = func(ctx context.Context) (verifierDiscovery, error) {
+		{"discovery ignoring its context", func(_ *verifierTestIdP, c *Config) {
+			c.Discover = func(ctx context.Context) (Discovery, error) {
 				time.Sleep(time.Second)
-				return verifierDiscovery{}, errors.New("late")
+				return Discovery{}, errors.New("late")
 			}
 		}},
-		{"jwks", func(p *verifierTestIdP, _ *verifierConfig) { p.set(func(p *verifierTestIdP) { p.mode = "hang" }) }},
+		{"jwks", func(p *verifierTestIdP, _ *Config) { p.set(func(p *verifierTestIdP) { p.mode = "hang" }) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
 			clock := newVerifierTestClock()
-			v := newVerifierForTest(t, p, clock, func(c *verifierConfig) {
+			v := newVerifierForTest(t, p, clock, func(c *Config) {
 				c.Timeout = 50 * time.Millisecond
 				tt.edit(p, c)
 			})
-			_, err := v.verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil))
-			require.ErrorIs(t, err, errVerifierUnavailable)
+			_, err := v.Verify(context.Background(), verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil))
+			require.ErrorIs(t, err, ErrUnavailable)
 		})
 	}
 }
@@ -321,17 +321,17 @@ func TestVerifyCallerCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := v.verify(ctx, raw)
+		_, err := v.Verify(ctx, raw)
 		errc <- err
 	}()
 	<-p.hit // the JWKS fetch is in progress
 	cancel()
 	err := <-errc
 	require.ErrorIs(t, err, context.Canceled)
-	require.ErrorIs(t, err, errVerifierUnavailable, "keys not fetched yet is an outage, not a bad token")
+	require.ErrorIs(t, err, ErrUnavailable, "keys not fetched yet is an outage, not a bad token")
 
 	close(gate)
-	_, err = v.verify(context.Background(), raw)
+	_, err = v.Verify(context.Background(), raw)
 	require.NoError(t, err, "a later verify works")
 	assert.Equal(t, int64(1), p.jwksFetches.Load(), "the detached fetch was reused, not repeated")
 }
@@ -344,9 +344,9 @@ func TestVerifyCallerCancelledDuringDiscovery(t *testing.T) {
 	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
 	clock := newVerifierTestClock()
 	started, release := make(chan struct{}), make(chan struct{})
-	v := newVerifierForTest(t, p, clock, func(c *verifierConfig) {
+	v := newVerifierForTest(t, p, clock, func(c *Config) {
 		discover := c.Discover
-		c.Discover = func(ctx context.Context) (verifierDiscovery, error) {
+		c.Discover = func(ctx context.Context) (Discovery, error) {
 			close(started)
 			<-release
 			return discover(ctx)
@@ -356,16 +356,16 @@ func TestVerifyCallerCancelledDuringDiscovery(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := v.verify(ctx, raw)
+		_, err := v.Verify(ctx, raw)
 		errc <- err
 	}()
 	<-started
 	cancel()
 	err := <-errc
 	require.ErrorIs(t, err, context.Canceled)
-	require.ErrorIs(t, err, errVerifierUnavailable)
+	require.ErrorIs(t, err, ErrUnavailable)
 	close(release)
-	_, err = v.verify(context.Background(), raw)
+	_, err = v.Verify(context.Background(), raw)
 	require.NoError(t, err)
 }
 
@@ -384,7 +384,7 @@ func TestVerifyHostileTokens(t *testing.T) {
 	}{
 		{"empty", "", true},
 		{"1 MiB", strings.Repeat("a", 1<<20), true},
-		{"just over cap", strings.Repeat("a", verifierMaxTokenBytes-2) + ".a.a", true},
+		{"just over cap", strings.Repeat("a", maxTokenBytes-2) + ".a.a", true},
 		{"100k dots", strings.Repeat(".", 100_000), true},
 		{"20 dots", strings.Repeat("a.", 20) + "a", true},
 		{"JWE shape (4 dots), no decryption key", "a.b.c.d.e", false},
@@ -398,10 +398,10 @@ func TestVerifyHostileTokens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := v.verify(context.Background(), tt.token)
+			_, err := v.Verify(context.Background(), tt.token)
 			require.Error(t, err)
 			if tt.precheck {
-				require.Error(t, idTokenPrecheck(tt.token))
+				require.Error(t, precheck(tt.token))
 				assert.Equal(t, int64(0), p.discoveryFetches.Load(), "rejected before any network call")
 			}
 			if len(tt.token) > 8 {
@@ -409,6 +409,6 @@ func TestVerifyHostileTokens(t *testing.T) {
 			}
 		})
 	}
-	_, err := v.verify(context.Background(), good)
+	_, err := v.Verify(context.Background(), good)
 	require.NoError(t, err)
 }

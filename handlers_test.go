@@ -2,6 +2,7 @@ package otlogin
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -105,7 +106,7 @@ func TestLogoutSkipsRevalidation(t *testing.T) {
 	c := h.newClient()
 	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
 	token := h.sessionCookie(c)
-	h.clock.Advance(DefaultRevalidateEvery + time.Minute)
+	h.clock.Advance(defaultRevalidateEvery + time.Minute)
 	h.emu.SetLatency(1500 * time.Millisecond)
 	start := time.Now()
 	r := h.postJSON(c, "/auth/logout", map[string]string{})
@@ -118,4 +119,37 @@ func TestLogoutSkipsRevalidation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, h.auth.Shutdown(ctx))
+}
+
+// TestLogoutRace: a slow request that loaded the session before logout does not resurrect
+// it when it finishes (docs/SECURITY.md S5).
+func TestLogoutRace(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	token := h.sessionCookie(c)
+	done := make(chan response, 1)
+	go func() {
+		resp, err := h.clientWithCookie(token).Get(h.url("/slow"))
+		if err != nil {
+			done <- response{}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- response{Response: resp, body: string(b)}
+	}()
+	<-h.slowStarted
+	require.Equal(t, http.StatusSeeOther, h.postForm(c, "/auth/logout", nil).StatusCode)
+	close(h.slowRelease)
+	slow := <-done
+	require.NotNil(t, slow.Response)
+	assert.Equal(t, "slow done", slow.body)
+	assert.Empty(t, slow.Header.Values("Set-Cookie"), "no cookie for a dead session")
+	found, err := h.auth.storeHas(context.Background(), token)
+	require.NoError(t, err)
+	assert.False(t, found, "the slow request did not recreate the session")
+	assert.Equal(t, http.StatusSeeOther, h.get(h.clientWithCookie(token), "/dashboard").StatusCode)
 }

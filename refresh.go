@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
+	"github.com/otlogin/otlogin/internal/wire"
 	"github.com/otlogin/otlogin/transmit"
 )
 
@@ -31,9 +33,9 @@ type recentRefreshes struct {
 }
 
 type recentRefresh struct {
-	tok     *transmit.TokenResponse
-	at      time.Time
-	session string // Mosaic session id, for dropSession
+	tok             *transmit.TokenResponse
+	at              time.Time
+	mosaicSessionID string // Mosaic session id, for dropMosaicSession
 }
 
 func (c *recentRefreshes) get(key string, now time.Time) *transmit.TokenResponse {
@@ -46,19 +48,19 @@ func (c *recentRefreshes) get(key string, now time.Time) *transmit.TokenResponse
 	return e.tok
 }
 
-// dropSession forgets the results of one Mosaic session (at logout). It walks the cache,
+// dropMosaicSession forgets the results of one Mosaic session (at logout). It walks the cache,
 // which is bounded by maxRecent.
-func (c *recentRefreshes) dropSession(sessionID string) {
+func (c *recentRefreshes) dropMosaicSession(mosaicSessionID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, e := range c.m {
-		if e.session == sessionID {
+		if e.mosaicSessionID == mosaicSessionID {
 			delete(c.m, k)
 		}
 	}
 }
 
-func (c *recentRefreshes) put(key, sessionID string, tok *transmit.TokenResponse, now time.Time) {
+func (c *recentRefreshes) put(key, mosaicSessionID string, tok *transmit.TokenResponse, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -79,7 +81,7 @@ func (c *recentRefreshes) put(key, sessionID string, tok *transmit.TokenResponse
 			delete(c.m, oldest)
 		}
 	}
-	c.m[key] = recentRefresh{tok: tok, at: now, session: sessionID}
+	c.m[key] = recentRefresh{tok: tok, at: now, mosaicSessionID: mosaicSessionID}
 }
 
 // AccessToken returns a valid Mosaic access token of the signed-in user of ctx (a request
@@ -124,7 +126,7 @@ func (a *Auth) AccessToken(ctx context.Context) (string, error) {
 // returned. A successful refresh also counts as a revalidation.
 func (a *Auth) refreshAuth(ctx context.Context, s *authState) (*authState, error) {
 	now := a.cfg.Now()
-	sum := sha256.Sum256([]byte(s.sessionID + "\x00" + s.refreshToken))
+	sum := sha256.Sum256([]byte(s.mosaicSessionID + "\x00" + s.refreshToken))
 	key := hex.EncodeToString(sum[:])
 	v, err, _ := a.refreshes.Do(key, func() (any, error) {
 		if tok := a.recent.get(key, a.cfg.Now()); tok != nil {
@@ -136,13 +138,13 @@ func (a *Auth) refreshAuth(ctx context.Context, s *authState) (*authState, error
 		if err != nil {
 			return nil, err
 		}
-		a.recent.put(key, s.sessionID, tok, a.cfg.Now())
+		a.recent.put(key, s.mosaicSessionID, tok, a.cfg.Now())
 		return tok, nil
 	})
 	if err != nil && !errors.Is(err, transmit.ErrUnavailable) && !errors.Is(err, transmit.ErrRateLimited) {
 		// Refresh tokens are single-use: another instance (or a request that loaded the
 		// session earlier) may have refreshed first and saved the rotated tokens.
-		if fresh := a.awaitRotated(ctx, s.sessionID, s.refreshToken); fresh != nil {
+		if fresh := a.awaitRotated(ctx, s.mosaicSessionID, s.refreshToken); fresh != nil {
 			fresh.checked = now
 			a.sm.Put(ctx, keyAuth, encodeAuth(fresh))
 			a.log(ctx, "refresh", s.user.Method, "rotated_elsewhere", s.user.Subject)
@@ -193,8 +195,8 @@ func (a *Auth) revalidate(ctx context.Context, b []byte) bool {
 	if _, err := a.refreshAuth(ctx, s); err != nil {
 		if userGone(err) {
 			a.log(ctx, "revalidate", s.user.Method, "user_gone", s.user.Subject, "error", errKind(err))
-			a.deleteRotated(ctx, s.sessionID)
-			a.recent.dropSession(s.sessionID)
+			a.deleteRotated(ctx, s.mosaicSessionID)
+			a.recent.dropMosaicSession(s.mosaicSessionID)
 			return false
 		}
 		s.checked = now // retry next period, not on every request
@@ -204,6 +206,21 @@ func (a *Auth) revalidate(ctx context.Context, b []byte) bool {
 	}
 	a.log(ctx, "revalidate", s.user.Method, "ok", s.user.Subject)
 	return true
+}
+
+// revalidationDue reports whether the signed-in state whose user part is u (rest: the
+// reader decodeUserInto returned) was last checked with Mosaic (or signed in) at least
+// Config.RevalidateEvery before now. It allocates nothing: it runs on every signed-in request.
+func (a *Auth) revalidationDue(now time.Time, u *User, rest wire.Reader) bool {
+	every := a.cfg.RevalidateEvery
+	if every <= 0 {
+		return false
+	}
+	checked := checkedAt(rest)
+	if checked == 0 {
+		checked = u.AuthTime.Unix()
+	}
+	return now.Sub(time.Unix(checked, 0)) >= every
 }
 
 // userGone reports whether a refresh error is Mosaic refusing the refresh token itself (400,
@@ -232,7 +249,7 @@ const (
 // for a short while and returns a signed-in state once one holds a refresh token other than
 // used and a valid access token: the result of a refresh made by another request. It
 // returns nil otherwise.
-func (a *Auth) awaitRotated(ctx context.Context, sessionID, used string) *authState {
+func (a *Auth) awaitRotated(ctx context.Context, mosaicSessionID, used string) *authState {
 	token := a.sm.Token(ctx)
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -246,8 +263,8 @@ func (a *Auth) awaitRotated(ctx context.Context, sessionID, used string) *authSt
 		if token != "" {
 			candidates[0] = decodeStoredAuth(a.storedAuthBytes(ctx, token))
 		}
-		if sessionID != "" {
-			candidates[1] = decodeStoredAuth(a.authOf(a.storeFindKey(ctx, rotatedKey(sessionID))))
+		if mosaicSessionID != "" {
+			candidates[1] = decodeStoredAuth(a.authOf(a.storeFindKey(ctx, rotatedKey(mosaicSessionID))))
 		}
 		for _, s := range candidates {
 			if s != nil && s.refreshToken != used && a.cfg.Now().Add(refreshMargin).Before(s.accessExpiry) {
@@ -269,4 +286,43 @@ func decodeStoredAuth(raw []byte, _ bool, err error) *authState {
 		return nil
 	}
 	return s
+}
+
+// rotatedKey is the store key of the record that holds a Mosaic session's newest tokens
+// (see saveRotated). It cannot collide with scs's 43-character tokens.
+func rotatedKey(mosaicSessionID string) string {
+	sum := sha256.Sum256([]byte("otlogin-rotated\x00" + mosaicSessionID))
+	return "otlogin-rotated-" + hex.EncodeToString(sum[:16])
+}
+
+// saveRotated records the signed-in state after a token refresh in a record of its own.
+// The session itself may be overwritten by a slower request of another instance that
+// loaded it before the refresh (scs saves whole sessions); this record is written only by
+// refreshes, so the rotated refresh token survives such a write. Best effort.
+func (a *Auth) saveRotated(ctx context.Context, s *authState) error {
+	if s.mosaicSessionID == "" {
+		return nil
+	}
+	b, err := a.sm.Codec.Encode(s.user.ExpiresAt, map[string]any{keyAuth: encodeAuth(s)})
+	if err != nil {
+		return err
+	}
+	key := rotatedKey(s.mosaicSessionID)
+	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
+		return cs.CommitCtx(ctx, key, b, s.user.ExpiresAt)
+	}
+	return a.sm.Store.Commit(key, b, s.user.ExpiresAt)
+}
+
+// deleteRotated removes the record of saveRotated. Best effort.
+func (a *Auth) deleteRotated(ctx context.Context, mosaicSessionID string) {
+	if mosaicSessionID == "" {
+		return
+	}
+	key := rotatedKey(mosaicSessionID)
+	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
+		_ = cs.DeleteCtx(ctx, key)
+		return
+	}
+	_ = a.sm.Store.Delete(key)
 }

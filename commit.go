@@ -1,0 +1,228 @@
+package otlogin
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// sessionWriter commits the session and writes its cookie before the first byte of the
+// answer, and at the end when nothing was written.
+type sessionWriter struct {
+	http.ResponseWriter
+	a      *Auth
+	r      *http.Request
+	st     *reqState  // always &state
+	state  reqState   // allocated with the writer
+	ctx    sessionCtx // the request's context, allocated with the writer
+	done   bool       // commit attempted
+	failed bool       // commit failed: a 503 was written and the handler's output is dropped
+}
+
+func (w *sessionWriter) WriteHeader(code int) {
+	if !w.done {
+		w.commit()
+	}
+	if w.failed {
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *sessionWriter) Write(b []byte) (int, error) {
+	if !w.done {
+		w.commit()
+	}
+	if w.failed {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush commits the session, then flushes the underlying writer if it can.
+func (w *sessionWriter) Flush() {
+	if !w.done {
+		w.commit()
+	}
+	if w.failed {
+		return
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *sessionWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// finish commits when the handler wrote nothing, and saves late changes otherwise.
+func (w *sessionWriter) finish() {
+	if !w.done {
+		w.commit()
+		return
+	}
+	if w.st.late && !w.failed && !w.st.unavailable {
+		ctx := w.r.Context()
+		if token := w.a.sm.Token(ctx); token != "" {
+			_, _, _ = w.a.saveLoaded(ctx, w.st, token) // the answer is gone: best effort
+		}
+	}
+}
+
+// commit saves the session if it changed. A session loaded from the store is saved only
+// while its token still exists there (see [UpdateStore]), so a slow request cannot
+// resurrect a session that a logout destroyed meanwhile.
+func (w *sessionWriter) commit() {
+	w.done = true
+	a, st := w.a, w.st
+	if setsCookie(w.ResponseWriter.Header(), a.sm.Cookie.Name) {
+		a.stackedInside()
+	}
+	if st.unavailable {
+		return
+	}
+	if w.ctx.untouched() {
+		return // scs's session was never decoded, so nothing changed it
+	}
+	ctx := w.r.Context()
+	switch a.sm.Status(ctx) {
+	case scs.Modified:
+		token := a.sm.Token(ctx)
+		var expiry time.Time
+		if token != "" && token == st.loadedToken {
+			// Loaded from the store: an update, never an insert, so a session a logout
+			// deleted meanwhile stays deleted.
+			var saved bool
+			var err error
+			expiry, saved, err = a.saveLoaded(ctx, st, token)
+			if err != nil {
+				w.fail(err)
+				return
+			}
+			if !saved {
+				return
+			}
+		} else {
+			// A new session (first save, or a renewed token after a sign-in): an insert.
+			var err error
+			token, expiry, err = a.sm.Commit(ctx)
+			if err != nil {
+				w.fail(err)
+				return
+			}
+		}
+		w.writeCookie(ctx, token, expiry)
+		if hook := st.afterSave; hook != nil {
+			st.afterSave = nil
+			hook(ctx)
+		}
+	case scs.Destroyed:
+		w.writeCookie(ctx, "", time.Time{})
+	}
+}
+
+// writeCookie writes the session cookie, keeping Cache-Control: no-store when the answer
+// already had it (scs adds a weaker no-cache="Set-Cookie").
+func (w *sessionWriter) writeCookie(ctx context.Context, token string, expiry time.Time) {
+	h := w.ResponseWriter.Header()
+	noStore := strings.Contains(h.Get("Cache-Control"), "no-store")
+	w.a.sm.WriteSessionCookie(ctx, w.ResponseWriter, token, expiry)
+	if noStore {
+		h.Set("Cache-Control", "no-store")
+	}
+}
+
+// fail replaces the answer with a 503 when the session could not be saved.
+func (w *sessionWriter) fail(err error) {
+	w.failed = true
+	w.a.log(w.r.Context(), "session", "", "unavailable", "", "error", errKind(err))
+	if hook := w.st.onFailure; hook != nil {
+		w.st.onFailure = nil
+		hook(w.r.Context())
+	}
+	h := w.ResponseWriter.Header()
+	h.Del("Location")
+	h.Del("Set-Cookie")
+	h.Del("Clear-Site-Data")
+	h.Del("Content-Length")
+	setSecurityHeaders(h)
+	e := errUnavailable(err)
+	if wantsJSON(w.r) {
+		writeJSON(w.ResponseWriter, e.Status, map[string]string{"error": e.Code, "message": e.Message})
+		return
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	w.ResponseWriter.WriteHeader(e.Status)
+	_, _ = w.ResponseWriter.Write([]byte(e.Message + "\n"))
+}
+
+// reconcile runs before a session loaded from the store is saved again. It reports false
+// when the session is gone from the store (a logout meanwhile: saving would resurrect it).
+// When this request did not change the signed-in state but the store's copy did change
+// (another instance refreshed the tokens), the store's state is kept, so this save cannot
+// bring back a refresh token Mosaic has already rotated away.
+func (a *Auth) reconcile(ctx context.Context, st *reqState, token string) (bool, error) {
+	stored, found, err := a.storedAuthBytes(ctx, token)
+	if err != nil || !found {
+		return found, err
+	}
+	mine := a.sm.GetBytes(ctx, keyAuth)
+	if bytes.Equal(mine, st.loadedAuth) && !bytes.Equal(mine, stored) && stored != nil && mine != nil {
+		a.sm.Put(ctx, keyAuth, stored)
+	}
+	return true, nil
+}
+
+// UpdateStore is an optional ability of a session store (found by type assertion, like
+// [scs.CtxStore]): an atomic "update only if it still exists" write. otlogin saves every
+// session it loaded from the store with it, so a request that loaded a session before a
+// logout (on this or another instance) deleted it cannot write it back. New sessions (a
+// first save, or a sign-in after the token was renewed) are inserts through Commit.
+// [MemoryStore] and package store's stores implement it.
+type UpdateStore interface {
+	// UpdateCtx replaces the data and expiry of token only if token exists (and has not
+	// expired), in one atomic step, and reports whether it did. An expiry that is not in
+	// the future deletes the token if it exists. It never creates a token.
+	UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (updated bool, err error)
+}
+
+// saveLoaded saves the session of ctx, which was loaded from the store under token, only
+// while token still exists there. It reports false, saving nothing, when the session is
+// gone (a logout meanwhile). With an [UpdateStore] the check and the write are one atomic
+// store operation; with another store they are two calls, and a logout between them is
+// undone (the residual window the README describes).
+func (a *Auth) saveLoaded(ctx context.Context, st *reqState, token string) (time.Time, bool, error) {
+	if st.loadedAuth != nil {
+		// Keep tokens another instance rotated meanwhile; this also reports a session
+		// already gone, sparing the write.
+		found, err := a.reconcile(ctx, st, token)
+		if err != nil || !found {
+			return time.Time{}, false, err
+		}
+	}
+	us, ok := a.sm.Store.(UpdateStore)
+	if !ok {
+		if st.loadedAuth == nil {
+			found, err := a.storeHas(ctx, token)
+			if err != nil || !found {
+				return time.Time{}, false, err
+			}
+		}
+		_, expiry, err := a.sm.Commit(ctx)
+		return expiry, err == nil, err
+	}
+	expiry := a.sm.Deadline(ctx)
+	keys := a.sm.Keys(ctx)
+	values := make(map[string]any, len(keys))
+	for _, k := range keys {
+		values[k] = a.sm.Get(ctx, k)
+	}
+	b, err := a.sm.Codec.Encode(expiry, values)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	updated, err := us.UpdateCtx(ctx, a.storeKey(token), b, expiry)
+	return expiry, updated, err
+}

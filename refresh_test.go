@@ -1,0 +1,371 @@
+package otlogin
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin/transmit/transmittest"
+)
+
+// TestRevalidateSignsOutGoneUsers: a user disabled or deleted at Mosaic is signed out at the
+// first request after one revalidation period, and not before; Mosaic is asked once.
+func TestRevalidateSignsOutGoneUsers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		gone func(emu *transmittest.Server, id string) bool
+	}{
+		{"disabled", (*transmittest.Server).DisableUser},
+		{"deleted", (*transmittest.Server).DeleteUser},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			id := h.emu.CreateUser("ada@example.com", "")
+			c := h.newClient()
+			require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+			require.True(t, tc.gone(h.emu, id))
+
+			// Within the period nothing asks Mosaic: the user is still served.
+			h.clock.Advance(defaultRevalidateEvery - time.Minute)
+			assert.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+			assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointRefresh))
+
+			h.clock.Advance(2 * time.Minute)
+			r := h.get(c, "/dashboard")
+			assert.Equal(t, http.StatusSeeOther, r.StatusCode, "signed out after one period: %s", r.body)
+			assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
+			assert.Equal(t, http.StatusUnauthorized, h.get(c, "/api/me", "Accept", "application/json").StatusCode)
+			assert.Contains(t, h.logs.String(), `"outcome":"user_gone"`)
+		})
+	}
+}
+
+// TestRevalidateOncePerPeriod: an active user's session is revalidated once per period,
+// however many requests it makes, and stays signed in.
+func TestRevalidateOncePerPeriod(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.RevalidateEvery = 10 * time.Minute })
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	for period := 1; period <= 3; period++ {
+		h.clock.Advance(10*time.Minute + time.Second)
+		for range 5 {
+			require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+			h.clock.Advance(time.Minute)
+		}
+		assert.Equal(t, period, h.emu.Calls(transmittest.EndpointRefresh), "one Mosaic call in period %d", period)
+	}
+	// The refreshed tokens were saved: the access token is the newest one.
+	r := h.get(c, "/token")
+	assert.Equal(t, http.StatusOK, r.StatusCode)
+	assert.Equal(t, 3, h.emu.Calls(transmittest.EndpointRefresh), "no extra refresh for the access token")
+}
+
+// TestRevalidateMosaicDown: while Mosaic is down revalidation signs nobody out and is not
+// retried on every request; it is retried the next period.
+func TestRevalidateMosaicDown(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	h.emu.CreateUser("bob@example.com", "")
+	ada, bob := h.newClient(), h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(ada, "ada@example.com", "/").StatusCode)
+	require.Equal(t, http.StatusSeeOther, h.signInLink(bob, "bob@example.com", "/").StatusCode)
+
+	h.emu.Force(transmittest.EndpointRefresh, transmittest.FaultUnavailable())
+	h.clock.Advance(defaultRevalidateEvery + time.Minute)
+	for range 3 {
+		assert.Equal(t, http.StatusOK, h.get(ada, "/dashboard").StatusCode, "Mosaic down signs nobody out")
+		assert.Equal(t, http.StatusOK, h.get(bob, "/api/me", "Accept", "application/json").StatusCode)
+	}
+	assert.Equal(t, 2, h.emu.Calls(transmittest.EndpointRefresh), "one attempt per session, not one per request")
+	assert.Contains(t, h.logs.String(), `"outcome":"unavailable"`)
+
+	h.emu.ClearForced()
+	h.clock.Advance(defaultRevalidateEvery + time.Minute)
+	assert.Equal(t, http.StatusOK, h.get(ada, "/dashboard").StatusCode)
+	assert.Equal(t, 3, h.emu.Calls(transmittest.EndpointRefresh), "retried the next period")
+}
+
+// TestRevalidateOff: a negative RevalidateEvery never asks Mosaic.
+func TestRevalidateOff(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.RevalidateEvery = -1 })
+	id := h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	require.True(t, h.emu.DisableUser(id))
+	h.clock.Advance(defaultRevalidateEvery + time.Minute)
+	assert.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointRefresh))
+}
+
+// noRevalidate turns revalidation off, for tests that count the refreshes AccessToken makes.
+func noRevalidate(c *Config) { c.RevalidateEvery = -1 }
+
+// TestAccessTokenRefreshCoalesces: parallel requests of one session share one refresh.
+func TestAccessTokenRefreshCoalesces(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, noRevalidate)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	token := h.sessionCookie(c)
+	h.clock.Advance(29 * time.Minute)
+	h.get(c, "/dashboard")
+	h.clock.Advance(29 * time.Minute)
+	h.get(c, "/dashboard")
+	h.clock.Advance(3 * time.Minute)
+	h.emu.SetLatency(50 * time.Millisecond)
+	results := make(chan string, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			resp, err := h.clientWithCookie(token).Get(h.url("/token"))
+			if err != nil {
+				results <- "error"
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			results <- string(b)
+		}()
+	}
+	first := <-results
+	for i := 1; i < 8; i++ {
+		assert.Equal(t, first, <-results)
+	}
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
+}
+
+// TestRefreshAcrossInstances: two instances sharing a store refresh one session at once;
+// Mosaic honours one refresh token use, and the other instance picks up the rotated tokens
+// from the store instead of failing.
+func TestRefreshAcrossInstances(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	second, err := New(h.auth.cfg)
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("GET /token", second.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := second.AccessToken(r.Context())
+		if err != nil {
+			http.Error(w, "no token", http.StatusBadGateway)
+			return
+		}
+		_, _ = io.WriteString(w, tok)
+	})))
+	srv2 := httptest.NewServer(second.Middleware(mux))
+	defer srv2.Close()
+
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	cookie := h.sessionCookie(c)
+	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+		h.clock.Advance(d)
+		h.get(c, "/dashboard")
+	}
+	h.emu.SetLatency(100 * time.Millisecond)
+	type result struct {
+		status int
+		body   string
+	}
+	results := make(chan result, 2)
+	for _, base := range []string{h.srv.URL, srv2.URL} {
+		go func() {
+			resp, err := h.clientWithCookie(cookie).Get(base + "/token")
+			if err != nil {
+				results <- result{}
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			results <- result{resp.StatusCode, string(b)}
+		}()
+	}
+	r1, r2 := <-results, <-results
+	h.emu.SetLatency(0)
+	assert.Equal(t, http.StatusOK, r1.status, r1.body)
+	assert.Equal(t, http.StatusOK, r2.status, r2.body)
+	after := h.get(h.clientWithCookie(cookie), "/token")
+	assert.Equal(t, http.StatusOK, after.StatusCode)
+	assert.Contains(t, []string{r1.body, r2.body}, after.body, "the stored token is one of the refreshed ones")
+}
+
+// TestStaleWriteKeepsRotatedTokens: a slow request that loaded the session before a token
+// refresh saves it afterwards; the rotated refresh token survives.
+func TestStaleWriteKeepsRotatedTokens(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, noRevalidate)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	cookie := h.sessionCookie(c)
+	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+		h.clock.Advance(d)
+		h.get(c, "/dashboard")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := h.clientWithCookie(cookie).Get(h.url("/slow"))
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-h.slowStarted
+	first := h.get(c, "/token")
+	require.Equal(t, http.StatusOK, first.StatusCode)
+	close(h.slowRelease)
+	<-done
+	for i := 0; i < 2; i++ {
+		r := h.get(c, "/token")
+		assert.Equal(t, http.StatusOK, r.StatusCode)
+		assert.Equal(t, first.body, r.body)
+	}
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
+}
+
+// TestAccessTokenRefresh: an expired access token is refreshed through Mosaic once, and the
+// rotated refresh token is stored (a second refresh works).
+func TestAccessTokenRefresh(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, noRevalidate)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	t1 := h.get(c, "/token")
+	require.Equal(t, http.StatusOK, t1.StatusCode)
+	assert.Equal(t, t1.body, h.get(c, "/token").body)
+	assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointRefresh))
+
+	for i := 1; i <= 2; i++ {
+		for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute} {
+			h.clock.Advance(d)
+			require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode) // stay within the idle timeout
+		}
+		h.clock.Advance(15 * time.Minute)
+		t2 := h.get(c, "/token")
+		require.Equal(t, http.StatusOK, t2.StatusCode, "refresh %d", i)
+		assert.NotEqual(t, t1.body, t2.body)
+		assert.Equal(t, i, h.emu.Calls(transmittest.EndpointRefresh))
+		assert.Equal(t, t2.body, h.get(c, "/token").body, "the new token is stored")
+		assert.Equal(t, i, h.emu.Calls(transmittest.EndpointRefresh))
+		t1 = t2
+	}
+	_, err := h.auth.AccessToken(context.Background())
+	assert.ErrorIs(t, err, ErrNotSignedIn)
+}
+
+// TestCookieCannotNameRotatedRecord: after a token refresh the store holds a record of the
+// session's newest tokens; a cookie naming that record signs nobody in and is not looked up.
+func TestCookieCannotNameRotatedRecord(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+		h.clock.Advance(d)
+		h.get(c, "/dashboard")
+	}
+	require.Equal(t, http.StatusOK, h.get(c, "/token").StatusCode)
+	b, found, err := h.auth.storedAuthBytes(context.Background(), h.sessionCookie(c))
+	require.NoError(t, err)
+	require.True(t, found)
+	s, err := decodeAuth(b)
+	require.NoError(t, err)
+	key := rotatedKey(s.mosaicSessionID)
+	_, found, err = h.auth.storeFindKey(context.Background(), key)
+	require.NoError(t, err)
+	require.True(t, found, "the refresh wrote the rotated record")
+
+	r := h.get(h.clientWithCookie(key), "/api/me", "Accept", "application/json")
+	assert.Equal(t, http.StatusUnauthorized, r.StatusCode, r.body)
+	_, found, err = h.auth.storeFindKey(context.Background(), key)
+	require.NoError(t, err)
+	assert.True(t, found, "the record was not even read as a session (which would have destroyed it)")
+}
+
+// TestTimeoutDeletesRotatedRecord: a session ended by the idle or absolute timeout is
+// destroyed together with the record of its rotated tokens.
+func TestTimeoutDeletesRotatedRecord(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		steps []time.Duration // clock steps after the refresh; the last one ends the session
+	}{
+		{"idle", []time.Duration{31 * time.Minute}},
+		{"absolute", []time.Duration{25 * time.Minute, 25 * time.Minute, 10 * time.Minute}}, // 65m + 60m > 2h
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, func(c *Config) { c.SessionLifetime = 2 * time.Hour })
+			h.emu.CreateUser("ada@example.com", "")
+			c := h.newClient()
+			require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+			for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+				h.clock.Advance(d)
+				h.get(c, "/dashboard")
+			}
+			require.Equal(t, http.StatusOK, h.get(c, "/token").StatusCode)
+			b, _, err := h.auth.storedAuthBytes(context.Background(), h.sessionCookie(c))
+			require.NoError(t, err)
+			s, err := decodeAuth(b)
+			require.NoError(t, err)
+			key := rotatedKey(s.mosaicSessionID)
+			_, found, err := h.auth.storeFindKey(context.Background(), key)
+			require.NoError(t, err)
+			require.True(t, found, "the refresh wrote the rotated record")
+
+			for i, d := range tc.steps {
+				h.clock.Advance(d)
+				want := http.StatusOK
+				if i == len(tc.steps)-1 {
+					want = http.StatusSeeOther
+				}
+				require.Equal(t, want, h.get(c, "/dashboard").StatusCode, "step %d", i)
+			}
+			_, found, err = h.auth.storeFindKey(context.Background(), key)
+			require.NoError(t, err)
+			assert.False(t, found, "the rotated record went with the session")
+		})
+	}
+}
+
+// TestLogoutForgetsRecentRefreshes: logout drops the session's entries from the in-process
+// cache of recent refresh results; other sessions' entries stay.
+func TestLogoutForgetsRecentRefreshes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, noRevalidate)
+	h.emu.CreateUser("ada@example.com", "")
+	h.emu.CreateUser("bob@example.com", "")
+	ada, bob := h.newClient(), h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(ada, "ada@example.com", "/").StatusCode)
+	require.Equal(t, http.StatusSeeOther, h.signInLink(bob, "bob@example.com", "/").StatusCode)
+	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+		h.clock.Advance(d)
+		h.get(ada, "/dashboard")
+		h.get(bob, "/dashboard")
+	}
+	require.Equal(t, http.StatusOK, h.get(ada, "/token").StatusCode)
+	require.Equal(t, http.StatusOK, h.get(bob, "/token").StatusCode)
+	recent := func() int {
+		h.auth.recent.mu.Lock()
+		defer h.auth.recent.mu.Unlock()
+		return len(h.auth.recent.m)
+	}
+	require.Equal(t, 2, recent())
+	require.Equal(t, http.StatusSeeOther, h.postForm(ada, "/auth/logout", nil).StatusCode)
+	assert.Equal(t, 1, recent(), "ada's refresh result is forgotten, bob's stays")
+}
