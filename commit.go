@@ -102,6 +102,11 @@ func (w *sessionWriter) commit() {
 				return
 			}
 			if !saved {
+				if st.flowSaved {
+					// A logout deleted the session while this request started a sign-in:
+					// the flow cannot be kept, so the person must not be told to enter a code.
+					w.replace(errSessionEnded(), "session_ended", "")
+				}
 				return
 			}
 		} else {
@@ -136,8 +141,18 @@ func (w *sessionWriter) writeCookie(ctx context.Context, token string, expiry ti
 
 // fail replaces the answer with a 503 when the session could not be saved.
 func (w *sessionWriter) fail(err error) {
+	w.replace(errUnavailable(err), "unavailable", errKind(err))
+}
+
+// replace answers e instead of the handler's answer (nothing of it was written yet), logs
+// outcome, and runs the sign-in's failure hook.
+func (w *sessionWriter) replace(e *Error, outcome, kind string) {
 	w.failed = true
-	w.a.log(w.r.Context(), "session", "", "unavailable", "", "error", errKind(err))
+	if kind != "" {
+		w.a.log(w.r.Context(), "session", "", outcome, "", "error", kind)
+	} else {
+		w.a.log(w.r.Context(), "session", "", outcome, "")
+	}
 	if hook := w.st.onFailure; hook != nil {
 		w.st.onFailure = nil
 		hook(w.r.Context())
@@ -148,7 +163,6 @@ func (w *sessionWriter) fail(err error) {
 	h.Del("Clear-Site-Data")
 	h.Del("Content-Length")
 	setSecurityHeaders(h)
-	e := errUnavailable(err)
 	if wantsJSON(w.r) {
 		writeJSON(w.ResponseWriter, e.Status, map[string]string{"error": e.Code, "message": e.Message})
 		return

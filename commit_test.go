@@ -144,3 +144,35 @@ func TestReadOnlyRequestsWriteNothing(t *testing.T) {
 	h.get(c, "/dashboard")
 	assert.Equal(t, before+1, h.store.writes(), "activity is recorded once per step")
 }
+
+// TestSendRacingLogoutIsTold: a send whose request loaded the session before a logout (on
+// any instance) deleted it cannot keep its pending flow (the update-only save refuses, so
+// the logout stands), and the person is told so instead of "check your email" (found by the
+// final outside review: 200 and a code that could never be entered).
+func TestSendRacingLogoutIsTold(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("race@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInOTP(c, "email", "race@example.com").StatusCode)
+	token := h.sessionCookie(c)
+	require.NotEmpty(t, token)
+
+	sends := h.emu.Calls(transmittest.EndpointSendOTP)
+	h.emu.SetLatency(300 * time.Millisecond) // the send is in Mosaic while the logout lands
+	done := make(chan response, 1)
+	go func() {
+		done <- h.postJSON(c, "/auth/otp/send", map[string]string{"channel": "email", "identifier": "race@example.com"})
+	}()
+	require.Eventually(t, func() bool { return h.emu.Calls(transmittest.EndpointSendOTP) > sends },
+		5*time.Second, time.Millisecond, "the send reached Mosaic")
+	out := h.postJSON(h.clientWithCookie(token), "/auth/logout", map[string]string{})
+	require.Equal(t, http.StatusNoContent, out.StatusCode, out.body)
+
+	r := <-done
+	assert.Equal(t, http.StatusConflict, r.StatusCode, r.body)
+	assert.Contains(t, r.body, "session_ended")
+	assert.Empty(t, r.Header.Values("Set-Cookie"), "no cookie for a session that is gone")
+	h.emu.SetLatency(0)
+	assert.Equal(t, http.StatusUnauthorized, h.get(h.clientWithCookie(token), "/auth/me").StatusCode, "the logout stands")
+}

@@ -58,6 +58,13 @@ func errUnavailable(cause error) *Error {
 
 // errRateLimited is a 429. retry is when to try again: a known delay is kept (Retry-After
 // rounds it up to whole seconds, at least 1); an unknown one (0 or less) becomes a minute.
+// errSessionEnded: the session was signed out (deleted) while this request started a
+// sign-in, so the pending flow it made could not be kept.
+func errSessionEnded() *Error {
+	return newError(http.StatusConflict, "session_ended",
+		"You were signed out while this was being sent, so it can't be completed here. Start again.")
+}
+
 // msgSMSPaused answers a send refused by an SMS budget.
 const msgSMSPaused = "Text messages can't be sent right now. Sign in with your email address instead, or try again later."
 

@@ -147,4 +147,7 @@ func (a *Auth) loadFlow(ctx context.Context) *flow {
 func (a *Auth) saveFlow(ctx context.Context, f *flow) {
 	b, _ := json.Marshal(f) // a struct of strings and ints cannot fail
 	a.sm.Put(ctx, keyFlow, b)
+	if st := stateFrom(ctx); st != nil {
+		st.flowSaved = true
+	}
 }

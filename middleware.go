@@ -22,6 +22,7 @@ type reqState struct {
 	loadedAuth  []byte                // the signed-in state as loaded, to detect changes made elsewhere
 	afterSave   func(context.Context) // run once after the session is saved (set by a sign-in)
 	onFailure   func(context.Context) // run once when the session could not be saved (set by a sign-in)
+	flowSaved   bool                  // a pending flow was put in the session: losing its save must be told
 
 	mosaicDeadline time.Time // end of this request's budget for Mosaic calls (see mosaicCtx); zero until the first
 
