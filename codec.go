@@ -208,12 +208,12 @@ type decoder struct{ wire.Reader }
 func (d *decoder) key() string {
 	start, end := d.Span()
 	switch k := d.In[start:end]; string(k) {
-	case "otlogin.auth":
-		return "otlogin.auth"
-	case "otlogin.seen":
-		return "otlogin.seen"
-	case "otlogin.flow":
-		return "otlogin.flow"
+	case keyAuth:
+		return keyAuth
+	case keySeen:
+		return keySeen
+	case keyFlow:
+		return keyFlow
 	default:
 		return string(k)
 	}

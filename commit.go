@@ -77,6 +77,7 @@ func (w *sessionWriter) finish() {
 func (w *sessionWriter) commit() {
 	w.done = true
 	a, st := w.a, w.st
+	st.late = false // what changed so far (an AccessToken refresh, say) is saved now, once
 	if setsCookie(w.ResponseWriter.Header(), a.sm.Cookie.Name) {
 		a.stackedInside()
 	}

@@ -1,8 +1,10 @@
 package otlogin
 
 import (
+	"context"
 	"html/template"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -204,4 +206,60 @@ func TestPublicURLHostCaseInsensitive(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "http://localhost:18381", a.origin)
 	assert.Equal(t, "http://localhost:18381/auth/link/email/callback", a.callbackURL)
+}
+
+// sendRecorder is a MosaicClient that keeps the send requests otlogin makes.
+type sendRecorder struct {
+	MosaicClient
+	mu    sync.Mutex
+	links []transmit.SendMagicLinkRequest
+	otps  []transmit.SendOTPRequest
+}
+
+func (s *sendRecorder) SendMagicLink(ctx context.Context, req transmit.SendMagicLinkRequest) (*transmit.SendMagicLinkResponse, error) {
+	s.mu.Lock()
+	s.links = append(s.links, req)
+	s.mu.Unlock()
+	return s.MosaicClient.SendMagicLink(ctx, req)
+}
+
+func (s *sendRecorder) SendOTP(ctx context.Context, req transmit.SendOTPRequest) (*transmit.SendOTPResponse, error) {
+	s.mu.Lock()
+	s.otps = append(s.otps, req)
+	s.mu.Unlock()
+	return s.MosaicClient.SendOTP(ctx, req)
+}
+
+// TestEmailContentAndSMSInputReachMosaic: Config.EmailContent goes with every email (the link
+// and the email passcode) and Config.SMSInput with every SMS, each only on its own channel.
+func TestEmailContentAndSMSInputReachMosaic(t *testing.T) {
+	t.Parallel()
+	email := &transmit.EmailContent{Subject: "Sign in to Acme", BodyText: "Your sign-in"}
+	sms := &transmit.SMSInput{CustomMessage: "{otp} is your {app} code", SenderID: "Acme"}
+	rec := &sendRecorder{}
+	h := newHarness(t, func(c *Config) {
+		rec.MosaicClient = c.Client
+		c.Client = rec
+		c.EmailContent, c.SMSInput = email, sms
+	})
+	h.emu.CreateUser("ada@example.com", "+447911123456")
+	for _, body := range []map[string]string{
+		{"channel": "email", "identifier": "ada@example.com"},
+		{"channel": "sms", "identifier": "+447911123456"},
+	} {
+		r := h.postJSON(h.newClient(), "/auth/otp/send", body)
+		require.Equal(t, http.StatusAccepted, r.StatusCode, r.body)
+	}
+	r := h.postJSON(h.newClient(), "/auth/link/email/send", map[string]string{"email": "ada@example.com"})
+	require.Equal(t, http.StatusAccepted, r.StatusCode, r.body)
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Len(t, rec.links, 1)
+	assert.Equal(t, email, rec.links[0].EmailContent)
+	require.Len(t, rec.otps, 2)
+	assert.Equal(t, email, rec.otps[0].EmailContent, "email passcode")
+	assert.Nil(t, rec.otps[0].CustomSMSInput)
+	assert.Equal(t, sms, rec.otps[1].CustomSMSInput, "SMS passcode")
+	assert.Nil(t, rec.otps[1].EmailContent)
 }

@@ -56,8 +56,6 @@ func errUnavailable(cause error) *Error {
 		RetryAfter: retryAfterOf(cause)}
 }
 
-// errRateLimited is a 429. retry is when to try again: a known delay is kept (Retry-After
-// rounds it up to whole seconds, at least 1); an unknown one (0 or less) becomes a minute.
 // errSessionEnded: the session was signed out (deleted) while this request started a
 // sign-in, so the pending flow it made could not be kept.
 func errSessionEnded() *Error {
@@ -68,6 +66,8 @@ func errSessionEnded() *Error {
 // msgSMSPaused answers a send refused by an SMS budget.
 const msgSMSPaused = "Text messages can't be sent right now. Sign in with your email address instead, or try again later."
 
+// errRateLimited is a 429. retry is when to try again: a known delay is kept (Retry-After
+// rounds it up to whole seconds, at least 1); an unknown one (0 or less) becomes a minute.
 func errRateLimited(retry time.Duration) *Error {
 	if retry <= 0 {
 		retry = time.Minute

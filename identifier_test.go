@@ -107,6 +107,8 @@ func TestSMSPerCountryBudget(t *testing.T) {
 		assert.Equal(t, http.StatusAccepted, send(phone), phone)
 	}
 	assert.Equal(t, http.StatusTooManyRequests, send("+14155550103"), "the US budget of 2 is spent")
+	r := h.postJSON(h.newClient(), "/auth/otp/send", map[string]string{"channel": "sms", "identifier": "+14155550104"})
+	assert.Contains(t, r.body, "to that country", "the refusal says it is this country's budget")
 	// The global budget (6) is spent now: a fresh country is refused too.
 	assert.Equal(t, http.StatusTooManyRequests, send("+33612345678"))
 	assert.Equal(t, 6, h.emu.Calls(transmittest.EndpointSendOTP))

@@ -332,7 +332,7 @@ func (a *Auth) checkSendLimits(r *http.Request, identifier, channel string) *Err
 		}
 	}
 	if e := a.checkSMSCountryBudget(r, identifier); e != nil {
-		return smsPaused(e)
+		return e // its own message: that country is paused, other numbers and email work
 	}
 	if a.cfg.Limits.SMSPerHour > 0 {
 		if e := a.allow(ctx, "sms:global", Rate{N: a.cfg.Limits.SMSPerHour, Per: time.Hour}); e != nil {

@@ -70,6 +70,7 @@ func TestTargetedLockout(t *testing.T) {
 			}
 		}
 		t.Logf("attacker sends accepted: %d of 40", accepted)
+		require.Positive(t, accepted, "the attack sent something: otherwise the victim's success proves nothing")
 
 		v := h.newClient()
 		r := h.postJSON(v, "/auth/otp/send", map[string]string{"channel": "email", "identifier": victim}, "X-Forwarded-For", victimIP)

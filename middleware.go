@@ -3,7 +3,6 @@ package otlogin
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -58,11 +57,7 @@ func (a *Auth) Middleware(next http.Handler) http.Handler {
 // event of each request.
 func (a *Auth) stacked(ctx context.Context) {
 	a.stackedOnce.Do(func() {
-		l := a.cfg.Logger
-		if l == nil {
-			l = slog.Default()
-		}
-		l.Error("otlogin: Middleware runs inside sm.LoadAndSave of the same session manager, so otlogin cannot save sessions safely and treats the session store as unavailable (sign-in and protected routes answer 503). Remove sm.LoadAndSave around otlogin: otlogin's Middleware loads and saves the session for the app too (sm.Get and sm.Put keep working inside it); see README, \"Apps that already use scs\"",
+		a.logger().Error("otlogin: Middleware runs inside sm.LoadAndSave of the same session manager, so otlogin cannot save sessions safely and treats the session store as unavailable (sign-in and protected routes answer 503). Remove sm.LoadAndSave around otlogin: otlogin's Middleware loads and saves the session for the app too (sm.Get and sm.Put keep working inside it); see README, \"Apps that already use scs\"",
 			"event", "session", "outcome", "stacked_load_and_save")
 	})
 	a.log(ctx, "session", "", "unavailable", "", "error", "stacked_load_and_save")
@@ -72,11 +67,7 @@ func (a *Auth) stacked(ctx context.Context) {
 // inside Middleware: it saved the session (its cookie is already set) before otlogin could.
 func (a *Auth) stackedInside() {
 	a.stackedOnce.Do(func() {
-		l := a.cfg.Logger
-		if l == nil {
-			l = slog.Default()
-		}
-		l.Error("otlogin: sm.LoadAndSave of the same session manager runs inside otlogin's Middleware and saves the session a second time, without otlogin's checks. Remove sm.LoadAndSave: otlogin's Middleware loads and saves the session for the app too (sm.Get and sm.Put keep working inside it); see README, \"Apps that already use scs\"",
+		a.logger().Error("otlogin: sm.LoadAndSave of the same session manager runs inside otlogin's Middleware and saves the session a second time, without otlogin's checks. Remove sm.LoadAndSave: otlogin's Middleware loads and saves the session for the app too (sm.Get and sm.Put keep working inside it); see README, \"Apps that already use scs\"",
 			"event", "session", "outcome", "stacked_load_and_save")
 	})
 }
@@ -396,12 +387,12 @@ func (a *Auth) RequireAuth(next http.Handler) http.Handler {
 	})
 }
 
-// requireAuth answers for RequireAuth once the session st is loaded.
 // noStore is the Cache-Control value of every signed-in answer that RequireAuth lets through
 // (shared, never modified: a handler's Set replaces the slice, an Add copies it as its
 // capacity is full).
 var noStore = []string{"no-store"}[:1:1]
 
+// requireAuth answers for RequireAuth once the session st is loaded.
 func (a *Auth) requireAuth(w http.ResponseWriter, r *http.Request, st *reqState, next http.Handler) {
 	if st.user != nil {
 		// A signed-in answer carries the user's data: no cache may keep it (the Back button

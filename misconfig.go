@@ -45,21 +45,20 @@ func misconfiguration(err error, callback string) string {
 }
 
 // logMisconfiguration logs, at Error level, an upstream answer that only a change of
-// configuration can fix, with its cause (status, Mosaic's error code and message, never a
-// credential) and the fix. It reports whether err was such an answer.
-func (a *Auth) logMisconfiguration(ctx context.Context, err error) bool {
+// configuration can fix: its cause (the status and Mosaic's error code; Mosaic's message only
+// for a refused redirect URI, as other messages could echo what was sent) and the fix.
+func (a *Auth) logMisconfiguration(ctx context.Context, err error) {
 	fix := misconfiguration(err, a.callbackURL)
 	if fix == "" {
-		return false
+		return
 	}
-	l := a.logger()
-	if l.Enabled(ctx, slog.LevelError) {
-		var ae *transmit.APIError
-		errors.As(err, &ae)
-		l.LogAttrs(ctx, slog.LevelError, "otlogin: Mosaic configuration error",
-			slog.String("event", "config"), slog.String("cause", ae.Error()), slog.String("fix", fix))
+	var ae *transmit.APIError
+	errors.As(err, &ae)
+	cause := checkStatus(ae)
+	if errors.Is(err, transmit.ErrRedirectURINotAllowed) {
+		cause += ": " + ae.Message // names our own redirect URI, nothing the user sent
 	}
-	return true
+	a.logConfigEvent(ctx, cause, fix)
 }
 
 // logConfigEvent logs an Error-level config event: what is wrong and how to fix it.

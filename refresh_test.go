@@ -254,8 +254,11 @@ func TestAccessTokenRefresh(t *testing.T) {
 			require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode) // stay within the idle timeout
 		}
 		h.clock.Advance(15 * time.Minute)
+		updates := h.store.updates.Load()
 		t2 := h.get(c, "/token")
 		require.Equal(t, http.StatusOK, t2.StatusCode, "refresh %d", i)
+		assert.Equal(t, int64(1), h.store.updates.Load()-updates,
+			"a refresh before the answer is saved with the answer, once (not again after it)")
 		assert.NotEqual(t, t1.body, t2.body)
 		assert.Equal(t, i, h.emu.Calls(transmittest.EndpointRefresh))
 		assert.Equal(t, t2.body, h.get(c, "/token").body, "the new token is stored")

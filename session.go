@@ -219,6 +219,11 @@ func (a *Auth) authOf(data []byte, found bool, err error) (b []byte, _ bool, _ e
 	if err != nil || !found {
 		return nil, found, err
 	}
+	if _, ours := a.sm.Codec.(Codec); ours {
+		if sc, ok := scanSession(data); ok { // in place, as a request reads it
+			return sc.auth, true, nil
+		}
+	}
 	_, values, err := a.sm.Codec.Decode(data)
 	if err != nil {
 		return nil, true, err
