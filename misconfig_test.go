@@ -294,3 +294,19 @@ func TestInsecureCookiesPublicWarns(t *testing.T) {
 type otherClientID struct{ MosaicClient }
 
 func (otherClientID) ClientID() string { return "another-client" }
+
+// TestConfigEventHoldsNoUpstreamText: a configuration error is logged with Mosaic's status and
+// error code, not its message, which could echo what was sent (here the address).
+func TestConfigEventHoldsNoUpstreamText(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	h.emu.Force(transmittest.EndpointSendOTP, transmittest.FaultNumericCode(http.StatusForbidden, "client blocked while sending to ada@example.com"))
+	r := h.postJSON(h.newClient(), "/auth/otp/send", map[string]string{"channel": "email", "identifier": "ada@example.com"})
+	require.Equal(t, http.StatusServiceUnavailable, r.StatusCode, r.body)
+	lines := errorLines(h.logs.String())
+	require.Len(t, lines, 1, "one config event; logs:\n%s", h.logs.String())
+	assert.Contains(t, lines[0], `"event":"config"`)
+	assert.Contains(t, lines[0], "403")
+	assert.NotContains(t, h.logs.String(), "ada@example.com", "no address from Mosaic's message in the log")
+}
