@@ -14,12 +14,14 @@ import (
 	"math/big"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	josejson "github.com/go-jose/go-jose/v4/json"
+	"golang.org/x/sync/singleflight"
 )
 
 // The ID-token signing keys.
@@ -55,7 +57,8 @@ type keySet struct {
 	loaded      bool      // a fetch has succeeded
 	gen         uint64    // bumped on every successful fetch
 	lastRefetch time.Time // last fetch caused by an unknown kid
-	inflight    *flight
+
+	fetches singleflight.Group // one JWKS fetch at a time per cache state (keyed by gen)
 }
 
 // keySetKey is one usable public key: an RSA key of at least 2048 bits or an ECDSA key on
@@ -171,46 +174,56 @@ func (ks *keySet) try(jws *compactJWS, kid, alg string) (payload []byte, found b
 // refresh fetches the JWKS, or joins a fetch in progress, unless the cache has changed
 // since gen. Once keys are cached, a fetch caused by an unknown kid happens at most once per
 // cooldown; before the first success every call may fetch (coalesced).
+//
+// Callers that searched the same cache state share one fetch (singleflight, keyed by gen),
+// which runs detached from ctx's cancellation and is bounded by timeout; a caller that gives
+// up gets ErrUnavailable while the fetch goes on for the others. A failed fetch leaves the
+// cache as it was.
 func (ks *keySet) refresh(ctx context.Context, gen uint64) error {
+	ks.mu.Lock()
+	changed := ks.gen != gen
+	ks.mu.Unlock()
+	if changed {
+		return nil // another fetch updated the cache; look again
+	}
+	ch := ks.fetches.DoChan(strconv.FormatUint(gen, 10), func() (any, error) {
+		return nil, ks.fetch(context.WithoutCancel(ctx), gen)
+	})
+	_, err := wait(ctx, ch, ks.timeout, "jwks fetch")
+	return err
+}
+
+// fetch downloads the JWKS and caches its keys, unless the cache has changed since gen (a
+// fetch that ended just before this one started) or, once keys are cached, an unknown-kid
+// refetch happened less than cooldown ago.
+func (ks *keySet) fetch(ctx context.Context, gen uint64) error {
 	ks.mu.Lock()
 	if ks.gen != gen {
 		ks.mu.Unlock()
-		return nil // another fetch updated the cache; look again
+		return nil
 	}
-	f := ks.inflight
-	if f == nil {
-		if ks.loaded {
-			now := ks.now()
-			if since := now.Sub(ks.lastRefetch); !ks.lastRefetch.IsZero() && since >= 0 && since < ks.cooldown {
-				ks.mu.Unlock()
-				return errors.New("otlogin: id token signed by an unknown key (jwks refetch cooling down)")
-			}
-			ks.lastRefetch = now
+	if ks.loaded {
+		now := ks.now()
+		if since := now.Sub(ks.lastRefetch); !ks.lastRefetch.IsZero() && since >= 0 && since < ks.cooldown {
+			ks.mu.Unlock()
+			return errors.New("otlogin: id token signed by an unknown key (jwks refetch cooling down)")
 		}
-		f = &flight{done: make(chan struct{})}
-		ks.inflight = f
-		go ks.fetch(context.WithoutCancel(ctx), ks.url, f)
+		ks.lastRefetch = now
 	}
+	jwksURL := ks.url
 	ks.mu.Unlock()
-	return wait(ctx, f, ks.timeout, "jwks fetch")
-}
-
-func (ks *keySet) fetch(ctx context.Context, jwksURL string, f *flight) {
 	ctx, cancel := context.WithTimeout(ctx, ks.timeout)
 	defer cancel()
 	keys, err := ks.download(ctx, jwksURL)
-	ks.mu.Lock()
-	if err == nil {
-		ks.keys = keys
-		ks.loaded = true
-		ks.gen++
-	} else {
-		err = fmt.Errorf("otlogin: jwks fetch: %w: %w", ErrUnavailable, err)
+	if err != nil {
+		return fmt.Errorf("otlogin: jwks fetch: %w: %w", ErrUnavailable, err)
 	}
-	ks.inflight = nil
-	f.err = err
+	ks.mu.Lock()
+	ks.keys = keys
+	ks.loaded = true
+	ks.gen++
 	ks.mu.Unlock()
-	close(f.done)
+	return nil
 }
 
 // refreshNow fetches the JWKS once, whatever the cache and the cooldown, and caches the keys

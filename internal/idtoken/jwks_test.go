@@ -285,6 +285,25 @@ func TestVerifyJWKSDown(t *testing.T) {
 	}
 }
 
+// TestVerifyJWKSFirstFetchFailureNotCached: a failed first JWKS fetch is not kept (no keys,
+// no cooldown); the next verification fetches again and succeeds.
+func TestVerifyJWKSFirstFetchFailureNotCached(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+	p.set(func(p *verifierTestIdP) { p.mode = "500" })
+	clock := newVerifierTestClock()
+	v := newVerifierForTest(t, p, clock, nil)
+	raw := verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil)
+	_, err := v.Verify(context.Background(), raw)
+	require.ErrorIs(t, err, ErrUnavailable)
+
+	p.set(func(p *verifierTestIdP) { p.mode = "" })
+	_, err = v.Verify(context.Background(), raw)
+	require.NoError(t, err, "the failure was not cached")
+	assert.Equal(t, int64(2), p.jwksFetches.Load())
+}
+
 // countingTransport counts the requests that go through it.
 type countingTransport struct{ n atomic.Int64 }
 

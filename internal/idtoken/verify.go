@@ -37,6 +37,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/sync/singleflight"
 )
 
 const (
@@ -66,8 +67,11 @@ type Config struct {
 	ClientID string
 	// Issuer overrides the issuer taken from discovery. Default: "" (use discovery's).
 	Issuer string
-	// Discover returns the issuer, the JWKS URL and the signing algorithms. It is called
-	// lazily, on the first verify, and again after a failure.
+	// Discover returns the issuer, the JWKS URL and the signing algorithms. It is the
+	// verifier's only source of discovery, and it is called lazily (on the first verify or
+	// Ready), one call at a time, and again only after a failure: the verifier keeps the
+	// derived issuer, JWKS URL and algorithms, not the document, which stays cached by the
+	// caller's Discover (otlogin's is transmit.Client.Discover).
 	Discover func(ctx context.Context) (Discovery, error)
 	// HTTPClient is used for JWKS fetches; redirects are never followed (a copy is used).
 	// Default: a client with Timeout.
@@ -144,19 +148,20 @@ type Claims struct {
 }
 
 // Verifier verifies Mosaic ID tokens. It is safe for concurrent use.
+//
+// It holds no copy of the discovery document: it reads discovery only through
+// Config.Discover (otlogin wires that to transmit.Client.Discover, which caches the first
+// document it fetches successfully: the one cache of it), and after its own first success
+// keeps only what it derived: the issuer tokens must name, and, in its key set, the JWKS URL
+// and the accepted algorithms. The key set also caches the JWKS's keys (jwks.go).
 type Verifier struct {
 	cfg  Config
 	keys *keySet
 
-	mu       sync.Mutex
-	issuer   string  // the issuer tokens must name; "" until discovery succeeds
-	inflight *flight // discovery in progress
-}
+	discovery singleflight.Group // one Config.Discover call at a time
 
-// flight is one shared fetch. Waiters read err after done is closed.
-type flight struct {
-	done chan struct{}
-	err  error
+	mu     sync.Mutex
+	issuer string // the issuer tokens must name; "" until discovery succeeds
 }
 
 // New applies defaults. It does no network I/O and starts no goroutine.
@@ -281,66 +286,71 @@ func (v *Verifier) checkTimes(w *claimsWire) error {
 	return nil
 }
 
-// Ready returns the issuer tokens must name, running discovery once it is needed. The discovery runs
-// detached from ctx's cancellation (its result is shared and cached) and is bounded by
-// Timeout; a failed discovery is not cached, the next call tries again.
+// Ready returns the issuer tokens must name, calling Config.Discover until a call succeeds.
+// After that it answers from the issuer it kept and Discover is not called again; the
+// document itself is cached by whatever Discover reads (in otlogin, transmit's client), not
+// here. Concurrent callers share one Discover call (singleflight), which runs detached from
+// ctx's cancellation and is bounded by Timeout; a caller whose ctx ends first, or that has
+// waited Timeout, gets ErrUnavailable while the call goes on for the others. A failed
+// discovery is not kept: the next call tries again.
 func (v *Verifier) Ready(ctx context.Context) (string, error) {
-	v.mu.Lock()
-	if v.issuer != "" {
-		issuer := v.issuer
-		v.mu.Unlock()
+	if issuer := v.readyIssuer(); issuer != "" {
 		return issuer, nil
 	}
 	if v.cfg.Discover == nil {
-		v.mu.Unlock()
 		return "", errors.New("otlogin: id token verifier: no discovery configured")
 	}
-	f := v.inflight
-	if f == nil {
-		f = &flight{done: make(chan struct{})}
-		v.inflight = f
-		go v.discover(context.WithoutCancel(ctx), f)
-	}
-	v.mu.Unlock()
-	if err := wait(ctx, f, v.cfg.Timeout, "discovery"); err != nil {
+	ch := v.discovery.DoChan("discovery", func() (any, error) {
+		// A caller that found no issuer may arrive just after a discovery succeeded.
+		if issuer := v.readyIssuer(); issuer != "" {
+			return issuer, nil
+		}
+		return v.discover(context.WithoutCancel(ctx))
+	})
+	val, err := wait(ctx, ch, v.cfg.Timeout, "discovery")
+	if err != nil {
 		return "", err
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.issuer == "" {
-		return "", fmt.Errorf("otlogin: oidc discovery: %w", ErrUnavailable)
-	}
-	return v.issuer, nil
+	issuer, _ := val.(string)
+	return issuer, nil
 }
 
-func (v *Verifier) discover(ctx context.Context, f *flight) {
+// readyIssuer returns the issuer kept from discovery, "" before the first success.
+func (v *Verifier) readyIssuer() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.issuer
+}
+
+// discover calls Config.Discover under Timeout, checks what it returns and, on success,
+// keeps the issuer and hands the JWKS URL and the accepted algorithms to the key set.
+func (v *Verifier) discover(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, v.cfg.Timeout)
 	defer cancel()
 	d, err := v.cfg.Discover(ctx)
-	var algs []jose.SignatureAlgorithm
 	if err != nil {
-		err = fmt.Errorf("otlogin: oidc discovery: %w: %w", ErrUnavailable, err)
-	} else {
-		if v.cfg.Issuer != "" {
-			d.Issuer = v.cfg.Issuer
-		}
-		if v.cfg.JWKSURL != "" {
-			d.JWKSURL = v.cfg.JWKSURL
-		}
-		err = checkEndpoints(d.Issuer, d.JWKSURL)
-		if err == nil {
-			algs, err = Algorithms(d.Algorithms)
-		}
+		return "", fmt.Errorf("otlogin: oidc discovery: %w: %w", ErrUnavailable, err)
 	}
+	if v.cfg.Issuer != "" {
+		d.Issuer = v.cfg.Issuer
+	}
+	if v.cfg.JWKSURL != "" {
+		d.JWKSURL = v.cfg.JWKSURL
+	}
+	if err := checkEndpoints(d.Issuer, d.JWKSURL); err != nil {
+		return "", err
+	}
+	algs, err := Algorithms(d.Algorithms)
+	if err != nil {
+		return "", err
+	}
+	// The key set learns its source before the issuer is published: a caller that sees
+	// the issuer finds the key set ready.
+	v.keys.setSource(d.JWKSURL, algs)
 	v.mu.Lock()
-	if err == nil {
-		v.keys.setSource(d.JWKSURL, algs)
-		v.issuer = d.Issuer // checkEndpoints refuses an empty one
-	}
-	v.inflight = nil
-	f.err = err
+	v.issuer = d.Issuer // checkEndpoints refuses an empty one
 	v.mu.Unlock()
-	close(f.done)
+	return d.Issuer, nil
 }
 
 func checkEndpoints(issuer, jwksURL string) error {
@@ -354,20 +364,21 @@ func checkEndpoints(issuer, jwksURL string) error {
 	return nil
 }
 
-// wait waits for f, for at most timeout, or until ctx is done. Giving up (timeout or
-// ctx) wraps ErrUnavailable.
-func wait(ctx context.Context, f *flight, timeout time.Duration, what string) error {
+// wait waits for the result of a shared fetch (singleflight.Group.DoChan), for at most
+// timeout, or until ctx is done. Giving up (timeout or ctx) wraps ErrUnavailable and leaves
+// the fetch running for the callers still waiting.
+func wait(ctx context.Context, ch <-chan singleflight.Result, timeout time.Duration, what string) (any, error) {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
-	case <-f.done:
-		return f.err
+	case res := <-ch:
+		return res.Val, res.Err
 	case <-ctx.Done():
 		// The keys are not known to be bad, only not fetched yet: callers answer 503, not
 		// "invalid token".
-		return fmt.Errorf("otlogin: %s: %w: %w", what, ErrUnavailable, context.Cause(ctx))
+		return nil, fmt.Errorf("otlogin: %s: %w: %w", what, ErrUnavailable, context.Cause(ctx))
 	case <-t.C:
-		return fmt.Errorf("otlogin: %s: timed out: %w", what, ErrUnavailable)
+		return nil, fmt.Errorf("otlogin: %s: timed out: %w", what, ErrUnavailable)
 	}
 }
 

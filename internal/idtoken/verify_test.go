@@ -369,6 +369,61 @@ func TestVerifyCallerCancelledDuringDiscovery(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// TestVerifyCancelledCallerDoesNotFailOthers: two callers share one discovery and one JWKS
+// fetch; the one that started it gives up (ErrUnavailable), the other still gets its answer
+// from that same fetch.
+func TestVerifyCancelledCallerDoesNotFailOthers(t *testing.T) {
+	t.Parallel()
+	keys := verifierTestKeys()
+	for _, stage := range []string{"discovery", "jwks"} {
+		t.Run(stage, func(t *testing.T) {
+			t.Parallel()
+			p := newVerifierTestIdP(t, verifierTestJWK(keys[0], "k1"))
+			clock := newVerifierTestClock()
+			var discoveries atomic.Int64
+			started, release := make(chan struct{}, 1), make(chan struct{})
+			v := newVerifierForTest(t, p, clock, func(c *Config) {
+				c.Discover = func(ctx context.Context) (Discovery, error) {
+					discoveries.Add(1)
+					if stage == "discovery" {
+						started <- struct{}{}
+						<-release
+					}
+					return p.discover(ctx)
+				}
+			})
+			if stage == "jwks" {
+				p.set(func(p *verifierTestIdP) { p.gate = release })
+			}
+			raw := verifierTestMint(t, jose.RS256, keys[0], "k1", verifierTestClaims(clock.Now()), nil)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			first, second := make(chan error, 1), make(chan error, 1)
+			go func() {
+				_, err := v.Verify(ctx, raw)
+				first <- err
+			}()
+			if stage == "discovery" {
+				<-started
+			} else {
+				<-p.hit
+			}
+			go func() {
+				_, err := v.Verify(context.Background(), raw)
+				second <- err
+			}()
+			cancel()
+			err := <-first
+			require.ErrorIs(t, err, context.Canceled)
+			require.ErrorIs(t, err, ErrUnavailable)
+			close(release)
+			require.NoError(t, <-second, "the other caller is not failed by the one that gave up")
+			assert.Equal(t, int64(1), discoveries.Load(), "one discovery")
+			assert.Equal(t, int64(1), p.jwksFetches.Load(), "one JWKS fetch")
+		})
+	}
+}
+
 func TestVerifyHostileTokens(t *testing.T) {
 	t.Parallel()
 	keys := verifierTestKeys()
