@@ -8,7 +8,7 @@ package otlogin
 // sign-in through the emulator; BenchmarkStockSCS is scs.New()'s LoadAndSave with its gob
 // codec on the same session contents; BenchmarkFloor is what any session check must do
 // (cookie, store lookup, expiry check, user into the context); BenchmarkBareHandler is the
-// handler alone. Login-time token verification is BenchmarkVerifyIDToken.
+// handler alone. Login-time token verification is BenchmarkVerifyIDToken, in internal/idtoken.
 
 import (
 	"bytes"
@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/otlogin/otlogin/transmit"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
@@ -387,46 +387,6 @@ func newAppValuesApp(tb testing.TB, size int, read bool) *signedInApp {
 	return app
 }
 
-// interleave measures a against base on a busy machine: it alternates rounds of n calls of
-// each, b.N rounds in all, and reports the median over rounds of a's time per call divided
-// by base's ("ratio"), plus each one's median ns per call. Slow phases of a shared machine
-// hit both sides of a round alike, which separate benchmarks run minutes apart do not.
-func interleave(b *testing.B, n int, base, a func()) {
-	b.Helper()
-	var ratios, baseNs, aNs []float64
-	timeIt := func(f func()) float64 {
-		start := time.Now()
-		for range n {
-			f()
-		}
-		return float64(time.Since(start).Nanoseconds()) / float64(n)
-	}
-	base()
-	a()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		var tb, ta float64
-		if i%2 == 0 {
-			tb, ta = timeIt(base), timeIt(a)
-		} else {
-			ta, tb = timeIt(a), timeIt(base)
-		}
-		ratios, baseNs, aNs = append(ratios, ta/tb), append(baseNs, tb), append(aNs, ta)
-	}
-	b.ReportMetric(median(ratios), "ratio")
-	b.ReportMetric(median(baseNs), "base-ns/op")
-	b.ReportMetric(median(aNs), "ns/op")
-}
-
-// median returns the median of v (v is reordered).
-func median(v []float64) float64 {
-	slices.Sort(v)
-	if len(v) == 0 {
-		return 0
-	}
-	return v[len(v)/2]
-}
-
 // BenchmarkSignedInVsFloor interleaves BenchmarkRequireAuthSignedIn/codec=otlogin's request
 // with BenchmarkFloor's and reports their ratio (target: at most 2.5), and the same for
 // stock scs (BenchmarkStockSCS/same-values) against otlogin.
@@ -475,10 +435,10 @@ func BenchmarkSignedInVsFloor(b *testing.B) {
 		}
 	}
 	b.Run("otlogin/floor", func(b *testing.B) {
-		interleave(b, 500, serve(floor, floorReq), serve(app.handler, otReq))
+		safe.Interleave(b, 500, serve(floor, floorReq), serve(app.handler, otReq))
 	})
 	b.Run("otlogin/stockscs", func(b *testing.B) {
-		interleave(b, 100, serve(stock, stockReq), serve(app.handler, otReq))
+		safe.Interleave(b, 100, serve(stock, stockReq), serve(app.handler, otReq))
 	})
 }
 
@@ -508,7 +468,7 @@ func BenchmarkAppValuesVsNone(b *testing.B) {
 				name += "/reads=none"
 			}
 			b.Run(name, func(b *testing.B) {
-				interleave(b, 200, base, serve(newAppValuesApp(b, size, read)))
+				safe.Interleave(b, 200, base, serve(newAppValuesApp(b, size, read)))
 			})
 		}
 	}

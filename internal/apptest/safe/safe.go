@@ -1,6 +1,6 @@
-// Package safe has the goroutine-safe helpers otlogin's tests share: a settable [Clock] for
+// Package safe has the helpers otlogin's tests share: a goroutine-safe settable [Clock] for
 // the Config.Now seam, a [Buffer] for logs and output, and [NewBrowser], the cookie-jar
-// client of the tests. It imports only the standard
+// client of the tests, and [Interleave] for benchmark ratios. It imports only the standard
 // library, so every test package can use it, the root package's included.
 package safe
 
@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/cookiejar"
+	"slices"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -66,4 +68,44 @@ func NewBrowser(timeout time.Duration) *http.Client {
 	jar, _ := cookiejar.New(nil) // never fails without options
 	return &http.Client{Jar: jar, Timeout: timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// Interleave measures a against base on a busy machine: it alternates rounds of n calls of
+// each, b.N rounds in all, and reports the median over rounds of a's time per call divided
+// by base's ("ratio"), plus each one's median ns per call. Slow phases of a shared machine
+// hit both sides of a round alike, which separate benchmarks run minutes apart do not.
+func Interleave(b *testing.B, n int, base, a func()) {
+	b.Helper()
+	var ratios, baseNs, aNs []float64
+	timeIt := func(f func()) float64 {
+		start := time.Now()
+		for range n {
+			f()
+		}
+		return float64(time.Since(start).Nanoseconds()) / float64(n)
+	}
+	base()
+	a()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		var tb, ta float64
+		if i%2 == 0 {
+			tb, ta = timeIt(base), timeIt(a)
+		} else {
+			ta, tb = timeIt(a), timeIt(base)
+		}
+		ratios, baseNs, aNs = append(ratios, ta/tb), append(baseNs, tb), append(aNs, ta)
+	}
+	b.ReportMetric(median(ratios), "ratio")
+	b.ReportMetric(median(baseNs), "base-ns/op")
+	b.ReportMetric(median(aNs), "ns/op")
+}
+
+// median returns the median of v (v is reordered).
+func median(v []float64) float64 {
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	return v[len(v)/2]
 }
