@@ -4,7 +4,10 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,4 +46,18 @@ func TestPublicPackageImports(t *testing.T) {
 		}
 	}
 	assert.Greater(t, checked, 5, "the package's own files were found")
+}
+
+// TestNoTestFrameworkLinked: an app that embeds the emulator in a development binary (as the
+// example apps do) does not link the testing package through it.
+func TestNoTestFrameworkLinked(t *testing.T) {
+	gocmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(gocmd); err != nil {
+		t.Skipf("the go command is not at %s: %v", gocmd, err)
+	}
+	out, err := exec.Command(gocmd, "list", "-deps", ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	deps := strings.Fields(string(out))
+	assert.Contains(t, deps, "net/http", "the dependency list was read")
+	assert.False(t, slices.Contains(deps, "testing"), "transmittest links the testing package")
 }

@@ -2,7 +2,6 @@ package transmittest
 
 import (
 	"net/http/httptest"
-	"testing"
 )
 
 // Server is an [Emulator] listening on a local httptest server.
@@ -56,8 +55,16 @@ func (s *Server) Close() {
 	}
 }
 
+// TB is the part of testing.TB that [NewTestServer] uses; *testing.T and *testing.B satisfy
+// it. (The package does not import testing, so an app that embeds the emulator in a dev
+// binary does not link the test framework.)
+type TB interface {
+	Helper()
+	Cleanup(func())
+}
+
 // NewTestServer starts an emulator for one test and closes it on t.Cleanup.
-func NewTestServer(t testing.TB, opts Options) *Server {
+func NewTestServer(t TB, opts Options) *Server {
 	t.Helper()
 	s := NewServer(opts)
 	t.Cleanup(s.Close)
