@@ -14,7 +14,7 @@ import (
 
 // handleLinkSend emails a magic link and starts a link flow bound to this browser.
 func (a *Auth) handleLinkSend(w http.ResponseWriter, r *http.Request) {
-	in, e := parseInput(w, r, a.cfg.MaxBodyBytes)
+	in, e := a.parseInput(w, r)
 	if e != nil {
 		a.fail(w, r, e)
 		return
@@ -92,7 +92,7 @@ func (a *Auth) handleLinkCallback(w http.ResponseWriter, r *http.Request) {
 // needs this browser's link flow with a matching state, unless AllowCrossDevice is on.
 func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	in, e := parseInput(w, r, a.cfg.MaxBodyBytes)
+	in, e := a.parseInput(w, r)
 	if e != nil {
 		a.fail(w, r, e)
 		return

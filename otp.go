@@ -12,7 +12,7 @@ import (
 
 // handleOTPSend sends a passcode by email or SMS and starts an OTP flow.
 func (a *Auth) handleOTPSend(w http.ResponseWriter, r *http.Request) {
-	in, e := parseInput(w, r, a.cfg.MaxBodyBytes)
+	in, e := a.parseInput(w, r)
 	if e != nil {
 		a.fail(w, r, e)
 		return
@@ -45,7 +45,7 @@ func (a *Auth) handleOTPSend(w http.ResponseWriter, r *http.Request) {
 // handleOTPAuthenticate checks a passcode against this browser's OTP flow.
 func (a *Auth) handleOTPAuthenticate(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	in, e := parseInput(w, r, a.cfg.MaxBodyBytes)
+	in, e := a.parseInput(w, r)
 	if e != nil {
 		a.fail(w, r, e)
 		return
