@@ -122,7 +122,7 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		for _, check := range []func(string) *Error{
 			func(s string) *Error { _, e := normalizeEmail(s); return e },
-			func(s string) *Error { _, e := normalizePhone(s); return e },
+			func(s string) *Error { _, _, e := normalizePhone(s); return e },
 			func(s string) *Error { _, e := checkPasscode(s); return e },
 			func(s string) *Error { return checkLinkParams(s, s) },
 		} {
