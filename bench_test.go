@@ -8,7 +8,9 @@ package otlogin
 // sign-in through the emulator; BenchmarkStockSCS is scs.New()'s LoadAndSave with its gob
 // codec on the same session contents; BenchmarkFloor is what any session check must do
 // (cookie, store lookup, expiry check, user into the context); BenchmarkBareHandler is the
-// handler alone. Login-time token verification is BenchmarkVerifyIDToken, in internal/idtoken.
+// handler alone; BenchmarkAccessTokenSignedIn is BenchmarkRequireAuthSignedIn's request
+// with a handler that reads the user's access token. Login-time token verification is
+// BenchmarkVerifyIDToken, in internal/idtoken.
 
 import (
 	"bytes"
@@ -472,4 +474,22 @@ func BenchmarkAppValuesVsNone(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkAccessTokenSignedIn is BenchmarkRequireAuthSignedIn's request through a handler
+// that also asks for the user's Mosaic access token (still valid: no refresh), as an app
+// calling another API on the user's behalf does on every request.
+func BenchmarkAccessTokenSignedIn(b *testing.B) {
+	app := newSignedInApp(b, nil)
+	a := app.auth
+	app.handler = a.Middleware(a.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok, err := a.AccessToken(r.Context()); err != nil || tok == "" {
+			http.Error(w, "no token", http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(benchBody)
+	})))
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080/api/me", nil)
+	req.Header.Set("Cookie", app.cookie)
+	benchRequests(b, app.handler, req)
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -23,6 +22,7 @@ import (
 	"github.com/alexedwards/scs/v2/memstore"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/otlogin/otlogin/internal/devhost"
 	"github.com/otlogin/otlogin/internal/idtoken"
 	"github.com/otlogin/otlogin/transmit"
 )
@@ -324,7 +324,7 @@ func New(cfg Config) (*Auth, error) {
 		origin:      u.Scheme + "://" + u.Host,
 		callbackURL: strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/") + cfg.Prefix + "/link/email/callback",
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !devhost.Loopback(u.Hostname()) {
 		a.logger().Warn("otlogin: InsecureCookies with a non-loopback http PublicURL: session cookies cross the network in clear text",
 			"event", "config", "public_url", a.origin,
 			"fix", "serve PublicURL over https and drop InsecureCookies outside local development")
@@ -579,20 +579,10 @@ func checkPublicURL(raw string, insecure bool) (*url.URL, error) {
 			"set Config.Prefix (e.g. %q)", u.Scheme, u.Host, p, strings.TrimRight(p, "/")+"/auth")
 	}
 	u.Host = strings.ToLower(u.Host) // as browsers send it in Origin; LOCALHOST is loopback too
-	if u.Scheme == "http" && !insecure && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !insecure && !devhost.Loopback(u.Hostname()) {
 		return nil, errors.New("otlogin: Config.PublicURL must be https (http is allowed for loopback hosts, or with InsecureCookies)")
 	}
 	return u, nil
-}
-
-// isLoopback reports whether host is localhost or a loopback address.
-func isLoopback(host string) bool {
-	host = strings.ToLower(host)
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // wholeMinutes rounds d up to a whole number of minutes.

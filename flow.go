@@ -33,6 +33,10 @@ type flow struct {
 	// Attempt counts the passcode checks this flow has sent to Mosaic; it names the
 	// single in-flight slot of the next one (see Auth.claimAttempt).
 	Attempt int `json:"attempt,omitempty"`
+
+	// country is an SMS number's country (see normalizePhone), for the send's per-country
+	// budget. Unexported: it is not stored with the flow.
+	country string
 }
 
 // newState returns 32 random bytes, base64url-encoded.

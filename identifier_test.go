@@ -41,7 +41,7 @@ func TestPhoneNumbersRefused(t *testing.T) {
 	h := newHarness(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, e := normalizePhone(tc.in)
+			_, _, e := normalizePhone(tc.in)
 			require.NotNil(t, e, "%q accepted", tc.in)
 			assert.Equal(t, http.StatusBadRequest, e.Status)
 			assert.Equal(t, "invalid_phone", e.Code)
@@ -56,26 +56,28 @@ func TestPhoneNumbersRefused(t *testing.T) {
 }
 
 // TestPhoneNumbersAccepted: mobile numbers (and US/Canadian numbers, where the numbering plan
-// does not tell mobile from landline) in any common formatting come out in one E.164 form.
+// does not tell mobile from landline) in any common formatting come out in one E.164 form,
+// with their country (countries of one calling code told apart: Jamaica is +1 like the US).
 func TestPhoneNumbersAccepted(t *testing.T) {
 	t.Parallel()
-	cases := []struct{ in, want string }{
-		{"+14155550123", "+14155550123"},
-		{"+1 (415) 555-0123", "+14155550123"},
-		{"+1.415.555.0123", "+14155550123"},
-		{"001 415 555 0123", "+14155550123"},
-		{"+447911123456", "+447911123456"},
-		{"+44 7911 123456", "+447911123456"},
-		{"+44 (0)7911 123456", "+447911123456"},
-		{"0044 7911.123.456", "+447911123456"},
-		{"+33 6 12 34 56 78", "+33612345678"},
-		{"+49 151 12345678", "+4915112345678"},
-		{"+1 876 555 0123", "+18765550123"},
+	cases := []struct{ in, want, country string }{
+		{"+14155550123", "+14155550123", "US"},
+		{"+1 (415) 555-0123", "+14155550123", "US"},
+		{"+1.415.555.0123", "+14155550123", "US"},
+		{"001 415 555 0123", "+14155550123", "US"},
+		{"+447911123456", "+447911123456", "GG"}, // +44 7911: Guernsey in the metadata,
+		{"+44 7911 123456", "+447911123456", "GG"},
+		{"+44 (0)7911 123456", "+447911123456", "GG"},
+		{"0044 7911.123.456", "+447911123456", "GG"},
+		{"+33 6 12 34 56 78", "+33612345678", "FR"},
+		{"+49 151 12345678", "+4915112345678", "DE"},
+		{"+1 876 555 0123", "+18765550123", "JM"},
 	}
 	for _, tc := range cases {
-		got, e := normalizePhone(tc.in)
+		got, country, e := normalizePhone(tc.in)
 		if assert.Nil(t, e, "%q refused", tc.in) {
 			assert.Equal(t, tc.want, got, tc.in)
+			assert.Equal(t, tc.country, country, tc.in)
 		}
 	}
 }
@@ -274,7 +276,8 @@ func FuzzIdentifiers(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		for _, norm := range []func(string) (string, *Error){normalizeEmail, normalizePhone} {
+		phone := func(s string) (string, *Error) { p, _, e := normalizePhone(s); return p, e }
+		for _, norm := range []func(string) (string, *Error){normalizeEmail, phone} {
 			got, e := norm(s)
 			if e != nil {
 				if e.Status != http.StatusBadRequest || e.Message == "" {
@@ -400,7 +403,7 @@ func TestNormalizePhone(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) {
 			t.Parallel()
-			got, e := normalizePhone(tc.in)
+			got, _, e := normalizePhone(tc.in)
 			if !tc.ok {
 				require.NotNil(t, e)
 				assert.Equal(t, "invalid_phone", e.Code)

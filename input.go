@@ -49,9 +49,9 @@ type jsonBody struct {
 	State      *string `json:"state"`
 }
 
-// parseInput reads a form or JSON body of at most max bytes. The errors are 400, 413 or
-// 415 answers a person can act on.
-func parseInput(w http.ResponseWriter, r *http.Request, max int64) (input, *Error) {
+// parseInput reads a form or JSON body of at most Config.MaxBodyBytes. The errors are 400,
+// 408, 413 or 415 answers a person can act on.
+func (a *Auth) parseInput(w http.ResponseWriter, r *http.Request) (input, *Error) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil {
@@ -63,7 +63,7 @@ func parseInput(w http.ResponseWriter, r *http.Request, max int64) (input, *Erro
 		return input{}, newError(http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"Send the request as a form (application/x-www-form-urlencoded) or as JSON (application/json).")
 	}
-	body, err := readBody(w, r, max)
+	body, err := a.readBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -115,19 +115,16 @@ func parseInput(w http.ResponseWriter, r *http.Request, max int64) (input, *Erro
 	return in, nil
 }
 
-// readBody reads the body of r, at most max bytes, within the Config.BodyTimeout of the
-// Auth serving r: a read deadline on the connection (http.ResponseController) cuts a
-// client that sends its body too slowly, so it cannot hold the handler and its connection
-// indefinitely. The deadline is lifted once the whole body is read, so it does not outlive
-// the body; after a failed read it stays, so the server does not wait for the rest of the
-// body before it closes the connection. When the server's
-// ResponseWriter does not support read deadlines, the server's own ReadTimeout is the
-// only bound.
-func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
-	var timeout time.Duration
-	if st := stateFrom(r.Context()); st != nil && st.auth != nil {
-		timeout = st.auth.cfg.BodyTimeout
-	}
+// readBody reads the body of r, at most Config.MaxBodyBytes, within Config.BodyTimeout of
+// a (the Auth whose handler serves r): a read deadline on the connection
+// (http.ResponseController) cuts a client that sends its body too slowly, so it cannot hold
+// the handler and its connection indefinitely. The deadline is lifted once the whole body
+// is read, so it does not outlive the body; after a failed read it stays, so the server does
+// not wait for the rest of the body before it closes the connection. When the server's
+// ResponseWriter does not support read deadlines, the server's own ReadTimeout is the only
+// bound.
+func (a *Auth) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	timeout, max := a.cfg.BodyTimeout, a.cfg.MaxBodyBytes
 	if timeout > 0 {
 		rc := http.NewResponseController(w)
 		if rc.SetReadDeadline(time.Now().Add(timeout)) == nil {

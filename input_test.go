@@ -1,10 +1,12 @@
 package otlogin
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -108,10 +110,11 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add("application/x-www-form-urlencoded", "a=%zz")
 	f.Add("text/plain", "x")
 	f.Add("application/json; charset=utf-8", `{"code":"x","state":"y"}`)
+	a := &Auth{cfg: Config{MaxBodyBytes: 1024}}
 	f.Fuzz(func(t *testing.T, ctype, body string) {
 		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
 		r.Header.Set("Content-Type", ctype)
-		in, e := parseInput(httptest.NewRecorder(), r, 1024)
+		in, e := a.parseInput(httptest.NewRecorder(), r)
 		if e != nil {
 			require.GreaterOrEqual(t, e.Status, 400)
 			require.Less(t, e.Status, 500)
@@ -119,7 +122,7 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		for _, check := range []func(string) *Error{
 			func(s string) *Error { _, e := normalizeEmail(s); return e },
-			func(s string) *Error { _, e := normalizePhone(s); return e },
+			func(s string) *Error { _, _, e := normalizePhone(s); return e },
 			func(s string) *Error { _, e := checkPasscode(s); return e },
 			func(s string) *Error { return checkLinkParams(s, s) },
 		} {
@@ -131,4 +134,50 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		_ = sanitizeNext(in.get("next"))
 	})
+}
+
+// deadlineWriter records the read deadlines set through http.ResponseController.
+type deadlineWriter struct {
+	*httptest.ResponseRecorder
+	deadlines []time.Time
+}
+
+func (w *deadlineWriter) SetReadDeadline(t time.Time) error {
+	w.deadlines = append(w.deadlines, t)
+	return nil
+}
+
+// TestReadBodyUsesItsOwnTimeout: the body is read within the BodyTimeout of the Auth whose
+// handler reads it, whatever otlogin state the request's context holds (none, or another
+// Auth's): the deadline is set, then lifted once the body is in; with no timeout, none is set.
+func TestReadBodyUsesItsOwnTimeout(t *testing.T) {
+	t.Parallel()
+	timed := &Auth{cfg: Config{BodyTimeout: time.Minute, MaxBodyBytes: 1024}}
+	untimed := &Auth{cfg: Config{MaxBodyBytes: 1024}}
+	for _, tc := range []struct {
+		name      string
+		a, ctxOf  *Auth
+		deadlines int
+	}{
+		{"no otlogin state", timed, nil, 2},
+		{"another Auth's state without a timeout", timed, untimed, 2},
+		{"another Auth's state with a timeout", untimed, timed, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("email=a%40b.co"))
+			if tc.ctxOf != nil {
+				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &reqState{auth: tc.ctxOf}))
+			}
+			w := &deadlineWriter{ResponseRecorder: httptest.NewRecorder()}
+			body, err := tc.a.readBody(w, r)
+			require.NoError(t, err)
+			assert.Equal(t, "email=a%40b.co", string(body))
+			require.Len(t, w.deadlines, tc.deadlines)
+			if tc.deadlines > 0 {
+				assert.False(t, w.deadlines[0].IsZero(), "a deadline while the body is read")
+				assert.True(t, w.deadlines[1].IsZero(), "lifted once it is in")
+			}
+		})
+	}
 }

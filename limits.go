@@ -292,8 +292,8 @@ func (a *Auth) allow(ctx context.Context, key string, r Rate) *Error {
 // limit, the per-identifier (per mailbox: see identifierRateKey) send limit from this client
 // network, the absolute per-identifier send limit, and for SMS this client network's SMS
 // budget, the budget of the number's country and the global SMS budget. Mosaic is not called when one refuses.
-func (a *Auth) checkSendLimits(r *http.Request, identifier, channel string) *Error {
-	ctx := r.Context()
+func (a *Auth) checkSendLimits(r *http.Request, f *flow) *Error {
+	ctx, identifier, channel := r.Context(), f.Identifier, f.Channel
 	if channel == channelSMS && len(a.smsCodes) > 0 {
 		ok := false
 		for _, c := range a.smsCodes {
@@ -331,7 +331,7 @@ func (a *Auth) checkSendLimits(r *http.Request, identifier, channel string) *Err
 			return smsPaused(e)
 		}
 	}
-	if e := a.checkSMSCountryBudget(r, identifier); e != nil {
+	if e := a.checkSMSCountryBudget(r, f.country); e != nil {
 		return e // its own message: that country is paused, other numbers and email work
 	}
 	if a.cfg.Limits.SMSPerHour > 0 {
@@ -398,14 +398,15 @@ func (a *Auth) claimOnce(ctx context.Context, key string, ttl time.Duration) (fi
 	return first, err
 }
 
-// checkSMSCountryBudget spends one SMS of the number's country budget
-// (Limits.SMSPerCountryPerHour), so pumping one country cannot use up the app's SMS budget.
-func (a *Auth) checkSMSCountryBudget(r *http.Request, e164 string) *Error {
+// checkSMSCountryBudget spends one SMS of the budget of country, the number's (see
+// normalizePhone; Limits.SMSPerCountryPerHour), so pumping one country cannot use up the
+// app's SMS budget.
+func (a *Auth) checkSMSCountryBudget(r *http.Request, country string) *Error {
 	n := a.cfg.Limits.SMSPerCountryPerHour
 	if n <= 0 {
 		return nil
 	}
-	e := a.allow(r.Context(), "sms:country:"+phoneCountry(e164), Rate{N: n, Per: time.Hour})
+	e := a.allow(r.Context(), "sms:country:"+country, Rate{N: n, Per: time.Hour})
 	if e != nil && e.Status == http.StatusTooManyRequests {
 		e.Message = "We can't send more text messages to that country right now. Try again later, or use email."
 	}

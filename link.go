@@ -14,7 +14,7 @@ import (
 
 // handleLinkSend emails a magic link and starts a link flow bound to this browser.
 func (a *Auth) handleLinkSend(w http.ResponseWriter, r *http.Request) {
-	in, e := parseInput(w, r, a.cfg.MaxBodyBytes)
+	in, e := a.parseInput(w, r)
 	if e != nil {
 		a.fail(w, r, e)
 		return
@@ -56,16 +56,8 @@ func (a *Auth) handleLinkCallback(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errUnavailable(nil))
 		return
 	}
-	if r.Method == http.MethodGet {
-		if f := a.loadFlow(ctx); f != nil && f.Kind == flowLink && f.matchesState(state) {
-			if f.expired(a.cfg.Now()) {
-				a.endExpiredLink(ctx, "callback", f)
-				a.fail(w, r, errInvalidCode(nil))
-				return
-			}
-			a.redeemLink(w, r, f, code)
-			return
-		}
+	if r.Method == http.MethodGet && a.redeemOwnLink(w, r, "callback", code, state) {
+		return
 	}
 	if !a.cfg.AllowCrossDevice && a.linkAtPublicHost(w, r, code, state) {
 		return
@@ -92,7 +84,7 @@ func (a *Auth) handleLinkCallback(w http.ResponseWriter, r *http.Request) {
 // needs this browser's link flow with a matching state, unless AllowCrossDevice is on.
 func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	in, e := parseInput(w, r, a.cfg.MaxBodyBytes)
+	in, e := a.parseInput(w, r)
 	if e != nil {
 		a.fail(w, r, e)
 		return
@@ -106,14 +98,7 @@ func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errUnavailable(nil))
 		return
 	}
-	f := a.loadFlow(ctx)
-	if f != nil && f.Kind == flowLink && f.matchesState(state) {
-		if f.expired(a.cfg.Now()) {
-			a.endExpiredLink(ctx, "authenticate", f)
-			a.fail(w, r, errInvalidCode(nil))
-			return
-		}
-		a.redeemLink(w, r, f, code)
+	if a.redeemOwnLink(w, r, "authenticate", code, state) {
 		return
 	}
 	if !a.cfg.AllowCrossDevice {
@@ -141,6 +126,24 @@ func (a *Auth) handleLinkAuthenticate(w http.ResponseWriter, r *http.Request) {
 	}
 	a.redeemLink(w, r, &flow{Kind: flowLink, Channel: channelEmail, Identifier: email,
 		IdentifierType: transmit.IdentifierEmail, Next: "/"}, code)
+}
+
+// redeemOwnLink redeems code when this browser's pending flow is the link flow of state (an
+// expired one gets the generic invalid-code answer; op names the route in the log) and
+// reports whether it answered; it does nothing when there is no such flow.
+func (a *Auth) redeemOwnLink(w http.ResponseWriter, r *http.Request, op, code, state string) bool {
+	ctx := r.Context()
+	f := a.loadFlow(ctx)
+	if f == nil || f.Kind != flowLink || !f.matchesState(state) {
+		return false
+	}
+	if f.expired(a.cfg.Now()) {
+		a.endExpiredLink(ctx, op, f)
+		a.fail(w, r, errInvalidCode(nil))
+		return true
+	}
+	a.redeemLink(w, r, f, code)
+	return true
 }
 
 // redeemLink exchanges the code once. A code reaches Mosaic at most once (docs/SECURITY.md L2): the

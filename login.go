@@ -28,20 +28,22 @@ func (a *Auth) clientAttrs(r *http.Request) *transmit.ClientAttributes {
 	return &transmit.ClientAttributes{UserAgent: ua, IPAddress: a.clientIP(r)}
 }
 
-// parseIdentifier validates a channel and its identifier.
-func (a *Auth) parseIdentifier(channel, identifier string) (ch, id, idType string, e *Error) {
+// parseIdentifier validates a channel and its identifier. The flow it returns holds them
+// (Channel, Identifier, IdentifierType, and an SMS number's country), nothing else.
+func (a *Auth) parseIdentifier(channel, identifier string) (f flow, e *Error) {
 	switch strings.ToLower(strings.TrimSpace(channel)) {
 	case channelEmail:
-		id, e = normalizeEmail(identifier)
-		return channelEmail, id, transmit.IdentifierEmail, e
+		f.Channel, f.IdentifierType = channelEmail, transmit.IdentifierEmail
+		f.Identifier, e = normalizeEmail(identifier)
 	case channelSMS:
-		id, e = normalizePhone(identifier)
-		return channelSMS, id, transmit.IdentifierPhoneNumber, e
+		f.Channel, f.IdentifierType = channelSMS, transmit.IdentifierPhoneNumber
+		f.Identifier, f.country, e = normalizePhone(identifier)
 	case "":
-		return "", "", "", newError(http.StatusBadRequest, "invalid_channel", "Choose how to receive the code: email or sms.")
+		e = newError(http.StatusBadRequest, "invalid_channel", "Choose how to receive the code: email or sms.")
 	default:
-		return "", "", "", newError(http.StatusBadRequest, "invalid_channel", "Unknown channel. Use email or sms.")
+		e = newError(http.StatusBadRequest, "invalid_channel", "Unknown channel. Use email or sms.")
 	}
+	return f, e
 }
 
 // send runs the common part of both sends: store check, rate limits, the Mosaic calls
@@ -55,7 +57,7 @@ func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool
 		a.fail(w, r, errUnavailable(nil))
 		return
 	}
-	if e := a.checkSendLimits(r, f.Identifier, f.Channel); e != nil {
+	if e := a.checkSendLimits(r, f); e != nil {
 		a.log(ctx, "send", method, "refused", f.Identifier, "error", errKind(e))
 		a.failForm(w, r, e, f.Next)
 		return
@@ -67,11 +69,7 @@ func (a *Auth) send(w http.ResponseWriter, r *http.Request, f *flow, isJSON bool
 	}
 	f.State = state
 	now := a.cfg.Now()
-	ttl := a.cfg.OTPTTL
-	if f.Kind == flowLink {
-		ttl = a.cfg.LinkTTL
-	}
-	f.Created, f.Expires = now.Unix(), now.Add(ttl).Unix()
+	f.Created, f.Expires = now.Unix(), now.Add(a.codeTTL(f)).Unix()
 	if f.Kind == flowLink && a.cfg.AllowCrossDevice {
 		if err := a.saveLinkRecord(ctx, f); err != nil {
 			a.log(ctx, "send", method, "unavailable", f.Identifier, "error", "session_store")
@@ -364,6 +362,15 @@ func (a *Auth) revokeMosaicSession(ctx context.Context, mosaicSessionID string) 
 	_ = a.client.Logout(cctx, mosaicSessionID)
 }
 
+// codeTTL is the lifetime of flow f's code: Config.LinkTTL for a magic link, Config.OTPTTL
+// for a passcode.
+func (a *Auth) codeTTL(f *flow) time.Duration {
+	if f.Kind == flowLink {
+		return a.cfg.LinkTTL
+	}
+	return a.cfg.OTPTTL
+}
+
 // claimAttempt lets at most one authenticate of flow f (a passcode check, or a magic-link
 // redeem in the browser that asked for the link) reach Mosaic at a time, on every
 // instance: each check first claims the slot named by the flow's state and attempt number
@@ -376,11 +383,7 @@ func (a *Auth) revokeMosaicSession(ctx context.Context, mosaicSessionID string) 
 // claimed and the answer is 503.
 func (a *Auth) claimAttempt(ctx context.Context, f *flow) *Error {
 	key := "otlogin:authenticate:flow:" + a.limitKey(f.State+"\x00"+strconv.Itoa(f.Attempt))
-	window := a.cfg.OTPTTL // a slot outlives the flow it belongs to
-	if f.Kind == flowLink {
-		window = a.cfg.LinkTTL
-	}
-	first, err := a.claimOnce(ctx, key, window)
+	first, err := a.claimOnce(ctx, key, a.codeTTL(f)) // a slot outlives the flow it belongs to
 	if err != nil {
 		a.log(ctx, "authenticate", f.method(), "unavailable", f.Identifier, "error", errKind(err))
 		return errUnavailable(err)

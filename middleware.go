@@ -202,10 +202,16 @@ type sessionCtx struct {
 	scsCtx context.Context // once loaded: the context carrying scs's session
 }
 
+// sessionCtxKey is the context key under which a sessionCtx answers with itself.
+type sessionCtxKey struct{}
+
 // Value implements context.Context.
 func (c *sessionCtx) Value(key any) any {
-	if key == (ctxKey{}) {
+	switch key {
+	case ctxKey{}:
 		return c.st
+	case sessionCtxKey{}:
+		return c
 	}
 	if c.lazy && key == c.st.auth.sessKey.key {
 		return c.scs().Value(key)

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/otlogin/otlogin/internal/devhost"
 )
 
 // Answers for the set-up mistakes a developer meets in the first hour: the page names the
@@ -24,7 +26,7 @@ func (a *Auth) publicHost() (host string, https bool) {
 func (a *Auth) otherLoopbackHost(r *http.Request) bool {
 	public, _ := a.publicHost()
 	h, p := hostOnly(r.Host), hostOnly(public)
-	return h != "" && h != p && isLoopback(p) && isLoopback(h) // cookies ignore ports: compare names
+	return h != "" && h != p && devhost.Loopback(p) && devhost.Loopback(h) // cookies ignore ports: compare names
 
 }
 

@@ -12,27 +12,26 @@ import (
 
 // handleOTPSend sends a passcode by email or SMS and starts an OTP flow.
 func (a *Auth) handleOTPSend(w http.ResponseWriter, r *http.Request) {
-	in, e := parseInput(w, r, a.cfg.MaxBodyBytes)
+	in, e := a.parseInput(w, r)
 	if e != nil {
 		a.fail(w, r, e)
 		return
 	}
-	channel, id, idType, e := a.parseIdentifier(in.get("channel"), in.get("identifier"))
+	f, e := a.parseIdentifier(in.get("channel"), in.get("identifier"))
 	if e != nil {
 		a.failForm(w, r, e, in.get("next"))
 		return
 	}
-	f := &flow{Kind: flowOTP, Channel: channel, Identifier: id, IdentifierType: idType,
-		Next: sanitizeNext(in.get("next"))}
-	a.send(w, r, f, in.json, func(ctx context.Context) error {
+	f.Kind, f.Next = flowOTP, sanitizeNext(in.get("next"))
+	a.send(w, r, &f, in.json, func(ctx context.Context) error {
 		req := transmit.SendOTPRequest{
-			Channel:          channel,
-			IdentifierType:   idType,
-			Identifier:       id,
+			Channel:          f.Channel,
+			IdentifierType:   f.IdentifierType,
+			Identifier:       f.Identifier,
 			ClientAttributes: a.clientAttrs(r),
 			ExpiresIn:        a.cfg.OTPTTL.Minutes(),
 		}
-		if channel == channelEmail {
+		if f.Channel == channelEmail {
 			req.EmailContent = a.cfg.EmailContent
 		} else {
 			req.CustomSMSInput = a.cfg.SMSInput
@@ -45,7 +44,7 @@ func (a *Auth) handleOTPSend(w http.ResponseWriter, r *http.Request) {
 // handleOTPAuthenticate checks a passcode against this browser's OTP flow.
 func (a *Auth) handleOTPAuthenticate(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	in, e := parseInput(w, r, a.cfg.MaxBodyBytes)
+	in, e := a.parseInput(w, r)
 	if e != nil {
 		a.fail(w, r, e)
 		return
@@ -69,8 +68,8 @@ func (a *Auth) handleOTPAuthenticate(w http.ResponseWriter, r *http.Request) {
 		if ch == "" {
 			ch = f.Channel
 		}
-		gotCh, gotID, _, e := a.parseIdentifier(ch, id)
-		if e != nil || gotCh != f.Channel || gotID != f.Identifier {
+		got, e := a.parseIdentifier(ch, id)
+		if e != nil || got.Channel != f.Channel || got.Identifier != f.Identifier {
 			a.log(ctx, "authenticate", f.method(), "flow_mismatch", f.Identifier)
 			a.fail(w, r, newError(http.StatusBadRequest, "flow_mismatch",
 				"That code was requested for a different address. Start again from the sign-in page."))

@@ -17,23 +17,26 @@ import (
 const maxPhoneLen = 32
 
 // normalizePhone validates a phone number typed in international form (+ or 00, then the
-// country code) with spaces, dots, dashes, slashes or parentheses, and returns it in E.164.
-func normalizePhone(s string) (string, *Error) {
-	n, e := parsePhone(s)
+// country code) with spaces, dots, dashes, slashes or parentheses, and returns it in E.164
+// with its country (ISO 3166 region, e.g. "US", "JM") for the per-country SMS budget:
+// countries that share a calling code (+1: the US, Canada and the Caribbean) get a budget
+// each. The number is parsed once, here.
+func normalizePhone(s string) (e164, country string, _ *Error) {
+	n, country, e := parsePhone(s)
 	if e != nil {
-		return "", e
+		return "", "", e
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), nil
+	return phonenumbers.Format(n, phonenumbers.E164), country, nil
 }
 
 // parsePhone is normalizePhone before formatting.
-func parsePhone(s string) (*phonenumbers.PhoneNumber, *Error) {
+func parsePhone(s string) (_ *phonenumbers.PhoneNumber, country string, _ *Error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, newError(http.StatusBadRequest, "invalid_phone", "Enter your phone number.")
+		return nil, "", newError(http.StatusBadRequest, "invalid_phone", "Enter your phone number.")
 	}
 	if len(s) > maxPhoneLen {
-		return nil, errPhoneFormat()
+		return nil, "", errPhoneFormat()
 	}
 	// Only digits and separators: libphonenumber would otherwise read letters as a keypad
 	// ("1-800-FLOWERS"), drop an extension, or pick a number out of surrounding text.
@@ -42,39 +45,41 @@ func parsePhone(s string) (*phonenumbers.PhoneNumber, *Error) {
 		case c >= '0' && c <= '9', c == ' ', c == '.', c == '-', c == '(', c == ')', c == '/', c == '\u00a0':
 		case c == '+' && i == 0:
 		default:
-			return nil, errPhoneFormat()
+			return nil, "", errPhoneFormat()
 		}
 	}
 	if strings.HasPrefix(s, "00") {
 		s = "+" + s[2:]
 	}
 	if !strings.HasPrefix(s, "+") {
-		return nil, errPhoneFormat()
+		return nil, "", errPhoneFormat()
 	}
 	n, err := phonenumbers.Parse(s, "ZZ")
 	if err != nil {
-		return nil, errPhoneFormat()
+		return nil, "", errPhoneFormat()
 	}
 	switch phonenumbers.GetRegionCodeForCountryCode(int(n.GetCountryCode())) {
 	case "ZZ":
-		return nil, newError(http.StatusBadRequest, "invalid_phone",
+		return nil, "", newError(http.StatusBadRequest, "invalid_phone",
 			"That country code does not exist. Enter the number with + and your country code, for example +44 for the UK.")
 	case "001": // non-geographic: satellite and international networks, universal freephone
-		return nil, newError(http.StatusBadRequest, "invalid_phone",
+		return nil, "", newError(http.StatusBadRequest, "invalid_phone",
 			"We can't send text messages to satellite or international network numbers. Enter a mobile number of a country, or use email.")
 	}
-	if !phonenumbers.IsValidNumber(n) {
-		return nil, newError(http.StatusBadRequest, "invalid_phone",
+	// IsValidNumber, keeping the region it looks up (every valid number has one).
+	country = phonenumbers.GetRegionCodeForNumber(n)
+	if !phonenumbers.IsValidNumberForRegion(n, country) {
+		return nil, "", newError(http.StatusBadRequest, "invalid_phone",
 			"That phone number does not exist. Check the country code and the number.")
 	}
 	switch phonenumbers.GetNumberType(n) {
 	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
-		return n, nil
+		return n, country, nil
 	case phonenumbers.PREMIUM_RATE:
-		return nil, newError(http.StatusBadRequest, "invalid_phone",
+		return nil, "", newError(http.StatusBadRequest, "invalid_phone",
 			"We can't send text messages to premium-rate numbers. Enter your mobile number, or use email.")
 	default:
-		return nil, newError(http.StatusBadRequest, "invalid_phone",
+		return nil, "", newError(http.StatusBadRequest, "invalid_phone",
 			"We can only send text messages to mobile numbers, and that one is a landline or a special number. Enter your mobile number, or use email.")
 	}
 }
@@ -82,18 +87,4 @@ func parsePhone(s string) (*phonenumbers.PhoneNumber, *Error) {
 func errPhoneFormat() *Error {
 	return newError(http.StatusBadRequest, "invalid_phone",
 		"Enter the phone number in international format: + then the country code and number, for example +14155550123.")
-}
-
-// phoneCountry names the country (ISO 3166 region, e.g. "US", "JM") of an E.164 number that
-// normalizePhone accepted, for the per-country SMS budget. Countries that share a calling code
-// (+1: the US, Canada and the Caribbean) get a budget each.
-func phoneCountry(e164 string) string {
-	n, err := phonenumbers.Parse(e164, "ZZ")
-	if err != nil {
-		return "unknown"
-	}
-	if r := phonenumbers.GetRegionCodeForNumber(n); r != "" {
-		return r
-	}
-	return "unknown"
 }

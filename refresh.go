@@ -96,17 +96,22 @@ func (a *Auth) AccessToken(ctx context.Context) (string, error) {
 	if st == nil || st.auth != a || st.user == nil || st.unavailable {
 		return "", ErrNotSignedIn
 	}
-	b := a.sm.GetBytes(ctx, keyAuth)
+	b := a.signedInAuth(ctx, st)
 	if b == nil {
 		return "", ErrNotSignedIn
 	}
-	s, err := decodeAuth(b)
+	tok, expiry, err := accessTokenOf(b)
 	if err != nil {
 		return "", fmt.Errorf("otlogin: access token: %w", err)
 	}
-	now := a.cfg.Now()
-	if s.accessToken != "" && now.Add(refreshMargin).Before(s.accessExpiry) {
-		return s.accessToken, nil
+	if tok != "" && a.cfg.Now().Add(refreshMargin).Before(time.Unix(expiry, 0)) {
+		return tok, nil
+	}
+	// A refresh is due: only now the whole state is decoded (and, by the refresh's Put,
+	// scs's session).
+	s, err := decodeAuth(b)
+	if err != nil {
+		return "", fmt.Errorf("otlogin: access token: %w", err)
 	}
 	if s.refreshToken == "" {
 		return "", errors.New("otlogin: access token expired and no refresh token is stored")
@@ -117,6 +122,17 @@ func (a *Auth) AccessToken(ctx context.Context) (string, error) {
 	}
 	st.late = true
 	return fresh.accessToken, nil
+}
+
+// signedInAuth returns the encoded signed-in state of the request whose state is st. While
+// scs's session of the request is not decoded (see sessionCtx.untouched) nothing can have
+// changed it since it was loaded, so the state attachUser read in place is returned and the
+// session stays undecoded; otherwise it is the session's current value.
+func (a *Auth) signedInAuth(ctx context.Context, st *reqState) []byte {
+	if c, _ := ctx.Value(sessionCtxKey{}).(*sessionCtx); c != nil && c.st == st && c.untouched() {
+		return st.loadedAuth
+	}
+	return a.sm.GetBytes(ctx, keyAuth)
 }
 
 // refreshAuth refreshes the tokens of the signed-in state s through Mosaic and puts the

@@ -2,12 +2,14 @@ package otlogin
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -371,4 +373,56 @@ func TestLogoutForgetsRecentRefreshes(t *testing.T) {
 	require.Equal(t, 2, recent())
 	require.Equal(t, http.StatusSeeOther, h.postForm(ada, "/auth/logout", nil).StatusCode)
 	assert.Equal(t, 1, recent(), "ada's refresh result is forgotten, bob's stays")
+}
+
+// TestAccessTokenReadsSessionInPlace: a valid access token is read from the session as
+// loaded, without having scs decode the session (nothing is saved either); once the request
+// has touched the session, AccessToken reads the session's current value (here an app's Put
+// of a state with another token); with another codec the session is decoded as before.
+func TestAccessTokenReadsSessionInPlace(t *testing.T) {
+	t.Parallel()
+	for _, codec := range []scs.Codec{Codec{}, scs.GobCodec{}} {
+		t.Run(fmt.Sprintf("%T", codec), func(t *testing.T) {
+			t.Parallel()
+			app := newSignedInApp(t, nil)
+			a := app.auth
+			a.sm.Codec = codec
+			stored := decodeStored(t, app)
+			rewriteSession(t, app, stored)
+			s, err := decodeAuth(stored.values[keyAuth].([]byte))
+			require.NoError(t, err)
+			require.NotEmpty(t, s.accessToken)
+			_, lazy := codec.(Codec)
+
+			mux := http.NewServeMux()
+			mux.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) {
+				tok, err := a.AccessToken(r.Context())
+				assert.NoError(t, err)
+				c := r.Context().Value(sessionCtxKey{}).(*sessionCtx)
+				assert.Equal(t, lazy, c.untouched(), "the session is not decoded for the token")
+				_, _ = io.WriteString(w, tok)
+			})
+			mux.HandleFunc("/put", func(w http.ResponseWriter, r *http.Request) {
+				other := *s
+				other.accessToken = "put-by-the-app"
+				a.sm.Put(r.Context(), keyAuth, encodeAuth(&other))
+				tok, err := a.AccessToken(r.Context())
+				assert.NoError(t, err)
+				_, _ = io.WriteString(w, tok)
+			})
+			h := a.Middleware(a.RequireAuth(mux))
+			do := func(path string) string {
+				req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080"+path, nil)
+				req.Header.Set("Cookie", app.cookie)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+				return rec.Body.String()
+			}
+			before := app.stored(t)
+			assert.Equal(t, s.accessToken, do("/token"))
+			assert.Equal(t, before, app.stored(t), "reading the token writes nothing")
+			assert.Equal(t, "put-by-the-app", do("/put"), "the session's current state, not the loaded one")
+		})
+	}
 }

@@ -94,56 +94,75 @@ func encodeAuth(s *authState) []byte {
 // errBadAuth: the signed-in state is not in encodeAuth's layout.
 var errBadAuth = errors.New("otlogin: malformed session state")
 
+// userLayout is where the fields of the user part of an encoded state are (see readUser).
+type userLayout struct {
+	f                 [4][2]int   // Subject, Email, PhoneNumber, Method: start and end
+	nAMR              uint64      // number of AMR values
+	amrAt             wire.Reader // positioned at the first AMR value
+	end               int         // the strings end here
+	authTime, expires int64       // unix seconds
+	cs, ce            int         // the raw claims
+}
+
+// readUser checks the user part of the encoded state b and returns where its fields are,
+// and the reader positioned at the tokens. It allocates nothing.
+func readUser(b []byte) (l userLayout, r wire.Reader, _ error) {
+	if len(b) == 0 || b[0] != authVersion {
+		return l, wire.Reader{}, errBadAuth
+	}
+	r = wire.NewReader(b, 1, errBadAuth)
+	for i := range l.f {
+		l.f[i][0], l.f[i][1] = r.Span()
+	}
+	l.nAMR = r.Uvarint()
+	if l.nAMR > 64 {
+		return l, wire.Reader{}, errBadAuth
+	}
+	l.amrAt = r
+	for i := uint64(0); i < l.nAMR; i++ {
+		r.Span()
+	}
+	l.end = r.Pos
+	l.authTime, l.expires = r.Varint(), r.Varint()
+	l.cs, l.ce = r.Span()
+	if r.Err != nil {
+		return l, wire.Reader{}, r.Err
+	}
+	return l, r, nil
+}
+
 // decodeUserInto decodes only the user part of the state into u, appending the AMR values
 // to amr (pass a small array's slice to avoid an allocation). It runs on every signed-in
 // request, so it allocates nothing: the user's strings and the raw claims alias b (a
 // session value, which nothing mutates). It returns the reader
 // positioned at the tokens.
 func decodeUserInto(u *User, amr []string, b []byte) (wire.Reader, error) {
-	if len(b) == 0 || b[0] != authVersion {
-		return wire.Reader{}, errBadAuth
+	l, r, err := readUser(b)
+	if err != nil {
+		return wire.Reader{}, err
 	}
-	r := wire.NewReader(b, 1, errBadAuth)
-	var f [4][2]int // Subject, Email, PhoneNumber, Method
-	for i := range f {
-		f[i][0], f[i][1] = r.Span()
-	}
-	n := r.Uvarint()
-	if n > 64 {
-		return wire.Reader{}, errBadAuth
-	}
-	amrAt := r
-	for i := uint64(0); i < n; i++ {
-		r.Span()
-	}
-	end := r.Pos // the strings end here
-	authTime, expires := r.Varint(), r.Varint()
-	cs, ce := r.Span()
-	if r.Err != nil {
-		return wire.Reader{}, r.Err
-	}
-	start := f[0][0]
+	f, start := &l.f, l.f[0][0]
 	// The strings share b's memory instead of copying it: b is a session value, which
 	// nothing modifies (see Codec), so they stay valid and constant after the request.
 	var strs string
-	if end > start {
-		strs = unsafe.String(&b[start], end-start)
+	if l.end > start {
+		strs = unsafe.String(&b[start], l.end-start)
 	}
 	str := func(s, e int) string { return strs[s-start : e-start] }
 	u.Subject, u.Email = str(f[0][0], f[0][1]), str(f[1][0], f[1][1])
 	u.PhoneNumber, u.Method = str(f[2][0], f[2][1]), str(f[3][0], f[3][1])
 	u.AMR = amr[:0]
-	for i := uint64(0); i < n; i++ {
-		u.AMR = append(u.AMR, str(amrAt.Span()))
+	for i := uint64(0); i < l.nAMR; i++ {
+		u.AMR = append(u.AMR, str(l.amrAt.Span()))
 	}
 	if u.AMR == nil {
 		u.AMR = []string{}
 	}
-	u.AuthTime = time.Unix(authTime, 0)
-	u.ExpiresAt = time.Unix(expires, 0)
+	u.AuthTime = time.Unix(l.authTime, 0)
+	u.ExpiresAt = time.Unix(l.expires, 0)
 	u.claims = nil
-	if ce > cs {
-		u.claims = json.RawMessage(b[cs:ce:ce])
+	if l.ce > l.cs {
+		u.claims = json.RawMessage(b[l.cs:l.ce:l.ce])
 	}
 	return r, nil
 }
@@ -166,6 +185,29 @@ func decodeAuth(b []byte) (*authState, error) {
 		return nil, r.Err
 	}
 	return s, nil
+}
+
+// accessTokenOf returns the access token and its expiry (unix seconds) in the encoded state
+// b, which it checks as decodeAuth does. It allocates nothing (AccessToken calls it on every
+// request that wants the token): the token aliases b, a session value which nothing
+// modifies, like the strings of decodeUserInto.
+func accessTokenOf(b []byte) (tok string, expiry int64, _ error) {
+	_, r, err := readUser(b)
+	if err != nil {
+		return "", 0, err
+	}
+	start, end := r.Span()
+	expiry = r.Varint()
+	r.Span() // refresh token
+	r.Span() // Mosaic session id
+	readChecked(&r)
+	if r.Err != nil {
+		return "", 0, r.Err
+	}
+	if end > start {
+		tok = unsafe.String(&b[start], end-start)
+	}
+	return tok, expiry, nil
 }
 
 // readChecked reads the optional last field, the unix seconds of the last revalidation (0

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/otlogin/otlogin/internal/devhost"
 )
 
 // Base URLs of Mosaic's regions. Each ends in /cis: the One-Time Login, sessions, users and
@@ -145,7 +146,7 @@ func checkURL(field, raw string) (string, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopback(u.Hostname()) {
+		if !devhost.LoopbackForDial(u.Hostname()) {
 			return "", fmt.Errorf("transmit: Config.%s must use https (http is accepted only for a loopback host such as 127.0.0.1): write https://%s%s", field, u.Host, u.EscapedPath())
 		}
 	default:
@@ -192,15 +193,4 @@ func suggestBaseURL(u *url.URL) string {
 		}
 	}
 	return u.Scheme + "://" + u.Host + path
-}
-
-// isLoopback reports whether host (without port or brackets) is "localhost" or a loopback
-// IP address.
-func isLoopback(host string) bool {
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	if h == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(h)
-	return err == nil && ip.Unmap().IsLoopback()
 }

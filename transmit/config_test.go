@@ -56,6 +56,12 @@ func TestNewValidates(t *testing.T) {
 		{"ws base", func(c *Config) { c.BaseURL = "ws://127.0.0.1/cis" }, "https URL"},
 		{"upper-case scheme and host", func(c *Config) { c.BaseURL = "HTTPS://API.TRANSMITSECURITY.IO/cis" }, ""},
 		{"upper-case loopback host", func(c *Config) { c.BaseURL = "http://LOCALHOST:8090/cis" }, ""},
+		{"loopback host, trailing dot", func(c *Config) { c.BaseURL = "http://localhost.:8090/cis" }, ""},
+		{"IPv4-mapped loopback", func(c *Config) { c.BaseURL = "http://[::ffff:127.0.0.1]:8090/cis" }, ""},
+		// Go's resolver may ask DNS for a name under .localhost: not loopback for a client.
+		{"http base under .localhost", func(c *Config) { c.BaseURL = "http://mosaic.localhost:8090/cis" }, "must use https"},
+		{"http base, zoned ::1", func(c *Config) { c.BaseURL = "http://[::1%25lo]:8090/cis" }, "must use https"},
+		{"http base, 0.0.0.0", func(c *Config) { c.BaseURL = "http://0.0.0.0:8090/cis" }, "must use https"},
 		{"negative timeout", func(c *Config) { c.Timeout = -time.Second }, "Timeout"},
 	}
 	for _, tc := range cases {

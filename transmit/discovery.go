@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/otlogin/otlogin/internal/devhost"
 )
 
 // pathDiscovery is the OpenID configuration, under BaseURL.
@@ -73,7 +75,7 @@ func (w *discoveryWire) check() error {
 	if w.JWKSURL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return errors.New("jwks_uri missing or not an absolute URL")
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !devhost.LoopbackForDial(u.Hostname()) {
 		// Keys fetched in clear text could be swapped on the way: a forged ID token would verify.
 		return errors.New("jwks_uri is http on a host that is not loopback; https is required")
 	}

@@ -178,6 +178,8 @@ func TestDiscover(t *testing.T) {
 		{"no jwks_uri", `{"issuer":"https://userid.security"}`},
 		{"relative jwks_uri", `{"issuer":"https://userid.security","jwks_uri":"/oidc/jwks"}`},
 		{"http jwks_uri on a public host", `{"issuer":"https://userid.security","jwks_uri":"http://api.transmitsecurity.io/cis/oidc/jwks"}`},
+		// A name under .localhost is loopback for a browser, not for Go's resolver (DNS may answer it).
+		{"http jwks_uri under .localhost", `{"issuer":"https://userid.security","jwks_uri":"http://keys.localhost/oidc/jwks"}`},
 		{"not JSON", `<html></html>`},
 	}
 	for _, tc := range bad {
