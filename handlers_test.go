@@ -153,3 +153,18 @@ func TestLogoutRace(t *testing.T) {
 	assert.False(t, found, "the slow request did not recreate the session")
 	assert.Equal(t, http.StatusSeeOther, h.get(h.clientWithCookie(token), "/dashboard").StatusCode)
 }
+
+// TestPanicRecovered: a panic inside the auth routes (here in OnLogin) becomes a generic
+// 500 without details.
+func TestPanicRecovered(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) {
+		c.OnLogin = func(context.Context, *User) error { panic("secret detail") }
+	})
+	h.emu.CreateUser("ada@example.com", "")
+	r := h.signInLink(h.newClient(), "ada@example.com", "/")
+	assert.Equal(t, http.StatusInternalServerError, r.StatusCode)
+	assert.NotContains(t, r.body, "secret detail")
+	assert.NotContains(t, r.body, "goroutine")
+	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+}
