@@ -250,8 +250,8 @@ func FuzzIdentifiers(f *testing.F) {
 
 // TestEmailRoutingAndAddressLiterals: mail-routing relics in the local part (% and ! source
 // routes, RFC 2047 encoded words) and domains that are IP addresses or all-numeric are not a
-// mailbox anyone signs in with; they are refused before Mosaic sees them (found by the abuse
-// review: each reached Mosaic as typed).
+// mailbox anyone signs in with; they are refused before Mosaic sees them, which would otherwise
+// be sent each as typed (docs/SECURITY.md M6).
 func TestEmailRoutingAndAddressLiterals(t *testing.T) {
 	t.Parallel()
 	for _, in := range []string{

@@ -311,8 +311,8 @@ func TestSMSPerCountryBudget(t *testing.T) {
 }
 
 // TestSMSPerNetworkBudget: one client network gets SMSPerIPPerHour texts an hour (default 10),
-// so a handful of IPs cannot spend a country's or the app's SMS budget (found by the abuse
-// review: 5 IPs sent 500 SMS in 45 minutes and closed SMS sign-in for everyone). A refused SMS
+// so a handful of IPs cannot spend a country's or the app's SMS budget (without it, 5 IPs could
+// send 500 SMS in 45 minutes and close SMS sign-in for everyone; docs/SECURITY.md M3). A refused SMS
 // says that texts are paused and suggests email, with Retry-After.
 func TestSMSPerNetworkBudget(t *testing.T) {
 	t.Parallel()
