@@ -1,6 +1,6 @@
 package otlogin
 
-// Benchmarks of the signed-in request path (issue 6). Compare them within one run:
+// Benchmarks of the signed-in request path (README "Performance"). Compare them within one run:
 //
 //	go test -run '^$' -bench 'BareHandler|^BenchmarkFloor|RequireAuthSignedIn|StockSCS' -count 5 . | go run ./examples/bench/benchtable
 //

@@ -147,8 +147,8 @@ func TestReadOnlyRequestsWriteNothing(t *testing.T) {
 
 // TestSendRacingLogoutIsTold: a send whose request loaded the session before a logout (on
 // any instance) deleted it cannot keep its pending flow (the update-only save refuses, so
-// the logout stands), and the person is told so instead of "check your email" (found by the
-// final outside review: 200 and a code that could never be entered).
+// the logout stands), and the person is told so instead of "check your email" (a 200 there
+// would announce a code that could never be entered).
 func TestSendRacingLogoutIsTold(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

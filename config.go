@@ -178,8 +178,8 @@ type Config struct {
 	// keys. Must be an absolute http(s) URL. Default: the jwks_uri of Mosaic's discovery
 	// document.
 	JWKSURL string
-	// TenantID, when set, must equal the tid claim of every ID token (Transmit's token
-	// validation guide asks for it). Default: "" (not checked).
+	// TenantID, when set, must equal the tid claim of every ID token (docs/SECURITY.md T2).
+	// Default: "" (not checked).
 	TenantID string
 	// IDTokenDecryptionKey is the private key (*rsa.PrivateKey of at least 2048 bits, or
 	// *ecdsa.PrivateKey) of the encryption key registered for the application in Mosaic.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -152,4 +153,48 @@ func TestLogoutRace(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, found, "the slow request did not recreate the session")
 	assert.Equal(t, http.StatusSeeOther, h.get(h.clientWithCookie(token), "/dashboard").StatusCode)
+}
+
+// TestPanicRecovered: a panic inside the auth routes (here in OnLogin, which a sign-in calls)
+// becomes a generic 500 without details, logged as a "panic" event without the panic's value,
+// and nobody is signed in; http.ErrAbortHandler is passed on, so net/http aborts the answer
+// as the code that raised it asked. (Panics in the app's own handlers behind Middleware or
+// RequireAuth are the app's to recover.)
+func TestPanicRecovered(t *testing.T) {
+	t.Parallel()
+	t.Run("a panic", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, func(c *Config) {
+			c.OnLogin = func(context.Context, *User) error { panic("secret detail") }
+		})
+		h.emu.CreateUser("ada@example.com", "")
+		c := h.newClient()
+		r := h.signInLink(c, "ada@example.com", "/")
+		assert.Equal(t, http.StatusInternalServerError, r.StatusCode)
+		assert.NotContains(t, r.body, "secret detail")
+		assert.NotContains(t, r.body, "goroutine")
+		assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+		assert.Contains(t, h.logs.String(), `"event":"panic"`)
+		assert.NotContains(t, h.logs.String(), "secret detail")
+		assert.Equal(t, http.StatusSeeOther, h.get(c, "/dashboard").StatusCode, "nobody is signed in")
+	})
+	t.Run("http.ErrAbortHandler", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, func(c *Config) {
+			c.OnLogin = func(context.Context, *User) error { panic(http.ErrAbortHandler) }
+		})
+		h.emu.CreateUser("ada@example.com", "")
+		c := h.newClient()
+		r := h.postForm(c, "/auth/link/email/send", url.Values{"email": {"ada@example.com"}})
+		require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+		code, state := linkParams(t, h.lastLink("ada@example.com"))
+		// A POST, so that the client does not retry it on a new connection.
+		resp, err := c.PostForm(h.url("/auth/link/email/authenticate"), url.Values{"code": {code}, "state": {state}})
+		if err == nil {
+			resp.Body.Close()
+		}
+		require.Error(t, err, "the connection is cut: no answer")
+		assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink))
+		assert.NotContains(t, h.logs.String(), `"event":"panic"`, "not recovered")
+	})
 }

@@ -11,8 +11,8 @@ import (
 )
 
 // TestMemoryLimiterFullKeepsSpentBudgets: an anonymous flood that fills the limiter must not
-// make it forget budgets that were spent (found by the abuse review: filling the default
-// limiter with one-off windows reset the app-wide SMS budget and an attacker IP's budget).
+// make it forget budgets that were spent (docs/SECURITY.md M9; evicting the oldest windows
+// instead would let one-off windows reset the app-wide SMS budget and an attacker IP's budget).
 // When full, the limiter forgets the windows that counted least (one event: forgetting one
 // costs at most that event), not the oldest.
 func TestMemoryLimiterFullKeepsSpentBudgets(t *testing.T) {

@@ -2,6 +2,7 @@ package otlogin
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/otlogin/otlogin/internal/apptest/safe"
+	"github.com/otlogin/otlogin/transmit/transmittest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -262,4 +264,73 @@ func TestDefaultLimiterUsesNow(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, send())
 	h.clock.Advance(16 * time.Minute)
 	assert.Equal(t, http.StatusAccepted, send(), "the window passed on Config.Now")
+}
+
+// TestSMSPerCountryBudget: one country's sends stop at its own hourly budget, so pumping one
+// country cannot spend the whole app's SMS budget; other countries (and other countries of the
+// same calling code: Jamaica is +1 like the US) keep theirs.
+func TestSMSPerCountryBudget(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) {
+		c.Limits.SMSPerHour = 6
+		c.Limits.SMSPerCountryPerHour = 2
+		c.Limits.SendsPerIP = Rate{N: 100}
+		c.Limits.SMSPerIPPerHour = 100 // every send here comes from one client
+	})
+	send := func(phone string) int {
+		return h.postJSON(h.newClient(), "/auth/otp/send", map[string]string{"channel": "sms", "identifier": phone}).StatusCode
+	}
+	// A pumping run against Jamaica: 2 pass, the rest are refused before Mosaic.
+	for i := 0; i < 10; i++ {
+		want := http.StatusAccepted
+		if i >= 2 {
+			want = http.StatusTooManyRequests
+		}
+		assert.Equal(t, want, send(fmt.Sprintf("+1876555%04d", 100+i)), "Jamaica send %d", i)
+	}
+	// Each other country still has its budget.
+	for _, phone := range []string{"+14155550101", "+14155550102", "+447911123451", "+447911123452"} {
+		assert.Equal(t, http.StatusAccepted, send(phone), phone)
+	}
+	assert.Equal(t, http.StatusTooManyRequests, send("+14155550103"), "the US budget of 2 is spent")
+	r := h.postJSON(h.newClient(), "/auth/otp/send", map[string]string{"channel": "sms", "identifier": "+14155550104"})
+	assert.Contains(t, r.body, "to that country", "the refusal says it is this country's budget")
+	// The global budget (6) is spent now: a fresh country is refused too.
+	assert.Equal(t, http.StatusTooManyRequests, send("+33612345678"))
+	assert.Equal(t, 6, h.emu.Calls(transmittest.EndpointSendOTP))
+
+	t.Run("default", func(t *testing.T) {
+		c := Config{}
+		require.NoError(t, c.applyDefaults())
+		assert.Equal(t, 500, c.Limits.SMSPerHour)
+		assert.Equal(t, 100, c.Limits.SMSPerCountryPerHour, "a fifth of the global budget")
+		c = Config{Limits: Limits{SMSPerHour: 2000}}
+		require.NoError(t, c.applyDefaults())
+		assert.Equal(t, 400, c.Limits.SMSPerCountryPerHour)
+	})
+}
+
+// TestSMSPerNetworkBudget: one client network gets SMSPerIPPerHour texts an hour (default 10),
+// so a handful of IPs cannot spend a country's or the app's SMS budget (without it, 5 IPs could
+// send 500 SMS in 45 minutes and close SMS sign-in for everyone; docs/SECURITY.md M3). A refused SMS
+// says that texts are paused and suggests email, with Retry-After.
+func TestSMSPerNetworkBudget(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.Limits.SendsPerIP = Rate{N: 100} })
+	phones := []string{"+447911123401", "+447911123402", "+447911123403", "+447911123404", "+447911123405",
+		"+33612345601", "+33612345602", "+33612345603", "+4915112345601", "+4915112345602", "+4915112345603"}
+	for i, phone := range phones {
+		r := h.postJSON(h.newClient(), "/auth/otp/send", map[string]string{"channel": "sms", "identifier": phone})
+		if i < 10 {
+			assert.Equal(t, http.StatusAccepted, r.StatusCode, "send %d: %s", i, r.body)
+			continue
+		}
+		assert.Equal(t, http.StatusTooManyRequests, r.StatusCode, r.body)
+		assert.Contains(t, r.body, "email", "the answer suggests signing in by email")
+		assert.NotEmpty(t, r.Header.Get("Retry-After"))
+	}
+	assert.Equal(t, 10, h.emu.Calls(transmittest.EndpointSendOTP))
+	c := Config{}
+	require.NoError(t, c.applyDefaults())
+	assert.Equal(t, 10, c.Limits.SMSPerIPPerHour)
 }

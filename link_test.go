@@ -93,3 +93,67 @@ func TestLinkRedeemMosaicDown(t *testing.T) {
 type failDeleteStore struct{ *countingStore }
 
 func (s *failDeleteStore) Delete(string) error { return errStoreDown }
+
+// TestRedirectURIFromPublicURLOnly: a forged Host header does not change the link.
+func TestRedirectURIFromPublicURLOnly(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("ada@example.com", "")
+	req, err := http.NewRequest(http.MethodPost, h.url("/auth/link/email/send"), strings.NewReader("email=ada%40example.com"))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Host = "evil.example"
+	req.Header.Set("X-Forwarded-Host", "evil.example")
+	r := h.do(h.newClient(), req)
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	assert.True(t, strings.HasPrefix(h.lastLink("ada@example.com"), h.srv.URL+"/auth/link/email/callback?"))
+}
+
+// TestLinkExpiresWithLinkTTL: a magic link works for LinkTTL and no longer, on both sides
+// (docs/SECURITY.md L3). The browser's flow expires with it, so a later click is refused
+// without asking Mosaic; and Mosaic is sent the same lifetime (email_expiration), so a link
+// whose flow otlogin still holds (otlogin's clock 31s behind the emulator's) is refused by
+// Mosaic once LinkTTL has passed there.
+func TestLinkExpiresWithLinkTTL(t *testing.T) {
+	t.Parallel()
+	const ttl = 3 * time.Minute // not the default (10m), nor the emulator's own (15m)
+	send := func(t *testing.T) (*harness, *http.Client, string) {
+		h := newHarness(t, func(c *Config) { c.LinkTTL = ttl })
+		h.emu.CreateUser("ada@example.com", "")
+		c := h.newClient()
+		r := h.postForm(c, "/auth/link/email/send", url.Values{"email": {"ada@example.com"}, "next": {"/dashboard"}})
+		require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+		return h, c, h.lastLink("ada@example.com")
+	}
+	t.Run("within LinkTTL", func(t *testing.T) {
+		t.Parallel()
+		h, c, link := send(t)
+		h.clock.Advance(ttl - 30*time.Second)
+		h.emu.Advance(ttl - 30*time.Second)
+		r := h.get(c, link)
+		assert.Equal(t, http.StatusSeeOther, r.StatusCode, r.body)
+		assert.Equal(t, "/dashboard", r.Header.Get("Location"))
+		assert.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode, "signed in")
+	})
+	t.Run("the flow expired", func(t *testing.T) {
+		t.Parallel()
+		h, c, link := send(t)
+		h.clock.Advance(ttl)
+		r := h.get(c, link)
+		assert.Equal(t, http.StatusBadRequest, r.StatusCode)
+		assert.Contains(t, r.body, "That code is invalid or has expired.")
+		assert.Equal(t, 0, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink), "Mosaic is not asked")
+		assert.Equal(t, http.StatusSeeOther, h.get(c, "/dashboard").StatusCode, "nobody is signed in")
+	})
+	t.Run("Mosaic's link expired", func(t *testing.T) {
+		t.Parallel()
+		h, c, link := send(t)
+		h.clock.Advance(ttl - 30*time.Second) // the flow has 30s left
+		h.emu.Advance(ttl + time.Second)      // 31s apart: within the ID token's 1m leeway
+		r := h.get(c, link)
+		assert.Equal(t, http.StatusBadRequest, r.StatusCode, r.body)
+		assert.Contains(t, r.body, "That code is invalid or has expired.")
+		assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointAuthenticateMagicLink), "the flow was live: Mosaic was asked and refused")
+		assert.Equal(t, http.StatusSeeOther, h.get(c, "/dashboard").StatusCode, "nobody is signed in")
+	})
+}

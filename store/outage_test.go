@@ -55,7 +55,8 @@ func TestOutagePostgres(t *testing.T) {
 		pooled: func() int { return int(st.b.(*postgresBackend).pool.Stat().IdleConns()) }})
 }
 
-// runOutage checks the failure behaviour of issue 5 on two instances sharing st: while the
+// runOutage checks the failure behaviour of README "When the store is down" (docs/SECURITY.md
+// S7) on two instances sharing st: while the
 // store is down, protected routes answer 503 (HTML and JSON, never "signed in"), public
 // routes 200, and sign-in routes 503 without calling Mosaic (no code sent or spent); once it
 // is back, the same app signs users in again.

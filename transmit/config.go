@@ -52,8 +52,8 @@ type Config struct {
 	// retry after a 401), even when the caller's context has no deadline. Default: 10s.
 	Timeout time.Duration
 	// TokenURL is the client-credentials token endpoint: https, or http on a loopback host.
-	// Default: BaseURL's scheme and host + "/oidc/token" (the host root, not under /cis, as in
-	// Transmit's "retrieve client tokens" guide), e.g. https://api.transmitsecurity.io/oidc/token.
+	// Default: BaseURL's scheme and host + "/oidc/token" (the host root, not under /cis: where
+	// Mosaic serves it), e.g. https://api.transmitsecurity.io/oidc/token.
 	TokenURL string
 	// TokenExpiryDelta is how long before expires_in the cached client token is replaced.
 	// Default: 60s (halved lifetimes are used for tokens shorter than twice this).

@@ -7,9 +7,9 @@
 //
 // Every business call carries "Authorization: Bearer <client access token>". The token is
 // obtained with the OAuth 2.0 client-credentials grant (golang.org/x/oauth2/clientcredentials)
-// from /oidc/token at the root of BaseURL's host (https://api.transmitsecurity.io/oidc/token
-// for [USBaseURL], as in Transmit's "retrieve client tokens" guide; the business APIs live
-// under /cis), with client_id and client_secret in the form body (oauth2.AuthStyleInParams,
+// from /oidc/token at the root of BaseURL's host, where Mosaic serves it
+// (https://api.transmitsecurity.io/oidc/token for [USBaseURL]; the business APIs live under
+// /cis), with client_id and client_secret in the form body (oauth2.AuthStyleInParams,
 // never HTTP Basic); set [Config].TokenURL to use another endpoint. Mosaic's OAuth errors
 // ({"error": "invalid_client", "error_description": ...}) become an [*APIError] like any other.
 //
@@ -87,9 +87,10 @@
 // the underlying net or context error. A success answer that lacks a required field
 // (access_token, token_type, expires_in, and session_id for authenticate; user_id for
 // createUser; issuer and an absolute https jwks_uri, http only on loopback, for discovery) or
-// is not JSON wraps [ErrInvalidResponse] and [ErrUnavailable]: the client fails closed. Requests that break the
-// spec (a required field empty, channel not email/sms/direct, device_id over 80 characters,
-// ...) are refused before any HTTP call with an error wrapping [ErrInvalidRequest].
+// is not JSON wraps [ErrInvalidResponse] and [ErrUnavailable]: the client fails closed.
+// Requests that Mosaic's API would refuse (a required field empty, channel not
+// email/sms/direct, device_id over 80 characters, ...) are refused before any HTTP call with
+// an error wrapping [ErrInvalidRequest].
 //
 // At most 1 MiB of any answer is read. Redirects are not followed.
 package transmit

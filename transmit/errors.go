@@ -44,7 +44,7 @@ var (
 	// or 403, "redirect_uri is not one of the allowed redirect URIs configured for this
 	// app"). Only a change of configuration fixes it: register the URI.
 	ErrRedirectURINotAllowed = errors.New("transmit: redirect_uri not allowed")
-	// ErrInvalidResponse: Mosaic answered success with a body that is not what the spec
+	// ErrInvalidResponse: Mosaic answered success with a body that is not what its API
 	// promises (not JSON, or a required field is missing). Such errors also match
 	// [ErrUnavailable], so callers that only check ErrUnavailable fail closed.
 	ErrInvalidResponse = errors.New("transmit: invalid response")

@@ -107,7 +107,7 @@ func ExampleClient_AuthenticateOTP() {
 	// wrong code: 400 auth_invalid_credentials
 }
 
-// Requests that break the spec are refused before any HTTP call.
+// Requests that Mosaic's API would refuse are refused before any HTTP call.
 func ExampleClient_SendOTP_invalid() {
 	client, err := transmit.New(transmit.Config{BaseURL: transmit.SandboxBaseURL, ClientID: "id", ClientSecret: "secret"})
 	if err != nil {

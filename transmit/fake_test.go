@@ -133,7 +133,7 @@ func (f *fakeMosaic) serve(w http.ResponseWriter, r *http.Request) {
 	h := f.handlers[r.URL.Path]
 	f.mu.Unlock()
 
-	if r.URL.Path == "/oidc/token" { // the host root, as Mosaic's guide says; not under /cis
+	if r.URL.Path == "/oidc/token" { // the host root, where Mosaic serves it; not under /cis
 		f.serveToken(w, r, body)
 		return
 	}

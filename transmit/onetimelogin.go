@@ -167,7 +167,7 @@ func (w *tokenWire) response() *TokenResponse {
 }
 
 // approvalKey reports whether k is a non-empty approval_data key of ASCII letters, digits,
-// underscores, hyphens and periods (the spec's rule).
+// underscores, hyphens and periods (Mosaic's rule).
 func approvalKey(k string) bool {
 	if k == "" {
 		return false

@@ -283,7 +283,7 @@ func TestCreateUserAny2xx(t *testing.T) {
 	})
 }
 
-// TestApprovalDataAnyJSONType: approval_data is a plain object in the spec; an echo with
+// TestApprovalDataAnyJSONType: approval_data is a plain object in Mosaic's API; an echo with
 // numbers, booleans or null decodes instead of failing the send.
 func TestApprovalDataAnyJSONType(t *testing.T) {
 	t.Parallel()

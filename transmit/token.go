@@ -39,7 +39,8 @@ type tokenCache struct {
 	expiry time.Time
 }
 
-// defaultTokenLifetime is used when the token answer lacks expires_in (the spec's default).
+// defaultTokenLifetime is used when the token answer lacks expires_in (Mosaic's default
+// client-token lifetime).
 const defaultTokenLifetime = time.Hour
 
 // get returns a valid client access token, fetching one if needed.

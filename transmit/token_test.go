@@ -457,7 +457,7 @@ func TestTokenLifetimeFromAnswer(t *testing.T) {
 }
 
 // TestTokenFromHostRoot: the client-credentials token comes from /oidc/token at the root of
-// BaseURL's host (Transmit's "retrieve client tokens" guide), never {BaseURL}/oidc/token.
+// BaseURL's host (where Mosaic serves it), never {BaseURL}/oidc/token.
 func TestTokenFromHostRoot(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)

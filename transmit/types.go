@@ -1,8 +1,9 @@
 package transmit
 
-// This file holds the wire types of the Mosaic API. Every JSON name is copied from Transmit's
-// OpenAPI documents (backend-one-time-login, backend-sessions, user); optional fields use
-// omitempty so the client never sends a field the caller did not set.
+// This file holds the wire types of the Mosaic API. Every JSON name is Mosaic's own (its
+// One-Time Login, sessions and users APIs; the contract checker in examples/internal/contract
+// holds the client's requests to them); optional fields use omitempty so the client never
+// sends a field the caller did not set.
 
 // Identifier types accepted by the One-Time Login endpoints.
 const (
@@ -54,7 +55,7 @@ type Claims struct {
 
 // SendMagicLinkRequest is the identifier form of sendMagicLinkEmail
 // (schema ApiMagicLinkInitWithIdentifierRequestDto). The legacy email form is not sent:
-// a body carrying both forms matches both branches of the spec's oneOf and is rejected.
+// Mosaic rejects a body carrying both forms.
 type SendMagicLinkRequest struct {
 	Identifier        string            `json:"identifier"`
 	IdentifierType    string            `json:"identifier_type"`
@@ -102,7 +103,7 @@ type SendOTPRequest struct {
 }
 
 // SendOTPResponse is the 200 answer of sendOTP (schema ApiSendOtpResponse). Code is set only
-// for the direct channel. ApprovalData echoes the request's approval_data; the spec types it as
+// for the direct channel. ApprovalData echoes the request's approval_data; Mosaic types it as
 // a plain object, so its values are kept as decoded JSON (string, float64, bool, nil, ...).
 type SendOTPResponse struct {
 	Message      string         `json:"message"`

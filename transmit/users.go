@@ -10,8 +10,8 @@ import (
 const pathUsers = "/v1/users"
 
 // CreateUser creates a user, or associates an existing tenant user with the application
-// (createUser). Email or PhoneNumber is required. Any 2xx answer is success (the spec documents
-// 201; Transmit's guide says an existing tenant user is "added to your app"): a body, when
+// (createUser). Email or PhoneNumber is required. Any 2xx answer is success (Mosaic answers 201
+// for a new user; a user the tenant already has is added to the app instead): a body, when
 // there is one, must be {"result": user} with a user_id; without a body the returned User is
 // empty. A 409 answer (identifier taken) matches [ErrUserExists].
 func (c *Client) CreateUser(ctx context.Context, req CreateUserRequest) (*User, error) {

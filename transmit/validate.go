@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// Limits from the One-Time Login spec, checked before sending.
+// Limits of Mosaic's One-Time Login API, checked before sending.
 const (
 	maxDeviceIDLen     = 80
 	maxBase64LogoLen   = 20000

@@ -1,7 +1,7 @@
 package bench_test
 
-// Store round trips of the signed-in request path (issue 6), through package store, which
-// imports otlogin (hence an external test package).
+// Store round trips of the signed-in request path (README "Performance"), through package
+// store, which imports otlogin (hence an external test package).
 
 import (
 	"bufio"
@@ -192,8 +192,9 @@ func (p *respCounter) take() []string {
 	return c
 }
 
-// TestRedisSignedInRequestIsOneRoundTrip checks issue 6's store budget: a signed-in,
-// read-only request costs exactly one Redis command (the session GET) and writes nothing.
+// TestRedisSignedInRequestIsOneRoundTrip checks the store budget README "Performance" states:
+// a signed-in, read-only request costs exactly one Redis command (the session GET) and writes
+// nothing.
 func TestRedisSignedInRequestIsOneRoundTrip(t *testing.T) {
 	t.Parallel()
 	servers := []struct {

@@ -15,8 +15,8 @@ import (
 )
 
 // TestClientTokenAtHostRoot: the transmit client, configured with the emulator's /cis base URL
-// and nothing else, fetches its client token from /oidc/token at the host root, as Mosaic's
-// guide documents; the emulator also answers under /cis, but the client never goes there.
+// and nothing else, fetches its client token from /oidc/token at the host root, where Mosaic
+// serves it; the emulator also answers under /cis, but the client never goes there.
 func TestClientTokenAtHostRoot(t *testing.T) {
 	t.Parallel()
 	emu := transmittest.New(transmittest.Options{})

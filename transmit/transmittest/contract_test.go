@@ -222,7 +222,7 @@ func TestRedirectAllowList(t *testing.T) {
 	})
 }
 
-// TestSendOTPLimits: the limits written in the spec's descriptions are enforced, and nested
+// TestSendOTPLimits: the limits Mosaic's One-Time Login API states in prose are enforced, and nested
 // objects are type-checked like top-level fields.
 func TestSendOTPLimits(t *testing.T) {
 	t.Parallel()

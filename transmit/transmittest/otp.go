@@ -41,7 +41,7 @@ func (e *Emulator) handleSendOTP(w *recorder, r *http.Request, body []byte) {
 		{name: "identifier_type", kind: kString, required: true},
 		{name: "identifier", kind: kString, required: true},
 		emailContentField(),
-		// Limits from the spec's descriptions (BaseSmsOtpInput): 140 characters with {otp} and
+		// Limits Mosaic's One-Time Login API states for the SMS input: 140 characters with {otp} and
 		// {app}; a sender id of at most 11.
 		{name: "custom_sms_input", kind: kObject, nested: []field{
 			{name: "custom_message", kind: kString, maxLen: maxSMSMessage},
@@ -125,7 +125,7 @@ const (
 	maxApprovalDataKeys = 10  // approval_data keys
 )
 
-// checkSendOTPLimits enforces what the spec states only in prose: a custom SMS text contains
+// checkSendOTPLimits enforces what Mosaic's One-Time Login API states only in prose: a custom SMS text contains
 // {otp} and {app}; approval_data is flat (no objects or arrays), has at most 10 keys, and its
 // keys use only letters, digits, underscores, hyphens and periods.
 func checkSendOTPLimits(m map[string]any) error {

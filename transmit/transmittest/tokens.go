@@ -12,8 +12,8 @@ import (
 // sessionTTL is the backend session lifetime, extended whenever tokens are issued in it.
 const sessionTTL = 14 * 24 * time.Hour
 
-// tokenBadRequest is the 400 body of the token endpoint: message is a string in
-// token.openapi.json (/oidc/token) and an array in oidc.openapi.json (/cis/oidc/token).
+// tokenBadRequest is the 400 body of the token endpoint, as Mosaic answers it: message is a
+// string at /oidc/token (the host root) and an array of strings at /cis/oidc/token.
 func tokenBadRequest(r *http.Request, msg string) map[string]any {
 	if strings.HasPrefix(r.URL.Path, "/cis/") {
 		return badRequestArray(msg)

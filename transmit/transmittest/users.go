@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// User statuses (schema Status of user.openapi.json).
+// User statuses, as Mosaic's users API names them.
 const (
 	StatusActive   = "Active"
 	StatusDisabled = "Disabled"

@@ -454,11 +454,11 @@ func (c *Checker) checkTokenRequest(ex Exchange) (*openapi3.Schema, error) {
 }
 
 // undeclaredExtras lists response properties Mosaic sends that the operation's schema does not
-// declare, per operation and status, each confirmed by another Transmit document: strict mode
-// accepts these at the top level of the body and nothing else.
+// declare, per operation and status: strict mode accepts these at the top level of the body and
+// nothing else.
 var undeclaredExtras = map[string]map[int][]string{
-	// The users API guide shows {"message", "error_code", "ts_error_code"} for a taken
-	// identifier; IdentifierIsTakenHttpError declares only the first two.
+	// Mosaic answers {"message", "error_code", "ts_error_code"} for a taken identifier;
+	// IdentifierIsTakenHttpError declares only the first two.
 	"createUser": {http.StatusConflict: {"ts_error_code"}},
 }
 

@@ -1,10 +1,11 @@
 // Package contract checks HTTP exchanges against Transmit's (Mosaic's) published OpenAPI
 // documents, so that every test that talks to the emulator also proves the wire format.
 //
-// The documents are read from the directory named by $OTLOGIN_SPEC_DIR or, when that is unset,
-// from ../shared/spec next to a directory holding go.mod (found by walking up from the working
-// directory, nearest first, so that both the repository root and this module's directory are
-// tried). [Attach] puts a checker on an emulator's Options.Observer for one test. [SpecDir] does that search; [Load] parses a directory; [Shared] parses the
+// The documents are not part of this repository. They are read from the directory named by
+// $OTLOGIN_SPEC_DIR; when that is unset, [SpecDir] looks for a shared/spec folder beside each
+// folder holding a go.mod, walking up from the working directory (the layout .ci/run uses).
+// [Attach] puts a checker on an emulator's Options.Observer for one test. [Load] parses a
+// directory; [Shared] parses the
 // directory [SpecDir] finds once per process and caches the result (the only package-level
 // state, a sync.OnceValues, so parsing 180 KB of YAML/JSON is not repeated for every test
 // server; the parsed documents are read-only afterwards).
@@ -20,8 +21,8 @@
 //     picks the branch named by grant_type and validates against it alone.
 //   - createUser marks no field required, but its text requires email or phone_number; the
 //     checker enforces that.
-//   - createUser's 409 carries ts_error_code, shown in Transmit's users guide but not declared
-//     by IdentifierIsTakenHttpError; strict mode accepts that one property there.
+//   - createUser's 409 carries ts_error_code, which Mosaic sends but IdentifierIsTakenHttpError
+//     does not declare; strict mode accepts that one property there.
 //
 // The checker is strict by default ([Lenient] turns it off): a property its schema does not
 // declare is a violation unless the schema allows additionalProperties or declares no

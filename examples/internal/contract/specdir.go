@@ -20,9 +20,10 @@ var ErrSpecNotFound = errors.New("contract: spec not found; set " + EnvSpecDir)
 // marker is the file whose presence identifies the spec directory.
 const marker = "backend-one-time-login.openapi.yml"
 
-// SpecDir returns the directory holding the OpenAPI documents: $OTLOGIN_SPEC_DIR when set,
-// otherwise ../shared/spec beside an ancestor of the working directory that holds go.mod (the
-// repository holds several modules, so every such ancestor is tried, nearest first). It returns
+// SpecDir returns the directory holding the OpenAPI documents, which this repository does not
+// ship: $OTLOGIN_SPEC_DIR when set, otherwise a shared/spec folder beside an ancestor of the
+// working directory that holds go.mod (the repository holds several modules, so every such
+// ancestor is tried, nearest first). It returns
 // [ErrSpecNotFound] when neither exists; when OTLOGIN_SPEC_DIR is set but lacks the documents,
 // the error says so.
 func SpecDir() (string, error) {
