@@ -295,7 +295,7 @@ type Auth struct {
 	refreshes   singleflight.Group
 	recent      recentRefreshes
 	background  sync.WaitGroup // Mosaic calls that outlive their request (see Shutdown)
-	stackedOnce sync.Once      // the Error log of a Middleware inside sm.LoadAndSave (see stacked)
+	stack       stackChecks    // another session layer in the requests (see guard.go)
 	// outsidePrefixWarned: a request outside Prefix reached Handler and was logged once.
 	outsidePrefixWarned atomic.Bool
 	sessKey             sessionKey // the session manager's context key (see middleware.go)
@@ -349,11 +349,11 @@ func New(cfg Config) (*Auth, error) {
 		}
 		a.smsCodes = append(a.smsCodes, d)
 	}
-	a.sm = cfg.Sessions
-	if a.sm != nil {
-		if err := checkSessions(a.sm, u.Scheme == "https" && !cfg.InsecureCookies); err != nil {
+	if cfg.Sessions != nil {
+		if err := checkSessions(cfg.Sessions, u.Scheme == "https" && !cfg.InsecureCookies); err != nil {
 			return nil, err
 		}
+		a.sm = ownSessions(cfg.Sessions) // otlogin's copy, without the guard (see guard.go)
 	}
 	if a.sm == nil {
 		a.sm = newSessionManager(cfg, u.Scheme == "https")
@@ -413,6 +413,9 @@ func New(cfg Config) (*Auth, error) {
 		DecryptionKey: cfg.IDTokenDecryptionKey,
 	})
 	a.handler = a.buildHandler()
+	if cfg.Sessions != nil {
+		a.guardSessions(cfg.Sessions) // last: a New that fails leaves the manager as it was
+	}
 	return a, nil
 }
 
