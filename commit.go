@@ -27,7 +27,7 @@ func (w *sessionWriter) WriteHeader(code int) {
 	if !w.done {
 		w.commit()
 	}
-	if w.failed {
+	if w.dropping() {
 		return
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -37,7 +37,7 @@ func (w *sessionWriter) Write(b []byte) (int, error) {
 	if !w.done {
 		w.commit()
 	}
-	if w.failed {
+	if w.dropping() {
 		return len(b), nil
 	}
 	return w.ResponseWriter.Write(b)
@@ -54,6 +54,11 @@ func (w *sessionWriter) Flush() {
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
+// dropping reports whether output is dropped: the commit failed and another answer was
+// written, or a save through the app's session manager was refused after the answer had
+// started (the error page scs's LoadAndSave writes then would land in the middle of it).
+func (w *sessionWriter) dropping() bool { return w.failed || w.st.commitRefused.Load() }
+
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *sessionWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
@@ -62,6 +67,10 @@ func (w *sessionWriter) finish() {
 	if !w.done {
 		w.commit()
 		return
+	}
+	if w.st.commitRefused.Load() && !w.failed {
+		// Refused after otlogin's own save (an sm.LoadAndSave inside that commits at the end).
+		w.a.log(w.r.Context(), "session", "", "refused", "", "error", "stacked_load_and_save")
 	}
 	if w.st.late && !w.failed && !w.st.unavailable {
 		ctx := w.r.Context()
@@ -78,8 +87,14 @@ func (w *sessionWriter) commit() {
 	w.done = true
 	a, st := w.a, w.st
 	st.late = false // what changed so far (an AccessToken refresh, say) is saved now, once
+	if st.commitRefused.Load() {
+		// The app's manager tried to save the session (sm.LoadAndSave inside Middleware, or
+		// sm.Commit): refused, and this answer is refused too, like a failed save.
+		w.replace(errUnavailable(nil), "unavailable", "stacked_load_and_save")
+		return
+	}
 	if setsCookie(w.ResponseWriter.Header(), a.sm.Cookie.Name) {
-		a.stackedInside()
+		a.cookieClash() // the guard refuses Config.Sessions's saves: another manager wrote it
 	}
 	if st.unavailable {
 		return

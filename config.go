@@ -126,13 +126,13 @@ type Config struct {
 	// Sessions is the session manager. When nil, New builds one: Store = SessionStore,
 	// cookie "__Host-otlogin" (Secure) when PublicURL is https, else "otlogin"; HttpOnly,
 	// SameSite=Lax, Path "/", persistent; Lifetime = SessionLifetime. A manager passed
-	// here is used as is, but New refuses it unless its cookie is HttpOnly, not SameSite=None
+	// here keeps its settings, but New refuses it unless its cookie is HttpOnly, not SameSite=None
 	// and without Domain, and its IdleTimeout is 0 (otlogin enforces Config.IdleTimeout
 	// itself; scs's would make every request write to the store); when PublicURL is https it
 	// must also be Secure, named "__Host-..." and have Path "/" (unless InsecureCookies).
-	// Configure it before New: unless its store is in-process, otlogin works on a copy
-	// made by New whose store calls are bounded by StoreTimeout (the copy shares the
-	// manager's session, so the app's sm.Get and sm.Put see what otlogin sees).
+	// Configure it before New: otlogin works on a copy made by New (it shares the
+	// manager's session, so the app's sm.Get and sm.Put see what otlogin sees) whose store
+	// calls are bounded by StoreTimeout unless the store is in-process.
 	//
 	// An app that already uses scs passes its manager here and mounts [Auth.Middleware] in
 	// place of sm.LoadAndSave (never inside or around it): Middleware loads and saves the
@@ -140,7 +140,13 @@ type Config struct {
 	// sm.LoadAndSave of the same manager, otlogin would save each session a second time
 	// without its checks, so it refuses: it logs an Error naming this fix at the first
 	// request and serves every request like one whose store is down (sign-in and
-	// protected routes answer 503, public routes work). Default: nil.
+	// protected routes answer 503, public routes work). Inside Middleware, the manager's own
+	// saves are refused: New puts a guard in front of its Store (otlogin saves through its
+	// own copy of the manager), and sm.Commit, which sm.LoadAndSave calls, returns an error
+	// and writes nothing when its context is a request otlogin serves (the first one logs
+	// an Error naming the fix; the answer is a 503 unless it was already written). sm.Commit
+	// with another context (a background job's) saves as before. Keep a reference of your
+	// own to the store and do not replace sm.Store after New. Default: nil.
 	Sessions *scs.SessionManager
 	// SessionStore is the store of the session manager New builds (ignored when Sessions
 	// is set). Default: an in-memory store.
@@ -295,7 +301,7 @@ type Auth struct {
 	refreshes   singleflight.Group
 	recent      recentRefreshes
 	background  sync.WaitGroup // Mosaic calls that outlive their request (see Shutdown)
-	stackedOnce sync.Once      // the Error log of a Middleware inside sm.LoadAndSave (see stacked)
+	stack       stackChecks    // another session layer in the requests (see guard.go)
 	// outsidePrefixWarned: a request outside Prefix reached Handler and was logged once.
 	outsidePrefixWarned atomic.Bool
 	sessKey             sessionKey // the session manager's context key (see middleware.go)
@@ -349,11 +355,11 @@ func New(cfg Config) (*Auth, error) {
 		}
 		a.smsCodes = append(a.smsCodes, d)
 	}
-	a.sm = cfg.Sessions
-	if a.sm != nil {
-		if err := checkSessions(a.sm, u.Scheme == "https" && !cfg.InsecureCookies); err != nil {
+	if cfg.Sessions != nil {
+		if err := checkSessions(cfg.Sessions, u.Scheme == "https" && !cfg.InsecureCookies); err != nil {
 			return nil, err
 		}
+		a.sm = ownSessions(cfg.Sessions) // otlogin's copy, without the guard (see guard.go)
 	}
 	if a.sm == nil {
 		a.sm = newSessionManager(cfg, u.Scheme == "https")
@@ -380,9 +386,8 @@ func New(cfg Config) (*Auth, error) {
 	}
 	a.limiter = withLimiterTimeout(a.limiter, cfg.StoreTimeout)
 	// Every store call on the request path runs under StoreTimeout. Unless the store is
-	// in-process, otlogin works on a copy of the manager (the same cookie, codec and
-	// context key, so the app's sm.Get and sm.Put see the same session) whose store
-	// applies it.
+	// in-process, otlogin's manager (a copy: the same cookie, codec and context key, so the
+	// app's sm.Get and sm.Put see the same session) gets a store that applies it.
 	if store, wrapped := withStoreTimeout(a.sm.Store, cfg.StoreTimeout); wrapped {
 		sm := *a.sm
 		sm.Store = store
@@ -413,6 +418,9 @@ func New(cfg Config) (*Auth, error) {
 		DecryptionKey: cfg.IDTokenDecryptionKey,
 	})
 	a.handler = a.buildHandler()
+	if cfg.Sessions != nil {
+		a.guardSessions(cfg.Sessions) // last: a New that fails leaves the manager as it was
+	}
 	return a, nil
 }
 

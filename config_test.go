@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -122,7 +123,7 @@ func TestNewDefaults(t *testing.T) {
 	own.Cookie.Name, own.Cookie.Secure = "__Host-app", true
 	withOwn, err := New(Config{Client: testClient(t), PublicURL: "https://a.example", Sessions: own})
 	require.NoError(t, err)
-	assert.Same(t, own, withOwn.sm)
+	assertOwnCopy(t, own, withOwn)
 }
 
 // TestNewChecksOwnSessions: a session manager passed in Config.Sessions is refused, with an
@@ -162,10 +163,11 @@ func TestNewChecksOwnSessions(t *testing.T) {
 			a, err := New(Config{Client: testClient(t), PublicURL: tc.publicURL, InsecureCookies: tc.insecure, Sessions: sm})
 			if tc.wantErr == "" {
 				require.NoError(t, err)
-				assert.Same(t, sm, a.sm)
+				assertOwnCopy(t, sm, a)
 				return
 			}
 			require.Error(t, err)
+			assert.IsType(t, &memstore.MemStore{}, sm.Store, "a New that fails leaves the manager as it was")
 			assert.Contains(t, err.Error(), "otlogin: Config.Sessions.")
 			assert.Contains(t, err.Error(), tc.wantErr)
 		})

@@ -23,6 +23,8 @@ type reqState struct {
 	onFailure   func(context.Context) // run once when the session could not be saved (set by a sign-in)
 	flowSaved   bool                  // a pending flow was put in the session: losing its save must be told
 
+	commitRefused atomic.Bool // the app's manager tried to save the session and was refused (see guardStore)
+
 	mosaicDeadline time.Time // end of this request's budget for Mosaic calls (see mosaicCtx); zero until the first
 
 	userBuf User      // storage for user, saving an allocation per signed-in request
@@ -56,26 +58,19 @@ func (a *Auth) Middleware(next http.Handler) http.Handler {
 // the first time (through Config.Logger, else slog's default logger), then as a session
 // event of each request.
 func (a *Auth) stacked(ctx context.Context) {
-	a.stackedOnce.Do(func() {
+	a.stack.stackedOnce.Do(func() {
 		a.logger().Error("otlogin: Middleware runs inside sm.LoadAndSave of the same session manager, so otlogin cannot save sessions safely and treats the session store as unavailable (sign-in and protected routes answer 503). Remove sm.LoadAndSave around otlogin: otlogin's Middleware loads and saves the session for the app too (sm.Get and sm.Put keep working inside it); see README, \"Apps that already use scs\"",
 			"event", "session", "outcome", "stacked_load_and_save")
 	})
 	a.log(ctx, "session", "", "unavailable", "", "error", "stacked_load_and_save")
 }
 
-// stackedInside reports, at Error the first time, an sm.LoadAndSave of the same manager
-// inside Middleware: it saved the session (its cookie is already set) before otlogin could.
-func (a *Auth) stackedInside() {
-	a.stackedOnce.Do(func() {
-		a.logger().Error("otlogin: sm.LoadAndSave of the same session manager runs inside otlogin's Middleware and saves the session a second time, without otlogin's checks. Remove sm.LoadAndSave: otlogin's Middleware loads and saves the session for the app too (sm.Get and sm.Put keep working inside it); see README, \"Apps that already use scs\"",
-			"event", "session", "outcome", "stacked_load_and_save")
-	})
-}
-
-// setsCookie reports whether h already sets the cookie called name.
+// setsCookie reports whether h already sets the cookie called name to a value (a cookie
+// that deletes it, with an empty value, does not count: scs's LoadAndSave of Config.Sessions
+// writes one when the session was destroyed, as otlogin does).
 func setsCookie(h http.Header, name string) bool {
 	for _, c := range h["Set-Cookie"] {
-		if len(c) > len(name) && c[len(name)] == '=' && c[:len(name)] == name {
+		if len(c) > len(name)+1 && c[len(name)] == '=' && c[:len(name)] == name && c[len(name)+1] != ';' {
 			return true
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -173,4 +174,61 @@ func TestPanicRecovered(t *testing.T) {
 	status, body, _ := f.Get(t, conformance.NewClient(t), "/")
 	assert.Equal(t, http.StatusInternalServerError, status)
 	assert.Equal(t, "{\"message\":\"Internal Server Error\"}\n", body)
+}
+
+// insideRoutes adds the routes of conformance.Inside to g.
+func insideRoutes(in *conformance.Inside, g *echo.Group) {
+	sm := in.Sessions
+	g.GET("/slow", func(c echo.Context) error {
+		in.Hold(c.Request().Context())
+		return c.String(http.StatusOK, "slow done")
+	})
+	g.GET("/visit", func(c echo.Context) error {
+		in.Visit(c.Request().Context())
+		return c.String(http.StatusOK, "visited")
+	})
+	g.GET("/read", func(c echo.Context) error {
+		return c.String(http.StatusOK, sm.GetString(c.Request().Context(), "note"))
+	})
+	g.GET("/me", func(c echo.Context) error {
+		u, _ := echootl.User(c)
+		return c.String(http.StatusOK, u.Email)
+	}, echootl.RequireAuth(in.Auth))
+}
+
+// TestLoadAndSaveInsideLogoutRace: a slow request through the app's sm.LoadAndSave
+// (echo.WrapMiddleware) inside echootl.Middleware does not sign a browser in again after its
+// logout (docs/SECURITY.md S10). LoadAndSave saves before the answer: its save is refused
+// and the answer is otlogin's 503. The auth routes are outside LoadAndSave here, so that
+// the browser can sign in (TestLoadAndSaveInsideFirstSave has them inside).
+func TestLoadAndSaveInsideLogoutRace(t *testing.T) {
+	in := conformance.NewInside(t)
+	var log safe.Buffer
+	e := newEcho(&log)
+	e.Use(echootl.Middleware(in.Auth))
+	echootl.Mount(e, in.Auth)
+	insideRoutes(in, e.Group("", echo.WrapMiddleware(in.Sessions.LoadAndSave)))
+	in.Start(t, e)
+	in.CheckLogoutRace(t, http.StatusServiceUnavailable)
+}
+
+// TestLoadAndSaveInsideFirstSave: with e.Use(echo.WrapMiddleware(sm.LoadAndSave)) after
+// echootl.Middleware, the first request that changes the session is refused (503, nothing
+// saved) and one Error names the fix; a sign-in fails the same way (its flow cannot be
+// saved), without a session cookie.
+func TestLoadAndSaveInsideFirstSave(t *testing.T) {
+	in := conformance.NewInside(t)
+	var log safe.Buffer
+	e := newEcho(&log)
+	e.Use(echootl.Middleware(in.Auth))
+	e.Use(echo.WrapMiddleware(in.Sessions.LoadAndSave))
+	echootl.Mount(e, in.Auth)
+	insideRoutes(in, e.Group(""))
+	in.Start(t, e)
+	in.CheckFirstSaveRefused(t, http.StatusServiceUnavailable)
+	resp, err := http.PostForm(in.URL+"/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {"ada@example.com"}})
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Empty(t, resp.Header.Values("Set-Cookie"))
 }

@@ -139,3 +139,50 @@ func TestPanicRecovered(t *testing.T) {
 	status, _, _ := f.Get(t, conformance.NewClient(t), "/")
 	assert.Equal(t, http.StatusInternalServerError, status)
 }
+
+// newInside serves the routes of conformance.Inside with the app's own sm.LoadAndSave in a
+// gin middleware after ginotl.Middleware (the mistake): it wraps the rest of the chain, which
+// writes to gin's writer, so LoadAndSave saves after the answer, after otlogin did.
+func newInside(t *testing.T) *conformance.Inside {
+	t.Helper()
+	gin.SetMode(gin.TestMode)
+	in := conformance.NewInside(t)
+	sm := in.Sessions
+	r := gin.New()
+	r.Use(ginotl.Middleware(in.Auth))
+	r.Use(func(c *gin.Context) {
+		sm.LoadAndSave(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) {
+			c.Request = req
+			c.Next()
+		})).ServeHTTP(c.Writer, c.Request)
+	})
+	ginotl.Mount(r, in.Auth)
+	r.GET("/slow", func(c *gin.Context) {
+		in.Hold(c.Request.Context())
+		c.String(http.StatusOK, "slow done")
+	})
+	r.GET("/visit", func(c *gin.Context) {
+		in.Visit(c.Request.Context())
+		c.String(http.StatusOK, "visited")
+	})
+	r.GET("/read", func(c *gin.Context) { c.String(http.StatusOK, sm.GetString(c.Request.Context(), "note")) })
+	r.GET("/me", ginotl.RequireAuth(in.Auth), func(c *gin.Context) {
+		u, _ := ginotl.User(c)
+		c.String(http.StatusOK, u.Email)
+	})
+	in.Start(t, r)
+	return in
+}
+
+// TestLoadAndSaveInsideLogoutRace: a slow request through the app's sm.LoadAndSave inside
+// ginotl.Middleware does not sign a browser in again after its logout (docs/SECURITY.md
+// S10); its answer, written before LoadAndSave's refused save, stands as written.
+func TestLoadAndSaveInsideLogoutRace(t *testing.T) {
+	newInside(t).CheckLogoutRace(t, http.StatusOK)
+}
+
+// TestLoadAndSaveInsideFirstSave: the first request that changes the session is answered
+// (otlogin saved it), LoadAndSave's second save is refused and one Error names the fix.
+func TestLoadAndSaveInsideFirstSave(t *testing.T) {
+	newInside(t).CheckFirstSaveRefused(t, http.StatusOK)
+}

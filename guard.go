@@ -1,0 +1,220 @@
+package otlogin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// This file keeps an app's own saves of the session out of the requests otlogin serves.
+// Middleware saves each session with its checks (see commit.go: a session loaded from the
+// store is written back only while it still exists there). The app's session manager
+// (Config.Sessions) can save too: sm.Commit, which sm.LoadAndSave calls, writes
+// unconditionally, so an sm.LoadAndSave mounted inside Middleware would write back a
+// session that a logout deleted while the request ran. New therefore splits the manager:
+// otlogin works on its own copy (same cookie, codec and context key, so sm.Get and sm.Put
+// see the one session) over the store itself, and the app's manager gets a guardStore in
+// front of the same store, which refuses every save made inside a request that otlogin
+// serves (see guardStore.CommitCtx).
+
+// errCommitRefused is what the app's sm.Commit returns inside a request that otlogin's
+// Middleware (or RequireAuth) serves. It names the fix and nothing of the session.
+var errCommitRefused = errors.New(`otlogin: session not saved: inside otlogin's Middleware only otlogin saves the session; ` +
+	`remove sm.LoadAndSave (and sm.Commit) from the handlers Middleware serves (see README, "Apps that already use scs")`)
+
+// guardStore is the store New puts in the app's session manager (Config.Sessions) in front
+// of its own store s. It passes every call through to s, except a save (CommitCtx) whose
+// context belongs to a request that an Auth guarded by it serves: that one is refused with
+// errCommitRefused, writes nothing, and is reported (see Auth.commitRefused). A save with
+// any other context (a background job's context.Background()) goes through.
+//
+// It implements [scs.Store], [scs.CtxStore] and iteration ([scs.IterableStore],
+// [scs.IterableCtxStore]: an error when s cannot iterate); the variants below add s's
+// [UpdateStore] and [LimiterProvider] abilities, so a type assertion on the app's sm.Store
+// finds what s has. otlogin itself never works through it (see ownSessions).
+type guardStore struct {
+	s  scs.Store
+	cs scs.CtxStore // nil when s has no context-aware methods
+}
+
+// guarded is implemented by guardStore and its variants.
+type guarded interface {
+	scs.CtxStore
+	base() *guardStore
+}
+
+func (g *guardStore) base() *guardStore { return g }
+
+// guardUpdateStore is a guardStore over a store with the [UpdateStore] ability. An update
+// only replaces a session that still exists, so it cannot write back a deleted one: it
+// passes through.
+type guardUpdateStore struct {
+	*guardStore
+	us UpdateStore
+}
+
+func (g guardUpdateStore) UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error) {
+	return g.us.UpdateCtx(ctx, token, b, expiry)
+}
+
+// guardLimiterStore is a guardStore over a store that brings a [Limiter].
+type guardLimiterStore struct {
+	*guardStore
+	lp LimiterProvider
+}
+
+func (g guardLimiterStore) Limiter() Limiter { return g.lp.Limiter() }
+
+// guardUpdateLimiterStore is a guardStore over a store with both abilities.
+type guardUpdateLimiterStore struct {
+	guardUpdateStore
+	lp LimiterProvider
+}
+
+func (g guardUpdateLimiterStore) Limiter() Limiter { return g.lp.Limiter() }
+
+// newGuard returns a guard over s, with s's optional abilities.
+func newGuard(s scs.Store) guarded {
+	g := &guardStore{s: s}
+	g.cs, _ = s.(scs.CtxStore)
+	us, update := s.(UpdateStore)
+	lp, limiter := s.(LimiterProvider)
+	switch {
+	case update && limiter:
+		return guardUpdateLimiterStore{guardUpdateStore{g, us}, lp}
+	case update:
+		return guardUpdateStore{g, us}
+	case limiter:
+		return guardLimiterStore{g, lp}
+	}
+	return g
+}
+
+// unguarded returns the store behind a guard, or s itself.
+func unguarded(s scs.Store) scs.Store {
+	if g, ok := s.(guarded); ok {
+		return g.base().s
+	}
+	return s
+}
+
+// ownSessions returns otlogin's copy of the app's session manager: the same settings and
+// context key, over the app's store without the guard (which New installs, last, with
+// guardSessions).
+func ownSessions(app *scs.SessionManager) *scs.SessionManager {
+	sm := *app
+	sm.Store = unguarded(app.Store)
+	return &sm
+}
+
+// guardSessions puts a guard in front of the app's store (once: a manager shared by two
+// Auths keeps the first guard) and makes a refuse the app's saves made inside its requests.
+func (a *Auth) guardSessions(app *scs.SessionManager) {
+	g, ok := app.Store.(guarded)
+	if !ok {
+		g = newGuard(app.Store)
+		app.Store = g
+	}
+	a.stack.guard = g.base()
+}
+
+// refuses reports whether ctx belongs to a request that an Auth guarded by g serves.
+func (g *guardStore) refuses(ctx context.Context) (*reqState, bool) {
+	st := stateFrom(ctx)
+	if st == nil || st.auth == nil || st.auth.stack.guard != g {
+		return nil, false
+	}
+	return st, true
+}
+
+// CommitCtx saves through to the store, unless ctx is a request otlogin serves.
+func (g *guardStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if st, refuse := g.refuses(ctx); refuse {
+		st.auth.commitRefused(st)
+		return errCommitRefused
+	}
+	if g.cs != nil {
+		return g.cs.CommitCtx(ctx, token, b, expiry)
+	}
+	return g.s.Commit(token, b, expiry)
+}
+
+// Commit has no context to tell a request by: it passes through (scs calls CommitCtx).
+func (g *guardStore) Commit(token string, b []byte, expiry time.Time) error {
+	return g.s.Commit(token, b, expiry)
+}
+
+func (g *guardStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	if g.cs != nil {
+		return g.cs.FindCtx(ctx, token)
+	}
+	return g.s.Find(token)
+}
+
+func (g *guardStore) Find(token string) ([]byte, bool, error) { return g.s.Find(token) }
+
+func (g *guardStore) DeleteCtx(ctx context.Context, token string) error {
+	if g.cs != nil {
+		return g.cs.DeleteCtx(ctx, token)
+	}
+	return g.s.Delete(token)
+}
+
+func (g *guardStore) Delete(token string) error { return g.s.Delete(token) }
+
+// AllCtx implements [scs.IterableCtxStore] for sm.Iterate.
+func (g *guardStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
+	if is, ok := g.s.(scs.IterableCtxStore); ok {
+		return is.AllCtx(ctx)
+	}
+	return g.All()
+}
+
+// All implements [scs.IterableStore].
+func (g *guardStore) All() (map[string][]byte, error) {
+	if is, ok := g.s.(scs.IterableStore); ok {
+		return is.All()
+	}
+	return nil, fmt.Errorf("otlogin: the session store (%T) does not support iteration", g.s)
+}
+
+// stackChecks is what an Auth keeps to detect and report another session layer in its
+// requests: an sm.LoadAndSave around Middleware (stacked), a save through the app's manager
+// inside it (refused by guard), a second manager with the same cookie name (cookieClash).
+type stackChecks struct {
+	guard       *guardStore // in front of Config.Sessions's store; nil when New built the manager
+	stackedOnce sync.Once   // the Error log of a Middleware inside sm.LoadAndSave
+	refusedOnce sync.Once   // the Error log of a save refused by guard
+	clashOnce   sync.Once   // the Error log of another manager's cookie
+}
+
+// commitRefused records, for the request of st, a save of the app's manager that guard
+// refused: the request's answer becomes a 503 if nothing of it was written yet (see
+// sessionWriter.commit), and an Error names the fix, once.
+func (a *Auth) commitRefused(st *reqState) {
+	st.commitRefused.Store(true)
+	a.stack.refusedOnce.Do(func() {
+		a.logger().Error(`otlogin: a save of the session through Config.Sessions's manager (sm.Commit, which sm.LoadAndSave calls) `+
+			`was refused: it ran inside otlogin's Middleware, which saves the session itself and would have been bypassed `+
+			`(an unconditional save can write back a session a logout deleted). Remove sm.LoadAndSave, and any sm.Commit, `+
+			`from the handlers Middleware serves: Middleware loads and saves the session for the app (sm.Get and sm.Put keep `+
+			`working inside it); see README, "Apps that already use scs"`,
+			"event", "session", "outcome", "stacked_load_and_save")
+	})
+}
+
+// cookieClash reports, at Error the first time, that a handler inside Middleware set the
+// session cookie through another session manager.
+func (a *Auth) cookieClash() {
+	a.stack.clashOnce.Do(func() {
+		a.logger().Error(fmt.Sprintf(`otlogin: a handler inside otlogin's Middleware set the cookie %q, otlogin's session cookie, `+
+			`through another session manager (or a copy of Config.Sessions made before New), so the browser's session is replaced `+
+			`without otlogin's checks. Give the other session manager a different cookie name (its Cookie.Name), or use `+
+			`Config.Sessions, which Middleware loads and saves; see README, "Apps that already use scs"`, a.sm.Cookie.Name),
+			"event", "session", "outcome", "cookie_name_clash")
+	})
+}
