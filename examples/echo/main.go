@@ -1,33 +1,40 @@
-// Command echo is the otlogin example on the echo router (v4). Everything otlogin needs is written
-// out in this file, in the order an app does it, so you can copy it into yours: the Mosaic
-// client (or the embedded emulator), the session store, the Config, Check at start-up, the
-// routes with echootl's Middleware, Mount and RequireAuth, and a server with timeouts and a
-// graceful shutdown. It is examples/nethttp on echo: the same environment, routes, pages and
-// behaviour (the conformance suite runs against all three).
+// Command echo is the otlogin example on the echo router (v4), in one file to copy into your
+// app: it imports only otlogin's public packages, its echo adapter, echo and the standard
+// library, so in a module of your own `go mod tidy` is all it needs. Everything otlogin needs
+// is written out in the order an app does it: the Mosaic client, the session store, the
+// Config, Check at start-up, the routes with echootl's Middleware, Mount and RequireAuth, and
+// a server with timeouts and a graceful shutdown. It is examples/nethttp on echo: the same
+// environment, routes, pages and behaviour (the conformance suite runs against all three).
 //
-//	go run ./examples/echo     # then open http://localhost:8080 and sign in
+//	go run ./examples/echo    # then open http://localhost:8080 and sign in
 //
 // Environment: ADDR (default 127.0.0.1:8080), PUBLIC_URL (default http://localhost on ADDR's
 // port), TRANSMIT_CLIENT_ID, TRANSMIT_CLIENT_SECRET, TRANSMIT_BASE_URL (default the sandbox),
-// SESSION_STORE (memory, redis://..., postgres://...). Without TRANSMIT_CLIENT_ID it runs
-// against the embedded Mosaic emulator and shows the links and codes it "sends" at
-// /dev/outbox (as JSON at /dev/outbox.json); ADDR must then be a loopback address.
+// SESSION_STORE (memory, redis://..., postgres://...).
 //
-// The exampleapp package is the example's own, not otlogin: it reads the environment,
-// renders the demo pages, and guards the emulator's outbox. Replace it with your
-// configuration and pages when you copy this file.
+// Development only: without TRANSMIT_CLIENT_ID it runs against the embedded Mosaic emulator
+// (package transmittest), which sends no email or SMS, and shows the links and codes it
+// "sends" at /dev/outbox (as JSON at /dev/outbox.json); ADDR must then be a loopback address.
+// The parts that exist only for that are marked "Development only".
+//
+// The end of the file is this example's own, not otlogin: reading the environment, the
+// PUBLIC_URL warnings and the demo pages. Replace them with your configuration and pages.
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,7 +42,6 @@ import (
 
 	"github.com/otlogin/otlogin"
 	echootl "github.com/otlogin/otlogin/adapters/echo"
-	"github.com/otlogin/otlogin/examples/internal/exampleapp"
 	"github.com/otlogin/otlogin/store"
 	"github.com/otlogin/otlogin/transmit"
 	"github.com/otlogin/otlogin/transmit/transmittest"
@@ -44,7 +50,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, exampleapp.FromEnv(os.Getenv), os.Stdout); err != nil {
+	if err := run(ctx, envFrom(os.Getenv), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "example:", err)
 		os.Exit(1)
 	}
@@ -52,14 +58,19 @@ func main() {
 
 // run sets otlogin up as env says, serves the app on env.Addr until ctx ends, then shuts
 // down gracefully. It writes the start-up notes and otlogin's log to out.
-func run(ctx context.Context, env exampleapp.Env, out io.Writer) error {
-	// 1. The Mosaic client: your tenant's app credentials or, without them, the embedded
-	// emulator, which sends no email or SMS and shows what it would send in its outbox.
+func run(ctx context.Context, env environment, out io.Writer) error {
+	// 1. The Mosaic client, with your tenant's app credentials.
 	tc := transmit.Config{BaseURL: env.BaseURL, ClientID: env.ClientID, ClientSecret: env.ClientSecret}
-	var outbox http.Handler
+	var outbox http.Handler // Development only: the emulator's outbox page; nil with a real tenant.
 	if env.ClientID == "" {
-		if err := exampleapp.CheckEmulatorAddr(env.Addr); err != nil {
-			return err
+		// Development only: without credentials the embedded Mosaic emulator stands in for
+		// Mosaic. It sends no email or SMS and shows what it would send on its outbox page.
+		// That page shows every sign-in code, so the app listens on loopback only
+		// (LoopbackAddr) and the page answers only this machine (LoopbackOnly: 403 to other
+		// machines, and to other web sites' pages through DNS rebinding).
+		if !transmittest.LoopbackAddr(env.Addr) {
+			return fmt.Errorf("without TRANSMIT_CLIENT_ID the app runs the embedded emulator, whose outbox (%s) shows every "+
+				"sign-in code: it listens only on a loopback address, not ADDR=%q", outboxPath, env.Addr)
 		}
 		emu := transmittest.NewServer(transmittest.Options{
 			PublicURLs: []string{env.PublicURL}, // where its magic links may point
@@ -67,7 +78,7 @@ func run(ctx context.Context, env exampleapp.Env, out io.Writer) error {
 		})
 		defer emu.Close()
 		tc = transmit.Config{BaseURL: emu.BaseURL(), ClientID: emu.ClientID, ClientSecret: emu.ClientSecret}
-		outbox = exampleapp.Outbox(emu)
+		outbox = transmittest.LoopbackOnly(emu.OutboxHandler())
 		fmt.Fprintln(out, "No TRANSMIT_CLIENT_ID: using the embedded Mosaic emulator (no real email or SMS is sent).")
 	} else if env.ClientSecret == "" {
 		return errors.New("TRANSMIT_CLIENT_SECRET is required with TRANSMIT_CLIENT_ID")
@@ -100,9 +111,9 @@ func run(ctx context.Context, env exampleapp.Env, out io.Writer) error {
 		return err
 	}
 	if outbox != nil {
-		fmt.Fprintf(out, "Sign in at %s/ and read the links and codes at %s%s\n", env.PublicURL, env.PublicURL, exampleapp.OutboxPath)
+		fmt.Fprintf(out, "Sign in at %s/ and read the links and codes at %s%s\n", env.PublicURL, env.PublicURL, outboxPath)
 	}
-	for _, w := range exampleapp.PublicURLWarnings(env) {
+	for _, w := range publicURLWarnings(env) {
 		fmt.Fprintln(out, "WARNING: "+w)
 	}
 
@@ -151,22 +162,22 @@ func newRouter(auth *otlogin.Auth, outbox http.Handler) http.Handler {
 
 	app := e.Group("", echootl.Middleware(auth)) // loads and saves the session, puts the user in the context
 	echootl.Mount(app, auth)                     // the sign-in routes and pages under /auth
-	if outbox != nil {
-		app.GET(exampleapp.OutboxPath, echo.WrapHandler(outbox))
-		app.GET(exampleapp.OutboxJSONPath, echo.WrapHandler(outbox))
-	}
-	app.GET("/", func(c echo.Context) error { // public; shows who is signed in, if anyone
+	app.GET("/", func(c echo.Context) error {    // public; shows who is signed in, if anyone
 		u, _ := echootl.User(c) // nil when nobody is signed in
-		return c.HTMLBlob(http.StatusOK, exampleapp.Home(u))
+		return c.Blob(http.StatusOK, htmlType, homePage(u))
 	})
 	app.GET("/dashboard", func(c echo.Context) error {
 		u, _ := echootl.User(c)
-		return c.HTMLBlob(http.StatusOK, exampleapp.Dashboard(u))
+		return c.Blob(http.StatusOK, htmlType, dashboardPage(u))
 	}, echootl.RequireAuth(auth))
 	app.GET("/api/me", func(c echo.Context) error {
 		u, _ := echootl.User(c)
-		return c.JSON(http.StatusOK, exampleapp.Me(u))
+		return c.JSON(http.StatusOK, meOf(u))
 	}, echootl.RequireAuth(auth))
+	if outbox != nil { // Development only
+		app.GET(outboxPath, echo.WrapHandler(outbox))
+		app.GET(outboxJSONPath, echo.WrapHandler(outbox))
+	}
 	return e
 }
 
@@ -192,4 +203,135 @@ func newServer(h http.Handler) *http.Server {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 	}
+}
+
+// Development only: where the app serves the emulator's outbox.
+const (
+	outboxPath     = "/dev/outbox"
+	outboxJSONPath = "/dev/outbox.json"
+)
+
+// ---------------------------------------------------------------------------------------
+// The rest of the file is this example's own, not otlogin: replace it with your app's
+// configuration and pages.
+
+// environment is the example's configuration, read by envFrom.
+type environment struct {
+	Addr         string // ADDR. Default: "127.0.0.1:8080".
+	PublicURL    string // PUBLIC_URL. Default: "http://localhost:" + ADDR's port ("http://localhost:8080").
+	ClientID     string // TRANSMIT_CLIENT_ID. Default: "" (run the embedded emulator).
+	ClientSecret string // TRANSMIT_CLIENT_SECRET. Required with ClientID.
+	BaseURL      string // TRANSMIT_BASE_URL. Default: transmit.SandboxBaseURL.
+	SessionStore string // SESSION_STORE: "memory", "redis://..." or "postgres://...". Default: "memory".
+	// EmulatorObserver, when set, is the embedded emulator's Options.Observer (this
+	// example's tests check its traffic against Mosaic's OpenAPI documents). Not read from
+	// the environment.
+	EmulatorObserver func(transmittest.Exchange)
+}
+
+// envFrom reads an environment through getenv (os.Getenv) and applies the defaults; a
+// blank variable counts as unset.
+func envFrom(getenv func(string) string) environment {
+	or := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	addr := or("ADDR", "127.0.0.1:8080")
+	port := "8080" // PUBLIC_URL's default is http://localhost on ADDR's port
+	if _, p, err := net.SplitHostPort(addr); err == nil && p != "" {
+		port = p
+	}
+	return environment{
+		Addr:         addr,
+		PublicURL:    strings.TrimRight(or("PUBLIC_URL", "http://localhost:"+port), "/"),
+		ClientID:     or("TRANSMIT_CLIENT_ID", ""),
+		ClientSecret: or("TRANSMIT_CLIENT_SECRET", ""),
+		BaseURL:      or("TRANSMIT_BASE_URL", transmit.SandboxBaseURL),
+		SessionStore: or("SESSION_STORE", "memory"),
+	}
+}
+
+// publicURLWarnings names PUBLIC_URL settings that break sign-in on this example, which
+// serves plain http on ADDR: an https PUBLIC_URL (the Secure session cookie is never sent
+// back over http unless a TLS proxy is in front) and a port other than ADDR's (links and
+// redirects go where the app does not listen, unless a proxy forwards them).
+func publicURLWarnings(env environment) []string {
+	u, err := url.Parse(env.PublicURL)
+	if err != nil {
+		return nil // otlogin.New has refused it already
+	}
+	var ws []string
+	if u.Scheme == "https" {
+		ws = append(ws, fmt.Sprintf("PUBLIC_URL %s is https but this app serves plain http on %s: "+
+			"put a TLS-terminating proxy in front of it, or use http://localhost:<port> (the Secure session cookie is not sent over http)",
+			env.PublicURL, env.Addr))
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	_, addrPort, err := net.SplitHostPort(env.Addr)
+	if err != nil {
+		addrPort = "8080"
+	}
+	if port != addrPort {
+		ws = append(ws, fmt.Sprintf("PUBLIC_URL %s is on port %s but the app listens on port %s (ADDR=%s): "+
+			"sign-in links and redirects go to PUBLIC_URL, so fix one of them unless a proxy forwards that port here",
+			env.PublicURL, port, addrPort, env.Addr))
+	}
+	return ws
+}
+
+// htmlType is the Content-Type of the pages.
+const htmlType = "text/html; charset=utf-8"
+
+// pagesHTML holds the home and dashboard pages.
+const pagesHTML = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>otlogin example</title></head>
+<body><main>
+<h1>otlogin example</h1>
+{{if .}}<p>Signed in as {{.Email}}{{.PhoneNumber}}. <a href="/dashboard">Dashboard</a></p>
+<form method="post" action="/auth/logout"><button type="submit">Sign out</button></form>
+{{else}}<p><a href="/auth/login?next=/dashboard">Sign in</a></p>{{end}}
+</main></body></html>
+{{define "dashboard"}}<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Dashboard</title></head>
+<body><main>
+<h1>Dashboard</h1>
+<p>You are signed in as <strong>{{.Email}}{{if not .Email}}{{.PhoneNumber}}{{end}}</strong> ({{.Method}}).</p>
+<form method="post" action="/auth/logout"><button type="submit">Sign out</button></form>
+</main></body></html>
+{{end}}`
+
+// pages is pagesHTML parsed; the text is constant, so Must cannot fail.
+var pages = template.Must(template.New("home").Parse(pagesHTML))
+
+// render renders one page for u (the signed-in user, or nil).
+func render(name string, u *otlogin.User) []byte {
+	var b bytes.Buffer
+	if err := pages.ExecuteTemplate(&b, name, u); err != nil {
+		return []byte("<!doctype html><title>Error</title><p>Something went wrong.</p>\n")
+	}
+	return b.Bytes()
+}
+
+// homePage is the public home page; u is the signed-in user or nil.
+func homePage(u *otlogin.User) []byte { return render("home", u) }
+
+// dashboardPage is the protected page showing the signed-in user u.
+func dashboardPage(u *otlogin.User) []byte { return render("dashboard", u) }
+
+// me is the answer of GET /api/me.
+type me struct {
+	Subject     string `json:"subject"`
+	Email       string `json:"email"`
+	PhoneNumber string `json:"phone_number"`
+	Method      string `json:"method"`
+}
+
+// meOf returns the /api/me answer for the signed-in user u.
+func meOf(u *otlogin.User) me {
+	return me{Subject: u.Subject, Email: u.Email, PhoneNumber: u.PhoneNumber, Method: u.Method}
 }

@@ -75,7 +75,7 @@ func browserExecPath(t *testing.T) string {
 // loopback listener, and returns its origin (also its PUBLIC_URL).
 func browserServeApp(t *testing.T, logs *browserLog) string {
 	t.Helper()
-	return conformance.ServeExample(t, run, logs)
+	return conformance.ServeExample(t, example, logs)
 }
 
 // browserStart starts a headless Chromium with a fresh profile and returns its first tab.

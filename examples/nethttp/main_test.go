@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,10 +18,22 @@ import (
 	"github.com/otlogin/otlogin/internal/apptest/safe"
 )
 
-// TestExample runs the router conformance suite against this example's router, and the
-// example as `go run` starts it: start-up text, refusals, warnings, the Mosaic check,
-// SESSION_STORE, and sign-in through the dev outbox.
-func TestExample(t *testing.T) { conformance.RunExample(t, run, newRouter) }
+// example is this example for the conformance suite. Its environment converts to
+// conformance.Env and back, so the compiler holds it to the same fields as the others'.
+var example = conformance.Example{
+	Env: func(getenv func(string) string) conformance.Env { return conformance.Env(envFrom(getenv)) },
+	Run: func(ctx context.Context, env conformance.Env, out io.Writer) error {
+		return run(ctx, environment(env), out)
+	},
+	Router:    newRouter,
+	Home:      homePage,
+	Dashboard: dashboardPage,
+}
+
+// TestExample runs the router conformance suite against this example's router, checks its
+// environment and pages, and runs the example as `go run` starts it: start-up text,
+// refusals, warnings, the Mosaic check, SESSION_STORE, and sign-in through the dev outbox.
+func TestExample(t *testing.T) { conformance.RunExample(t, example) }
 
 // TestServerTimeouts: the server cuts slow headers and bodies and idle connections, lets
 // the longest otlogin request finish, and waits longer than that on shutdown.
@@ -32,7 +45,7 @@ func TestServerTimeouts(t *testing.T) {
 func startApp(t *testing.T) (string, *safe.Buffer) {
 	t.Helper()
 	var out safe.Buffer
-	return conformance.ServeExample(t, run, &out), &out
+	return conformance.ServeExample(t, example, &out), &out
 }
 
 type outboxMessage struct {

@@ -9,7 +9,8 @@
 // Options.MaxFailures wrong tries (the failing try that reaches the limit and every try during
 // Options.LockoutDuration get 403 auth_locked), backend sessions, rotating refresh tokens, and
 // RS256 keys with rotation. Every "sent" email or SMS lands in an outbox ([Emulator.Outbox],
-// [Emulator.LastLink], [Emulator.LastCode], [Emulator.OutboxHandler]). Knobs:
+// [Emulator.LastLink], [Emulator.LastCode], [Emulator.OutboxHandler]); a development app that
+// serves the outbox keeps it to its own machine with [LoopbackAddr] and [LoopbackOnly]. Knobs:
 // [Emulator.SetLatency], [Emulator.Force] with a [Fault] for each documented error shape,
 // [Emulator.RotateKey], [Emulator.Advance]/[Emulator.SetNow], [Emulator.Calls].
 //

@@ -108,8 +108,10 @@ const outboxHTML = `<!doctype html>
 `
 
 // OutboxHandler serves the outbox, newest first: an HTML page with clickable links and
-// visible codes, or JSON when the path ends in ".json". Mount it at a development-only path
-// (cmd/mosaic-emulator uses /outbox and /outbox.json; the example apps /dev/outbox).
+// visible codes, or JSON when the path ends in ".json". It shows every code, so mount it at a
+// development-only path behind [LoopbackOnly], as the example apps do at /dev/outbox and
+// /dev/outbox.json (cmd/mosaic-emulator serves it at /outbox and /outbox.json behind the
+// same loopback Host check).
 func (e *Emulator) OutboxHandler() http.Handler {
 	page := template.Must(template.New("outbox").Parse(outboxHTML)) // constant text: cannot fail
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

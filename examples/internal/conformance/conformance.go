@@ -119,7 +119,7 @@ func (a answer) cookie() *http.Cookie {
 	return nil
 }
 
-// do sends a request; header is name, value pairs.
+// do sends a request; header is name, value pairs ("Host" sets the Host header).
 func (b *browser) do(method, path, ctype, body string, header ...string) answer {
 	b.t.Helper()
 	if !strings.HasPrefix(path, "http") {
@@ -131,6 +131,10 @@ func (b *browser) do(method, path, ctype, body string, header ...string) answer 
 		req.Header.Set("Content-Type", ctype)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
+		if strings.EqualFold(header[i], "Host") {
+			req.Host = header[i+1] // the client sends req.Host, never a Host in the header map
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := b.c.Do(req)

@@ -27,6 +27,7 @@ import (
 	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/otlogin/otlogin/internal/testservice"
 	"github.com/otlogin/otlogin/store"
+	"github.com/otlogin/otlogin/transmit"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
@@ -34,33 +35,61 @@ import (
 // [exampleapp.OutboxPath] and [exampleapp.OutboxJSONPath] when outbox is not nil.
 type Router func(auth *otlogin.Auth, outbox http.Handler) http.Handler
 
+// Env is an example's configuration. Each example declares its own type with these fields,
+// in this order, in its main.go (it is copied alone, so it cannot import this one); its test
+// converts between the two, and the compiler holds the three examples to this shape.
+type Env struct {
+	Addr             string // ADDR
+	PublicURL        string // PUBLIC_URL
+	ClientID         string // TRANSMIT_CLIENT_ID
+	ClientSecret     string // TRANSMIT_CLIENT_SECRET
+	BaseURL          string // TRANSMIT_BASE_URL
+	SessionStore     string // SESSION_STORE
+	EmulatorObserver func(transmittest.Exchange)
+}
+
 // Main is an example's run function, the whole program but for reading the process's
 // environment: it sets otlogin up as env says (writing its start-up notes and log to out),
 // serves on env.Addr until ctx ends, then shuts down and returns nil.
-type Main func(ctx context.Context, env exampleapp.Env, out io.Writer) error
+type Main func(ctx context.Context, env Env, out io.Writer) error
 
-// RunExample runs every test of an example app: [Run] on its router (with no outbox), and
-// its run function as `go run` starts it: the start-up text, sign-in through the dev outbox,
-// the refusals, the warnings, the Mosaic check and SESSION_STORE.
-func RunExample(t *testing.T, run Main, router Router) {
-	t.Helper()
-	t.Run("Conformance", func(t *testing.T) {
-		Run(t, func(_ *testing.T, auth *otlogin.Auth) http.Handler { return router(auth, nil) })
-	})
-	t.Run("Emulated", func(t *testing.T) { t.Parallel(); runEmulated(t, run) })
-	t.Run("Startup", func(t *testing.T) { t.Parallel(); testStartup(t, run) })
-	t.Run("Refusals", func(t *testing.T) { t.Parallel(); testRefusals(t, run) })
-	t.Run("Warnings", func(t *testing.T) { t.Parallel(); testWarnings(t, run) })
-	t.Run("CheckMosaic", func(t *testing.T) { t.Parallel(); testCheckMosaic(t, run) })
-	t.Run("SessionStore", func(t *testing.T) { t.Parallel(); testSessionStore(t, run) })
-	t.Run("GracefulShutdown", func(t *testing.T) { t.Parallel(); testGracefulShutdown(t, run) })
+// Example is what the suite runs of one example app, through its test's conversions.
+type Example struct {
+	Env    func(getenv func(string) string) Env // the example's envFrom
+	Run    Main                                 // its run
+	Router Router                               // its newRouter
+	// Home and Dashboard are its pages for a user (nil for nobody signed in on Home).
+	Home, Dashboard func(u *otlogin.User) []byte
 }
 
-// freeAddr returns a loopback address whose port was free a moment ago. The example binds
+// RunExample runs every test of an example app: [Run] on its router (with no outbox), its
+// reading of the environment and its pages, and its run function as `go run` starts it: the
+// start-up text, sign-in through the dev outbox, the refusals, the warnings, the Mosaic
+// check and SESSION_STORE.
+func RunExample(t *testing.T, ex Example) {
+	t.Helper()
+	t.Run("Conformance", func(t *testing.T) {
+		Run(t, func(_ *testing.T, auth *otlogin.Auth) http.Handler { return ex.Router(auth, nil) })
+	})
+	t.Run("Env", func(t *testing.T) { t.Parallel(); testEnv(t, ex) })
+	t.Run("Pages", func(t *testing.T) { t.Parallel(); testExamplePages(t, ex) })
+	t.Run("Emulated", func(t *testing.T) { t.Parallel(); runEmulated(t, ex) })
+	t.Run("Startup", func(t *testing.T) { t.Parallel(); testStartup(t, ex) })
+	t.Run("Refusals", func(t *testing.T) { t.Parallel(); testRefusals(t, ex) })
+	t.Run("Warnings", func(t *testing.T) { t.Parallel(); testWarnings(t, ex) })
+	t.Run("CheckMosaic", func(t *testing.T) { t.Parallel(); testCheckMosaic(t, ex) })
+	t.Run("SessionStore", func(t *testing.T) { t.Parallel(); testSessionStore(t, ex) })
+	t.Run("GracefulShutdown", func(t *testing.T) { t.Parallel(); testGracefulShutdown(t, ex) })
+}
+
+// vars returns a getenv over m.
+func vars(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// FreeAddr returns a loopback address whose port was free a moment ago. The example binds
 // it itself a moment later, so the port is taken below Linux's ephemeral range (32768 and
 // up): a port from ":0" is an ephemeral one, which the kernel may hand to any outgoing
 // connection of a busy test run in between.
-func freeAddr(t *testing.T) string {
+func FreeAddr(t *testing.T) string {
 	t.Helper()
 	for range 200 {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(12000)))
@@ -78,7 +107,7 @@ func freeAddr(t *testing.T) string {
 // Start runs run(ctx, env, out) in the background and returns once it answers GET /healthz
 // on env.Addr. At the end of the test it cancels ctx and checks that run shut down and
 // returned nil.
-func Start(t *testing.T, run Main, env exampleapp.Env, out io.Writer) {
+func Start(t *testing.T, run Main, env Env, out io.Writer) {
 	t.Helper()
 	r := startRun(t, run, env, out)
 	t.Cleanup(func() {
@@ -104,7 +133,7 @@ func (r *running) err() error { return *r.runErr.Load() }
 
 // startRun runs run(ctx, env, out) in the background and returns once it answers GET
 // /healthz on env.Addr; the caller ends it.
-func startRun(t *testing.T, run Main, env exampleapp.Env, out io.Writer) *running {
+func startRun(t *testing.T, run Main, env Env, out io.Writer) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, stopped: make(chan struct{})}
@@ -137,16 +166,16 @@ func startRun(t *testing.T, run Main, env exampleapp.Env, out io.Writer) *runnin
 }
 
 // emulatedEnv is the environment of `go run` without a Mosaic tenant on a free loopback
-// address that is also the PUBLIC_URL, with the example's emulator traffic held to the
-// OpenAPI documents too.
-func emulatedEnv(t *testing.T, vars map[string]string) exampleapp.Env {
+// address that is also the PUBLIC_URL, read by the example, with the example's emulator
+// traffic held to the OpenAPI documents too.
+func emulatedEnv(t *testing.T, ex Example, set map[string]string) Env {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := FreeAddr(t)
 	all := map[string]string{"ADDR": addr, "PUBLIC_URL": "http://" + addr}
-	for k, v := range vars {
+	for k, v := range set {
 		all[k] = v
 	}
-	env := exampleapp.FromEnv(func(k string) string { return all[k] })
+	env := ex.Env(vars(all))
 	var opts transmittest.Options
 	contract.Attach(t, &opts)
 	env.EmulatorObserver = opts.Observer
@@ -156,10 +185,10 @@ func emulatedEnv(t *testing.T, vars map[string]string) exampleapp.Env {
 // ServeExample runs the example as `go run` does without a Mosaic tenant (the embedded
 // emulator, memory sessions, output to out) on a free loopback address that is its
 // PUBLIC_URL, until the end of the test, and returns that URL.
-func ServeExample(t *testing.T, run Main, out io.Writer) string {
+func ServeExample(t *testing.T, ex Example, out io.Writer) string {
 	t.Helper()
-	env := emulatedEnv(t, nil)
-	Start(t, run, env, out)
+	env := emulatedEnv(t, ex, nil)
+	Start(t, ex.Run, env, out)
 	return env.PublicURL
 }
 
@@ -174,19 +203,41 @@ func exampleBrowser(t *testing.T, base string) *browser {
 
 // runEmulated starts the example as `go run` does without a Mosaic tenant and signs in the
 // way a developer does: the code is read from /dev/outbox.json.
-func runEmulated(t *testing.T, run Main) {
+func runEmulated(t *testing.T, ex Example) {
 	t.Helper()
-	signInThroughOutbox(t, ServeExample(t, run, io.Discard))
+	base := ServeExample(t, ex, io.Discard)
+	b := exampleBrowser(t, base)
+	home := b.get("/")
+	assert.Equal(t, http.StatusOK, home.StatusCode)
+	assert.Equal(t, exampleapp.HTMLType, home.Header.Get("Content-Type"))
+	assert.Equal(t, string(exampleapp.Home(nil)), home.body, "the shared page")
+	b = signInThroughOutbox(t, ex, base)
+	home = b.get("/")
+	assert.Equal(t, string(exampleapp.Home(mustUser(t, b))), home.body, "the shared page, signed in")
+	me := b.get("/api/me")
+	require.Equal(t, http.StatusOK, me.StatusCode)
+	assert.Contains(t, me.Header.Get("Content-Type"), "application/json")
+	var got exampleapp.MeJSON
+	require.NoError(t, json.Unmarshal([]byte(me.body), &got))
+	assert.Equal(t, exampleapp.Me(mustUser(t, b)), got)
+	var fields map[string]any
+	require.NoError(t, json.Unmarshal([]byte(me.body), &fields))
+	assert.Len(t, fields, 4, "subject, email, phone_number, method")
 }
 
 // signInThroughOutbox signs in to the example at base with an email code read from its
-// outbox, checks the dashboard, and returns the signed-in browser.
-func signInThroughOutbox(t *testing.T, base string) *browser {
+// outbox, checks the dashboard, and returns the signed-in browser. On the way it checks that
+// the outbox answers only loopback Host names (DNS rebinding).
+func signInThroughOutbox(t *testing.T, ex Example, base string) *browser {
 	t.Helper()
 	b := exampleBrowser(t, base)
 	page := b.get(exampleapp.OutboxPath)
 	assert.Equal(t, http.StatusOK, page.StatusCode)
 	assert.Contains(t, page.Header.Get("Content-Type"), "text/html")
+	for _, path := range []string{exampleapp.OutboxPath, exampleapp.OutboxJSONPath} {
+		rebound := b.get(path, "Host", "evil.example")
+		assert.Equal(t, http.StatusForbidden, rebound.StatusCode, "%s with a Host that is not loopback", path)
+	}
 
 	r := b.form("/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {"dev@example.com"}, "next": {"/dashboard"}})
 	require.Equal(t, http.StatusOK, r.StatusCode, r.body)
@@ -204,6 +255,7 @@ func signInThroughOutbox(t *testing.T, base string) *browser {
 	assert.Equal(t, http.StatusOK, dash.StatusCode)
 	assert.Contains(t, dash.body, "dev@example.com")
 	assert.Equal(t, string(exampleapp.Dashboard(mustUser(t, b))), dash.body, "the shared page")
+	assert.Equal(t, string(ex.Dashboard(mustUser(t, b))), dash.body, "the page the example renders")
 	return b
 }
 
@@ -217,28 +269,73 @@ func mustUser(t *testing.T, b *browser) *otlogin.User {
 	return &u
 }
 
+// testEnv: the example reads its settings from the environment with these defaults; a
+// blank variable counts as unset, and PUBLIC_URL loses a trailing slash.
+func testEnv(t *testing.T, ex Example) {
+	def := Env{Addr: "127.0.0.1:8080", PublicURL: "http://localhost:8080", BaseURL: transmit.SandboxBaseURL, SessionStore: "memory"}
+	with := func(f func(*Env)) Env { e := def; f(&e); return e }
+	for _, tc := range []struct {
+		name string
+		set  map[string]string
+		want Env
+	}{
+		{"defaults", nil, def},
+		{"everything set", map[string]string{"ADDR": ":9000", "PUBLIC_URL": "https://app.example.com/",
+			"TRANSMIT_CLIENT_ID": "id", "TRANSMIT_CLIENT_SECRET": "secret", "TRANSMIT_BASE_URL": "https://mosaic.example/cis",
+			"SESSION_STORE": "redis://127.0.0.1:6379/0"},
+			Env{Addr: ":9000", PublicURL: "https://app.example.com", ClientID: "id", ClientSecret: "secret",
+				BaseURL: "https://mosaic.example/cis", SessionStore: "redis://127.0.0.1:6379/0"}},
+		{"blank means default", map[string]string{"ADDR": "  ", "SESSION_STORE": "", "TRANSMIT_BASE_URL": "\t"}, def},
+		{"public URL from ADDR's port", map[string]string{"ADDR": "127.0.0.1:8092"},
+			with(func(e *Env) { e.Addr, e.PublicURL = "127.0.0.1:8092", "http://localhost:8092" })},
+		{"public URL from a port-only ADDR", map[string]string{"ADDR": ":9000"},
+			with(func(e *Env) { e.Addr, e.PublicURL = ":9000", "http://localhost:9000" })},
+		{"ADDR without a port", map[string]string{"ADDR": "localhost"}, with(func(e *Env) { e.Addr = "localhost" })},
+	} {
+		got := ex.Env(vars(tc.set))
+		assert.Nil(t, got.EmulatorObserver, "%s: not read from the environment", tc.name)
+		got.EmulatorObserver = nil
+		assert.Equal(t, tc.want, got, tc.name)
+	}
+}
+
+// testExamplePages: the example's home and dashboard pages are the shared ones, for nobody signed
+// in, a user whose email needs escaping, and a user with only a phone number.
+func testExamplePages(t *testing.T, ex Example) {
+	email := &otlogin.User{Subject: "sub-1", Email: "<ada>@example.com", PhoneNumber: "+14155550123", Method: otlogin.MethodSMSOTP,
+		ExpiresAt: time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC)}
+	phone := &otlogin.User{Subject: "sub-2", PhoneNumber: "+14155550123", Method: otlogin.MethodSMSOTP}
+	assert.Equal(t, string(exampleapp.Home(nil)), string(ex.Home(nil)), "home, nobody signed in")
+	for name, u := range map[string]*otlogin.User{"email": email, "phone only": phone} {
+		assert.Equal(t, string(exampleapp.Home(u)), string(ex.Home(u)), "home, %s", name)
+		assert.Equal(t, string(exampleapp.Dashboard(u)), string(ex.Dashboard(u)), "dashboard, %s", name)
+	}
+	assert.NotContains(t, string(ex.Dashboard(email)), "<ada>", "escaped")
+}
+
 // testStartup: with only ADDR set, the example prints exactly this, naming the URL to open
 // (PUBLIC_URL, http://localhost on ADDR's port), and stops cleanly when its context ends.
-func testStartup(t *testing.T, run Main) {
-	addr := freeAddr(t)
-	env := exampleapp.FromEnv(func(k string) string { return map[string]string{"ADDR": addr}[k] })
-	require.Equal(t, "http://localhost:"+addr[strings.LastIndex(addr, ":")+1:], env.PublicURL)
+func testStartup(t *testing.T, ex Example) {
+	addr := FreeAddr(t)
+	env := ex.Env(vars(map[string]string{"ADDR": addr}))
+	publicURL := "http://localhost:" + addr[strings.LastIndex(addr, ":")+1:]
+	require.Equal(t, publicURL, env.PublicURL)
 	var out safe.Buffer
-	Start(t, run, env, &out)
+	Start(t, ex.Run, env, &out)
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "in your browser") }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, "No TRANSMIT_CLIENT_ID: using the embedded Mosaic emulator (no real email or SMS is sent).\n"+
-		"Sign in at "+env.PublicURL+"/ and read the links and codes at "+env.PublicURL+"/dev/outbox\n"+
-		"Listening on "+env.Addr+"\n"+
-		"Open "+env.PublicURL+"/ in your browser (PUBLIC_URL; another host name, such as 127.0.0.1 for localhost, has its own cookies)\n",
+		"Sign in at "+publicURL+"/ and read the links and codes at "+publicURL+"/dev/outbox\n"+
+		"Listening on "+addr+"\n"+
+		"Open "+publicURL+"/ in your browser (PUBLIC_URL; another host name, such as 127.0.0.1 for localhost, has its own cookies)\n",
 		out.String(), "the start-up text of every example names the URL to open")
 }
 
 // testRefusals: settings the example cannot run with stop it at start-up with an error that
 // names the setting, before it invites anyone to sign in, and without the secret.
-func testRefusals(t *testing.T, run Main) {
+func testRefusals(t *testing.T, ex Example) {
 	cases := []struct {
 		name string
-		vars map[string]string
+		set  map[string]string
 		want string
 	}{
 		{"client id without secret", map[string]string{"TRANSMIT_CLIENT_ID": "id"}, "TRANSMIT_CLIENT_SECRET"},
@@ -246,24 +343,29 @@ func testRefusals(t *testing.T, run Main) {
 		{"bad public URL", map[string]string{"PUBLIC_URL": "ftp://x"}, "PublicURL"},
 		{"emulator on all interfaces", map[string]string{"ADDR": ":0"}, "loopback"},
 		{"emulator on a public address", map[string]string{"ADDR": "0.0.0.0:0"}, "loopback"},
+		{"emulator on all IPv6 interfaces", map[string]string{"ADDR": "[::]:0"}, "loopback"},
+		{"emulator on a name DNS resolves", map[string]string{"ADDR": "example.com:0"}, "loopback"},
 		{"secret set, id missing: the emulator, on all interfaces", map[string]string{"ADDR": ":0",
 			"TRANSMIT_CLIENT_SECRET": "the-client-secret"}, "loopback"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			addr := freeAddr(t)
+			addr := FreeAddr(t)
 			all := map[string]string{"ADDR": addr, "PUBLIC_URL": "http://" + addr}
-			for k, v := range tc.vars {
+			for k, v := range tc.set {
 				all[k] = v
 			}
-			env := exampleapp.FromEnv(func(k string) string { return all[k] })
+			env := ex.Env(vars(all))
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a run that wrongly serves stops here
 			defer cancel()
 			var out safe.Buffer
-			err := run(ctx, env, &out)
+			err := ex.Run(ctx, env, &out)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
+			if tc.want == "loopback" {
+				assert.Contains(t, err.Error(), exampleapp.OutboxPath, "names what it protects")
+			}
 			assert.NotContains(t, out.String(), "Sign in at", "no invitation to sign in before a fatal error")
 			assert.NotContains(t, out.String(), "Listening on")
 			assert.NotContains(t, err.Error(), "the-client-secret", "no secret in the error")
@@ -272,20 +374,48 @@ func testRefusals(t *testing.T, run Main) {
 }
 
 // testWarnings: a PUBLIC_URL that breaks sign-in on this plain-http app (https, another
-// port than ADDR's) is named at start-up; the app still serves.
-func testWarnings(t *testing.T, run Main) {
-	addr := freeAddr(t)
-	env := emulatedEnv(t, map[string]string{"ADDR": addr, "PUBLIC_URL": "https://" + addr})
-	var out safe.Buffer
-	Start(t, run, env, &out)
-	assert.Contains(t, out.String(), "WARNING: PUBLIC_URL https://"+addr+" is https but this app serves plain http")
-	assert.NotContains(t, out.String(), "is on port", "the same port")
+// port than ADDR's, including the scheme's default port) is named at start-up; the app still
+// serves. A host name in capitals is no reason to warn.
+func testWarnings(t *testing.T, ex Example) {
+	for _, tc := range []struct {
+		name   string
+		public func(addr, port string) string
+		want   []string // nil: no warning
+	}{
+		{"matching", func(addr, port string) string { return "http://localhost:" + port }, nil},
+		{"upper-case host", func(addr, port string) string { return "http://LOCALHOST:" + port }, nil},
+		{"https on plain http", func(addr, port string) string { return "https://" + addr },
+			[]string{"is https but this app serves plain http"}},
+		{"other port", func(addr, port string) string { return "http://localhost:1" },
+			[]string{"is on port 1 but the app listens on port %s"}},
+		{"default port of the scheme", func(addr, port string) string { return "http://localhost" },
+			[]string{"is on port 80 but the app listens on port %s"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr := FreeAddr(t)
+			port := addr[strings.LastIndex(addr, ":")+1:]
+			env := emulatedEnv(t, ex, map[string]string{"ADDR": addr, "PUBLIC_URL": tc.public(addr, port)})
+			var out safe.Buffer
+			Start(t, ex.Run, env, &out)
+			warnings := 0
+			for _, line := range strings.Split(out.String(), "\n") {
+				if strings.HasPrefix(line, "WARNING: PUBLIC_URL ") {
+					warnings++
+				}
+			}
+			assert.Equal(t, len(tc.want), warnings, out.String())
+			for _, w := range tc.want {
+				assert.Contains(t, out.String(), "WARNING: PUBLIC_URL "+env.PublicURL+" "+strings.ReplaceAll(w, "%s", port))
+			}
+		})
+	}
 }
 
 // testCheckMosaic: with a real tenant's settings, the example runs Auth.Check at start-up and
 // prints what is wrong (here a wrong client secret) instead of leaving it to the first
 // sign-in; it logs it at Error too and still serves.
-func testCheckMosaic(t *testing.T, run Main) {
+func testCheckMosaic(t *testing.T, ex Example) {
 	mosaic := transmittest.NewTestServer(t, transmittest.Options{})
 	for name, tc := range map[string]struct {
 		secret string
@@ -296,11 +426,11 @@ func testCheckMosaic(t *testing.T, run Main) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			addr := freeAddr(t)
-			env := exampleapp.FromEnv(func(k string) string { return map[string]string{"ADDR": addr}[k] })
-			env.BaseURL, env.ClientID, env.ClientSecret = mosaic.BaseURL(), mosaic.ClientID, tc.secret
+			addr := FreeAddr(t)
+			env := ex.Env(vars(map[string]string{"ADDR": addr, "TRANSMIT_BASE_URL": mosaic.BaseURL(),
+				"TRANSMIT_CLIENT_ID": mosaic.ClientID, "TRANSMIT_CLIENT_SECRET": tc.secret}))
 			var out safe.Buffer
-			Start(t, run, env, &out)
+			Start(t, ex.Run, env, &out)
 			assert.NotContains(t, out.String(), "emulator")
 			if tc.want == "" {
 				assert.NotContains(t, out.String(), "check failed")
@@ -316,18 +446,18 @@ func testCheckMosaic(t *testing.T, run Main) {
 
 // testSessionStore: SESSION_STORE=redis://... keeps the sessions in Redis: after a sign-in
 // through the outbox, the browser's session is found there.
-func testSessionStore(t *testing.T, run Main) {
+func testSessionStore(t *testing.T, ex Example) {
 	prefix := "otltest:example:" + strings.ReplaceAll(t.Name(), "/", ":") + ":" + time.Now().Format("150405.000000000") + ":"
 	u, err := url.Parse(testservice.Redis(t))
 	require.NoError(t, err)
 	q := u.Query()
 	q.Set("key_prefix", prefix)
 	u.RawQuery = q.Encode()
-	env := emulatedEnv(t, map[string]string{"SESSION_STORE": u.String()})
+	env := emulatedEnv(t, ex, map[string]string{"SESSION_STORE": u.String()})
 	var out safe.Buffer
-	Start(t, run, env, &out)
+	Start(t, ex.Run, env, &out)
 	assert.Contains(t, out.String(), "Sessions: redis store\n")
-	b := signInThroughOutbox(t, env.PublicURL)
+	b := signInThroughOutbox(t, ex, env.PublicURL)
 	token := b.session()
 	require.NotEmpty(t, token)
 	st, err := store.Open(context.Background(), u.String())
@@ -356,9 +486,9 @@ func CheckServerTimeouts(t *testing.T, srv *http.Server, longest, shutdown time.
 // testGracefulShutdown: when its context ends (SIGTERM), the example stops accepting
 // connections but lets a request in flight finish: a sign-in form whose body is still
 // arriving gets its answer, and only then does run return nil.
-func testGracefulShutdown(t *testing.T, run Main) {
-	env := emulatedEnv(t, nil)
-	r := startRun(t, run, env, io.Discard)
+func testGracefulShutdown(t *testing.T, ex Example) {
+	env := emulatedEnv(t, ex, nil)
+	r := startRun(t, ex.Run, env, io.Discard)
 	defer r.cancel()
 	conn, err := net.DialTimeout("tcp", env.Addr, 5*time.Second)
 	require.NoError(t, err)

@@ -10,7 +10,7 @@ import (
 // HTMLType is the Content-Type of the pages.
 const HTMLType = "text/html; charset=utf-8"
 
-// pagesHTML holds the home and dashboard pages, the same in every example.
+// pagesHTML holds the home and dashboard pages; each example has the same text in its main.go.
 const pagesHTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>otlogin example</title></head>
 <body><main>
