@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otlogin/otlogin/internal/testservice"
 	"github.com/otlogin/otlogin/store/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -48,7 +49,7 @@ func TestRedisRestart(t *testing.T) {
 	srv := startRedisServer(t)
 	raw := srv.URL()
 	s := open(t, raw)
-	noRetry := open(t, withQuery(t, raw, "max_retries", "-1"))
+	noRetry := open(t, testservice.WithQuery(t, raw, "max_retries", "-1"))
 	tok := storetest.Token(t)
 	require.NoError(t, s.Commit(tok, []byte("v"), time.Now().Add(time.Minute)))
 	warm(t, s, tok, 8)

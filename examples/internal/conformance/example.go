@@ -317,20 +317,15 @@ func testCheckMosaic(t *testing.T, run Main) {
 // testSessionStore: SESSION_STORE=redis://... keeps the sessions in Redis: after a sign-in
 // through the outbox, the browser's session is found there.
 func testSessionStore(t *testing.T, run Main) {
-	prefix := "otltest:example:" + strings.ReplaceAll(t.Name(), "/", ":") + ":" + time.Now().Format("150405.000000000") + ":"
-	u, err := url.Parse(testservice.Redis(t))
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("key_prefix", prefix)
-	u.RawQuery = q.Encode()
-	env := emulatedEnv(t, map[string]string{"SESSION_STORE": u.String()})
+	redisURL := testservice.RedisPrefixed(t, "otltest:example:"+strings.ReplaceAll(t.Name(), "/", ":"))
+	env := emulatedEnv(t, map[string]string{"SESSION_STORE": redisURL})
 	var out safe.Buffer
 	Start(t, run, env, &out)
 	assert.Contains(t, out.String(), "Sessions: redis store\n")
 	b := signInThroughOutbox(t, env.PublicURL)
 	token := b.session()
 	require.NotEmpty(t, token)
-	st, err := store.Open(context.Background(), u.String())
+	st, err := store.Open(context.Background(), redisURL)
 	require.NoError(t, err)
 	defer st.Close()
 	_, found, err := st.Find(token)
