@@ -63,8 +63,7 @@ func runOutage(t *testing.T, st *Store, o outage) {
 	t.Helper()
 	c := apptest.New(t, apptest.Options{Store: st})
 	emails := c.CreateUsers("outage", 3)
-	signed := c.NewClient()
-	require.True(t, signed.SignInOTP(instA, instB, emails[0]))
+	signed := c.SignedIn(instA, instB, emails[0])
 	pending := c.NewClient() // has a code on its way when the store goes
 	require.Equal(t, http.StatusAccepted, pending.SendOTP(instA, emails[1]).Status)
 	code, ok := c.Emu.LastCode(emails[1])

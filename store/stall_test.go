@@ -148,8 +148,7 @@ func runStall(t *testing.T, raw string, p *stallProxy) {
 		cfg.StoreTimeout = storeTimeout
 	}})
 	emails := c.CreateUsers("stall", 2)
-	signed := c.NewClient()
-	require.True(t, signed.SignInOTP(0, 0, emails[0]))
+	signed := c.SignedIn(0, 0, emails[0])
 	require.Equal(t, http.StatusOK, signed.Get(0, "/api/me", "Accept", "application/json").Status)
 
 	p.hold()

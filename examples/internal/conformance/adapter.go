@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -117,20 +116,12 @@ func (f *AdapterFixture) CheckMountedAtAppAuth(t *testing.T) {
 }
 
 // SignIn signs the cookie-jar client c in at the app with an email code read from the
-// emulator's outbox (the auth routes under /auth), and fails t otherwise.
+// emulator's outbox (the auth routes under /auth, the HTML forms), and fails t otherwise.
 func (f *Fixture) SignIn(t *testing.T, c *http.Client, email string) {
 	t.Helper()
 	nc := *c
 	nc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	post := func(path string, vals url.Values) int {
-		resp, err := nc.PostForm(f.URL+path, vals)
-		require.NoError(t, err)
-		_, _ = io.Copy(io.Discard, resp.Body)
-		require.NoError(t, resp.Body.Close())
-		return resp.StatusCode
-	}
-	require.Equal(t, http.StatusOK, post("/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {email}}))
-	code, ok := f.Emu.LastCode(email)
-	require.True(t, ok, "a code was sent to %s", email)
-	require.Equal(t, http.StatusSeeOther, post("/auth/otp/authenticate", url.Values{"passcode": {code}}))
+	b := &browser{t: t, e: &env{emu: f.Emu, srv: f.Server}, c: &nc}
+	r := b.signInOTP(email, "")
+	require.Equal(t, http.StatusSeeOther, r.StatusCode, r.body)
 }
