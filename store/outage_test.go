@@ -46,11 +46,8 @@ func TestOutageRedis(t *testing.T) {
 // proxy that is stopped, which also cuts every pooled connection) and lets it back.
 func TestOutagePostgres(t *testing.T) {
 	t.Parallel()
-	u, err := url.Parse(postgresURL(t))
-	require.NoError(t, err)
-	proxy := newTCPProxy(t, u.Host)
-	u.Host = proxy.addr
-	st := open(t, u.String())
+	raw, proxy := viaProxy(t, postgresURL(t))
+	st := open(t, raw)
 	runOutage(t, st, outage{down: proxy.stop, up: func() { proxy.start(t) }, persistent: true,
 		pooled: func() int { return int(st.b.(*postgresBackend).pool.Stat().IdleConns()) }})
 }
