@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin/internal/apptest"
+	"github.com/otlogin/otlogin/internal/tcpproxy"
 	"github.com/otlogin/otlogin/transmit"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
@@ -46,9 +47,9 @@ func TestOutageRedis(t *testing.T) {
 // proxy that is stopped, which also cuts every pooled connection) and lets it back.
 func TestOutagePostgres(t *testing.T) {
 	t.Parallel()
-	raw, proxy := viaProxy(t, postgresURL(t))
+	raw, proxy := tcpproxy.InFront(t, postgresURL(t))
 	st := open(t, raw)
-	runOutage(t, st, outage{down: proxy.stop, up: func() { proxy.start(t) }, persistent: true,
+	runOutage(t, st, outage{down: proxy.Stop, up: func() { proxy.Start(t) }, persistent: true,
 		pooled: func() int { return int(st.b.(*postgresBackend).pool.Stat().IdleConns()) }})
 }
 

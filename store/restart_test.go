@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otlogin/otlogin/internal/tcpproxy"
 	"github.com/otlogin/otlogin/internal/testservice"
 	"github.com/otlogin/otlogin/store/storetest"
 	"github.com/stretchr/testify/assert"
@@ -83,7 +84,7 @@ func TestRedisRestart(t *testing.T) {
 
 func TestPostgresConnectionLoss(t *testing.T) {
 	t.Parallel()
-	raw, proxy := viaProxy(t, postgresURL(t))
+	raw, proxy := tcpproxy.InFront(t, postgresURL(t))
 	s := open(t, raw)
 
 	tok := storetest.Token(t)
@@ -91,7 +92,7 @@ func TestPostgresConnectionLoss(t *testing.T) {
 	warm(t, s, tok, 4)
 	pooled := int(s.b.(*postgresBackend).pool.Stat().IdleConns())
 
-	proxy.stop()
+	proxy.Stop()
 	_, found, err := s.Find(tok)
 	require.Error(t, err, "Find fails while the database is unreachable")
 	assert.False(t, found)
@@ -99,7 +100,7 @@ func TestPostgresConnectionLoss(t *testing.T) {
 	_, _, err = s.Limiter().Allow(context.Background(), "k:"+tok, 1, time.Minute)
 	assert.Error(t, err, "the limiter reports the outage")
 
-	proxy.start(t)
+	proxy.Start(t)
 	failed := countFailures(s, tok, pooled+5)
 	t.Logf("after the proxy came back: %d failed of %d calls (%d pooled conns before the loss)", failed, pooled+5, pooled)
 	assert.LessOrEqual(t, failed, pooled, "at most one failed call per pooled connection")

@@ -10,24 +10,25 @@ import (
 
 	"github.com/otlogin/otlogin"
 	"github.com/otlogin/otlogin/internal/apptest"
+	"github.com/otlogin/otlogin/internal/tcpproxy"
 )
 
 func TestStallRedis(t *testing.T) {
 	t.Parallel()
-	raw, p := viaProxy(t, redisURL(t))
+	raw, p := tcpproxy.InFront(t, redisURL(t))
 	runStall(t, raw, p)
 }
 
 func TestStallPostgres(t *testing.T) {
 	t.Parallel()
-	raw, p := viaProxy(t, postgresURL(t))
+	raw, p := tcpproxy.InFront(t, postgresURL(t))
 	runStall(t, raw, p)
 }
 
 // runStall stalls the store's server under a running app: every request that needs the
 // store answers 503 within Config.StoreTimeout (plus a margin), the way it does when the
 // store is down, instead of waiting for the stall to end.
-func runStall(t *testing.T, raw string, p *tcpProxy) {
+func runStall(t *testing.T, raw string, p *tcpproxy.Proxy) {
 	t.Helper()
 	const storeTimeout = time.Second
 	st := open(t, raw)
@@ -38,8 +39,8 @@ func runStall(t *testing.T, raw string, p *tcpProxy) {
 	signed := c.SignedIn(0, 0, emails[0])
 	require.Equal(t, http.StatusOK, signed.Get(0, "/api/me", "Accept", "application/json").Status)
 
-	p.hold()
-	t.Cleanup(p.release) // before the proxy closes: the store's Close must not hang
+	p.Hold()
+	t.Cleanup(p.Release) // before the proxy closes: the store's Close must not hang
 	bound := storeTimeout + 3*time.Second
 	for _, step := range []struct {
 		name string
