@@ -46,6 +46,14 @@ func roundTrip(c net.Conn, line string) (string, error) {
 	return strings.TrimSuffix(got, "\n"), err
 }
 
+// echoes requires line to come back through c.
+func echoes(t *testing.T, c net.Conn, line string) {
+	t.Helper()
+	got, err := roundTrip(c, line)
+	require.NoError(t, err)
+	assert.Equal(t, line, got)
+}
+
 func dial(t *testing.T, p *Proxy) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", p.Addr())
@@ -57,9 +65,7 @@ func dial(t *testing.T, p *Proxy) net.Conn {
 func TestForwards(t *testing.T) {
 	t.Parallel()
 	p := New(t, echoServer(t), Options{})
-	got, err := roundTrip(dial(t, p), "hello")
-	require.NoError(t, err)
-	assert.Equal(t, "hello", got)
+	echoes(t, dial(t, p), "hello")
 }
 
 // TestStopStart: Stop cuts the open connections and refuses new ones; Start serves again on
@@ -68,19 +74,16 @@ func TestStopStart(t *testing.T) {
 	t.Parallel()
 	p := New(t, echoServer(t), Options{})
 	c := dial(t, p)
-	_, err := roundTrip(c, "one")
-	require.NoError(t, err)
+	echoes(t, c, "one")
 
 	p.Stop()
-	_, err = roundTrip(c, "two")
+	_, err := roundTrip(c, "two")
 	assert.Error(t, err, "the open connection was cut")
 	_, err = net.Dial("tcp", p.Addr())
 	assert.Error(t, err, "nothing listens")
 
 	p.Start(t)
-	got, err := roundTrip(dial(t, p), "three")
-	require.NoError(t, err)
-	assert.Equal(t, "three", got)
+	echoes(t, dial(t, p), "three")
 }
 
 // TestHoldRelease: a held proxy keeps the connection open but answers nothing; released, it
@@ -89,12 +92,11 @@ func TestHoldRelease(t *testing.T) {
 	t.Parallel()
 	p := New(t, echoServer(t), Options{})
 	c := dial(t, p)
-	_, err := roundTrip(c, "warm")
-	require.NoError(t, err)
+	echoes(t, c, "warm")
 
 	p.Hold()
 	require.NoError(t, c.SetDeadline(time.Now().Add(200*time.Millisecond)))
-	_, err = io.WriteString(c, "held\n")
+	_, err := io.WriteString(c, "held\n")
 	require.NoError(t, err)
 	r := bufio.NewReader(c)
 	_, err = r.ReadString('\n')
@@ -115,9 +117,20 @@ func TestStopWhileHeld(t *testing.T) {
 	p.Hold()
 	_, err := io.WriteString(c, "held\n")
 	require.NoError(t, err)
-	p.Stop()
+	require.NoError(t, c.SetDeadline(time.Now().Add(200*time.Millisecond)))
+	r := bufio.NewReader(c)
+	_, err = r.ReadString('\n')
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded, "held (the proxy has the bytes)")
+
+	stopped := make(chan struct{})
+	go func() { p.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop waits for the held connection")
+	}
 	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
-	_, err = bufio.NewReader(c).ReadString('\n')
+	_, err = r.ReadString('\n')
 	assert.True(t, errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err), "cut, not answered: %v", err)
 }
 
@@ -146,9 +159,7 @@ func TestToServer(t *testing.T) {
 			}
 		}
 	}})
-	got, err := roundTrip(dial(t, p), "watched")
-	require.NoError(t, err)
-	assert.Equal(t, "watched", got)
+	echoes(t, dial(t, p), "watched")
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, []string{"watched\n"}, seen)
@@ -159,7 +170,5 @@ func TestInFront(t *testing.T) {
 	target := echoServer(t)
 	raw, p := InFront(t, "redis://"+target+"/0?key_prefix=x:")
 	assert.Equal(t, "redis://"+p.Addr()+"/0?key_prefix=x:", raw)
-	got, err := roundTrip(dial(t, p), "via")
-	require.NoError(t, err)
-	assert.Equal(t, "via", got)
+	echoes(t, dial(t, p), "via")
 }
