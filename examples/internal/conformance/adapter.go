@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 )
 
 // AdapterFixture is the scaffolding of the gin and echo adapter tests: a [Fixture] over
@@ -34,12 +34,11 @@ func NewAdapterFixture(t *testing.T, mods ...func(*otlogin.Config)) *AdapterFixt
 	return &AdapterFixture{Fixture: NewFixture(t, false, mods...), Sessions: sm}
 }
 
-// NewClient returns a cookie-jar client that does not follow redirects.
+// NewClient returns a cookie-jar client that does not follow redirects (safe.NewBrowser, no
+// time limit).
 func NewClient(t *testing.T) *http.Client {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return safe.NewBrowser(0)
 }
 
 // Get sends GET path (header is name, value pairs) to the app with c and returns the status,

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -90,10 +89,9 @@ type browser struct {
 
 // browser returns a new browser; t is the (sub)test that uses it.
 func (e *env) browser(t *testing.T) *browser {
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	return &browser{t: t, e: e, c: &http.Client{Jar: jar, Transport: e.srv.Client().Transport, Timeout: 20 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	c := safe.NewBrowser(20 * time.Second)
+	c.Transport = e.srv.Client().Transport // trusts the test server's certificate
+	return &browser{t: t, e: e, c: c}
 }
 
 // in returns b for use in the (sub)test t, keeping its cookies.

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
@@ -165,11 +164,8 @@ func ServeExample(t *testing.T, run Main, out io.Writer) string {
 
 // exampleBrowser is a browser (a cookie jar, no redirects followed) for the app at base.
 func exampleBrowser(t *testing.T, base string) *browser {
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
 	e := &env{srv: &httptest.Server{URL: base}} // only the URL is used
-	return &browser{t: t, e: e, c: &http.Client{Jar: jar, Timeout: 20 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &browser{t: t, e: e, c: safe.NewBrowser(20 * time.Second)}
 }
 
 // runEmulated starts the example as `go run` does without a Mosaic tenant and signs in the
