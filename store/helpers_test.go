@@ -9,48 +9,24 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // the database/sql driver testservice.PostgresSchema drops schemas with
 	"github.com/otlogin/otlogin/internal/testservice"
 	"github.com/otlogin/otlogin/store/storetest"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// withQuery returns raw with the query parameter k set to v.
-func withQuery(t *testing.T, raw, k, v string) string {
-	t.Helper()
-	u, err := url.Parse(raw)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set(k, v)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // redisURL returns the test Redis URL with a key prefix of its own.
 func redisURL(t *testing.T) string {
 	t.Helper()
-	return withQuery(t, testservice.Redis(t), "key_prefix", "otltest:"+storetest.Token(t)[:12]+":")
+	return testservice.RedisPrefixed(t, "otltest")
 }
 
 // postgresURL returns the test PostgreSQL URL with a fresh schema of its own (created by Open,
 // dropped at cleanup).
 func postgresURL(t *testing.T) string {
 	t.Helper()
-	base := testservice.Postgres(t)
-	schema := "otltest_" + strings.ToLower(storetest.Token(t)[:12])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Logf("dropping schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Logf("dropping schema %s: %v", schema, err)
-		}
-	})
-	return withQuery(t, base, "search_path", schema)
+	return testservice.PostgresSchema(t, "otltest")
 }
 
 // miniredisURL starts a miniredis whose clock follows wall time (miniredis expires keys only
@@ -85,4 +61,35 @@ func open(t *testing.T, raw string) *Store {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	return s
+}
+
+// TestPostgresSchemaDropped: the schema postgresURL gives a test exists while the test runs
+// (Open creates it) and is gone once the test has ended.
+func TestPostgresSchemaDropped(t *testing.T) {
+	t.Parallel()
+	base := testservice.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	schemas := func(name string) int {
+		var n int
+		require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1", name).Scan(&n))
+		return n
+	}
+
+	var schema string
+	t.Run("uses a schema", func(t *testing.T) {
+		raw := postgresURL(t)
+		u, err := url.Parse(raw)
+		require.NoError(t, err)
+		schema = u.Query().Get("search_path")
+		require.True(t, strings.HasPrefix(schema, "otltest_"), schema)
+		s := open(t, raw)
+		require.NoError(t, s.Commit(storetest.Token(t), []byte("v"), time.Now().Add(time.Minute)))
+		assert.Equal(t, 1, schemas(schema), "Open created the schema")
+	})
+	require.NotEmpty(t, schema)
+	assert.Zero(t, schemas(schema), "the schema was dropped at the end of the test")
 }

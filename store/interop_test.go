@@ -96,7 +96,7 @@ func TestInteropGoredisstore(t *testing.T) {
 		theirs func(c *redis.Client) scs.CtxStore
 	}{
 		{"DefaultPrefix", base, func(c *redis.Client) scs.CtxStore { return goredisstore.New(c) }},
-		{"KeyPrefix", withQuery(t, base, "key_prefix", "otlinterop:"), func(c *redis.Client) scs.CtxStore {
+		{"KeyPrefix", testservice.WithQuery(t, base, "key_prefix", "otlinterop:"), func(c *redis.Client) scs.CtxStore {
 			return goredisstore.NewWithPrefix(c, "otlinterop:session:")
 		}},
 	}

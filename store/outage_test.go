@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin/internal/apptest"
+	"github.com/otlogin/otlogin/internal/tcpproxy"
 	"github.com/otlogin/otlogin/transmit"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
@@ -46,12 +47,9 @@ func TestOutageRedis(t *testing.T) {
 // proxy that is stopped, which also cuts every pooled connection) and lets it back.
 func TestOutagePostgres(t *testing.T) {
 	t.Parallel()
-	u, err := url.Parse(postgresURL(t))
-	require.NoError(t, err)
-	proxy := newTCPProxy(t, u.Host)
-	u.Host = proxy.addr
-	st := open(t, u.String())
-	runOutage(t, st, outage{down: proxy.stop, up: func() { proxy.start(t) }, persistent: true,
+	raw, proxy := tcpproxy.InFront(t, postgresURL(t))
+	st := open(t, raw)
+	runOutage(t, st, outage{down: proxy.Stop, up: func() { proxy.Start(t) }, persistent: true,
 		pooled: func() int { return int(st.b.(*postgresBackend).pool.Stat().IdleConns()) }})
 }
 
@@ -64,8 +62,7 @@ func runOutage(t *testing.T, st *Store, o outage) {
 	t.Helper()
 	c := apptest.New(t, apptest.Options{Store: st})
 	emails := c.CreateUsers("outage", 3)
-	signed := c.NewClient()
-	require.True(t, signed.SignInOTP(instA, instB, emails[0]))
+	signed := c.SignedIn(instA, instB, emails[0])
 	pending := c.NewClient() // has a code on its way when the store goes
 	require.Equal(t, http.StatusAccepted, pending.SendOTP(instA, emails[1]).Status)
 	code, ok := c.Emu.LastCode(emails[1])

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/otlogin/otlogin/internal/testservice"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -17,7 +18,7 @@ func TestPoolSizeFromURL(t *testing.T) {
 		raw := redisURL(t)
 		def := open(t, raw)
 		assert.Equal(t, 10*runtime.GOMAXPROCS(0), def.b.(*redisBackend).client.Options().PoolSize, "default")
-		set := open(t, withQuery(t, raw, "pool_size", "3"))
+		set := open(t, testservice.WithQuery(t, raw, "pool_size", "3"))
 		assert.Equal(t, 3, set.b.(*redisBackend).client.Options().PoolSize)
 	})
 	t.Run("postgres", func(t *testing.T) {
@@ -25,7 +26,7 @@ func TestPoolSizeFromURL(t *testing.T) {
 		raw := postgresURL(t)
 		def := open(t, raw)
 		assert.Equal(t, int32(pgMaxConns), def.b.(*postgresBackend).pool.Config().MaxConns, "default")
-		set := open(t, withQuery(t, raw, "pool_max_conns", "4"))
+		set := open(t, testservice.WithQuery(t, raw, "pool_max_conns", "4"))
 		assert.Equal(t, int32(4), set.b.(*postgresBackend).pool.Config().MaxConns)
 	})
 }

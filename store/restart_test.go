@@ -2,13 +2,12 @@ package store
 
 import (
 	"context"
-	"io"
-	"net"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/otlogin/otlogin/internal/tcpproxy"
+	"github.com/otlogin/otlogin/internal/testservice"
 	"github.com/otlogin/otlogin/store/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -48,7 +47,7 @@ func TestRedisRestart(t *testing.T) {
 	srv := startRedisServer(t)
 	raw := srv.URL()
 	s := open(t, raw)
-	noRetry := open(t, withQuery(t, raw, "max_retries", "-1"))
+	noRetry := open(t, testservice.WithQuery(t, raw, "max_retries", "-1"))
 	tok := storetest.Token(t)
 	require.NoError(t, s.Commit(tok, []byte("v"), time.Now().Add(time.Minute)))
 	warm(t, s, tok, 8)
@@ -83,87 +82,17 @@ func TestRedisRestart(t *testing.T) {
 	assert.True(t, ok)
 }
 
-// tcpProxy forwards connections to target; it can be stopped (closing every connection) and
-// started again on the same address.
-type tcpProxy struct {
-	target, addr string
-	mu           sync.Mutex
-	ln           net.Listener
-	conns        map[net.Conn]struct{}
-	wg           sync.WaitGroup
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	p := &tcpProxy{target: target, conns: map[net.Conn]struct{}{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *tcpProxy) start(t *testing.T) {
-	t.Helper()
-	ln, err := net.Listen("tcp", p.addr)
-	require.NoError(t, err)
-	p.serve(ln)
-}
-
-func (p *tcpProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	p.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-			p.mu.Unlock()
-			p.wg.Go(func() { _, _ = io.Copy(up, c); _ = up.Close() })
-			p.wg.Go(func() { _, _ = io.Copy(c, up); _ = c.Close() })
-		}
-	})
-}
-
-func (p *tcpProxy) stop() {
-	p.mu.Lock()
-	if p.ln != nil {
-		_ = p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		_ = c.Close()
-	}
-	clear(p.conns)
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
 func TestPostgresConnectionLoss(t *testing.T) {
 	t.Parallel()
-	raw := postgresURL(t)
-	u, err := url.Parse(raw)
-	require.NoError(t, err)
-	proxy := newTCPProxy(t, u.Host)
-	u.Host = proxy.addr
-	s := open(t, u.String())
+	raw, proxy := tcpproxy.InFront(t, postgresURL(t))
+	s := open(t, raw)
 
 	tok := storetest.Token(t)
 	require.NoError(t, s.Commit(tok, []byte("v"), time.Now().Add(time.Minute)))
 	warm(t, s, tok, 4)
 	pooled := int(s.b.(*postgresBackend).pool.Stat().IdleConns())
 
-	proxy.stop()
+	proxy.Stop()
 	_, found, err := s.Find(tok)
 	require.Error(t, err, "Find fails while the database is unreachable")
 	assert.False(t, found)
@@ -171,7 +100,7 @@ func TestPostgresConnectionLoss(t *testing.T) {
 	_, _, err = s.Limiter().Allow(context.Background(), "k:"+tok, 1, time.Minute)
 	assert.Error(t, err, "the limiter reports the outage")
 
-	proxy.start(t)
+	proxy.Start(t)
 	failed := countFailures(s, tok, pooled+5)
 	t.Logf("after the proxy came back: %d failed of %d calls (%d pooled conns before the loss)", failed, pooled+5, pooled)
 	assert.LessOrEqual(t, failed, pooled, "at most one failed call per pooled connection")

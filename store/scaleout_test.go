@@ -88,8 +88,7 @@ func itoa(i int) string { return string(rune('0' + i)) }
 
 func testSignInOnAServedByB(t *testing.T, c *apptest.Cluster) {
 	email := c.CreateUsers("ab", 1)[0]
-	cl := c.NewClient()
-	require.True(t, cl.SignInOTP(instA, instA, email))
+	cl := c.SignedIn(instA, instA, email)
 	signedInAs(t, cl, instB, email)
 	signedInAs(t, cl, instA, email)
 }
@@ -128,8 +127,7 @@ func testOTPSentByAAuthenticatedByB(t *testing.T, c *apptest.Cluster) {
 
 func testLogoutOnBEndsSessionOnA(t *testing.T, c *apptest.Cluster) {
 	email := c.CreateUsers("logout", 1)[0]
-	cl := c.NewClient()
-	require.True(t, cl.SignInOTP(instA, instA, email))
+	cl := c.SignedIn(instA, instA, email)
 	old := cl.SessionCookie()
 	require.NotEmpty(t, old)
 
@@ -248,8 +246,7 @@ func signedInWithTokenTTL(t *testing.T, b backend, prefix string, wrap func(int,
 	c = apptest.New(t, apptest.Options{Store: b.open(t), Emulator: emu, WrapStore: wrap,
 		Config: func(cfg *otlogin.Config) { cfg.Now = clk.Now }})
 	email := c.CreateUsers(prefix, 1)[0]
-	cl = c.NewClient()
-	require.True(t, cl.SignInOTP(instA, instA, email))
+	cl = c.SignedIn(instA, instA, email)
 	return c, cl, clk
 }
 

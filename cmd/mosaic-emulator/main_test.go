@@ -8,13 +8,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
@@ -99,7 +99,7 @@ func TestListensOnLoopbackUnlessTold(t *testing.T) {
 // and the accepted public URLs), which the start-up banner lists too.
 func TestLogsRefusals(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb safeBuffer
+	var out, errb safe.Buffer
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -144,22 +144,4 @@ func TestLogsRefusals(t *testing.T) {
 	assert.Contains(t, logs, "redirect_uri=http://127.0.0.1:18302/auth/link/email/callback")
 	assert.Contains(t, logs, "http://localhost:18301")
 	assert.NotContains(t, logs, "ops@example.com")
-}
-
-// safeBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

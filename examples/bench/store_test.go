@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -26,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/internal/tcpproxy"
 	"github.com/otlogin/otlogin/internal/testservice"
 	"github.com/otlogin/otlogin/store"
 	"github.com/otlogin/otlogin/transmit"
@@ -74,64 +74,24 @@ func signInOn(t *testing.T, sessionStore scs.Store) (http.Handler, string) {
 	return h, cookies[0].Name + "=" + cookies[0].Value
 }
 
-// respCounter is a TCP proxy in front of a Redis server that records the name of every
-// command clients send, so tests can count round trips exactly.
+// respCounter records the name of every command clients send to a Redis server through a
+// tcpproxy in front of it, so tests can count round trips exactly.
 type respCounter struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	cmds   []string
-	wg     sync.WaitGroup
+	proxy *tcpproxy.Proxy
+	mu    sync.Mutex
+	cmds  []string
 }
 
 // newRESPCounter proxies 127.0.0.1:0 to target until the test ends.
 func newRESPCounter(t *testing.T, target string) *respCounter {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &respCounter{ln: ln, target: target}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.wg.Wait()
-	})
+	p := &respCounter{}
+	p.proxy = tcpproxy.New(t, target, tcpproxy.Options{ToServer: func(server io.Writer, client io.Reader) {
+		r := bufio.NewReader(client)
+		p.forward(r, server)
+		_, _ = io.Copy(server, r) // whatever did not parse goes through as is
+	}})
 	return p
-}
-
-func (p *respCounter) accept() {
-	defer p.wg.Done()
-	var conns []net.Conn
-	defer func() {
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	}()
-	for {
-		client, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		server, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = client.Close()
-			continue
-		}
-		conns = append(conns, client, server)
-		p.wg.Add(2)
-		go func() {
-			defer p.wg.Done()
-			_, _ = io.Copy(client, server)
-			_ = client.Close()
-		}()
-		go func() {
-			defer p.wg.Done()
-			r := bufio.NewReader(client)
-			p.forward(r, server)
-			_, _ = io.Copy(server, r) // whatever did not parse goes through as is
-			_ = server.Close()
-		}()
-	}
 }
 
 // forward reads RESP arrays (the form every go-redis command takes) from r, records each
@@ -216,7 +176,7 @@ func TestRedisSignedInRequestIsOneRoundTrip(t *testing.T) {
 			_, err := rand.Read(prefix)
 			require.NoError(t, err)
 			st, err := store.Open(context.Background(),
-				"redis://"+proxy.ln.Addr().String()+"/0?key_prefix=otlogin-perf-"+hex.EncodeToString(prefix)+":")
+				"redis://"+proxy.proxy.Addr()+"/0?key_prefix=otlogin-perf-"+hex.EncodeToString(prefix)+":")
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = st.Close() })
 

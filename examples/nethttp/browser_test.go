@@ -20,6 +20,7 @@ import (
 
 	"github.com/otlogin/otlogin/examples/internal/conformance"
 	"github.com/otlogin/otlogin/internal/apptest/safe"
+	"github.com/otlogin/otlogin/internal/testservice"
 )
 
 // This file drives the example in a real browser (headless Chromium through chromedp):
@@ -63,11 +64,7 @@ func browserExecPath(t *testing.T) string {
 	if err == nil {
 		return found
 	}
-	msg := "Chromium not available at " + p + " (set OTLOGIN_CHROMIUM, or apt-get install chromium): " + err.Error()
-	if os.Getenv("OTLOGIN_REQUIRE_SERVICES") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testservice.Unavailable(t, "Chromium not available at "+p+" (set OTLOGIN_CHROMIUM, or apt-get install chromium): "+err.Error())
 	return ""
 }
 

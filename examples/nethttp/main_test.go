@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -89,10 +88,7 @@ func TestExampleSignIn(t *testing.T) {
 	rd := reader{t}
 	assert.Contains(t, out.String(), "emulator")
 	assert.Contains(t, out.String(), base+"/dev/outbox")
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	c := &http.Client{Jar: jar, Timeout: 10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := safe.NewBrowser(10 * time.Second)
 
 	code, b := rd.body(c.Get(base + "/healthz"))
 	assert.Equal(t, http.StatusOK, code)

@@ -316,6 +316,17 @@ func (cl *Client) SignInOTP(sendOn, authOn int, email string) bool {
 	return true
 }
 
+// SignedIn returns a new browser signed in as email (an emulator user) with an email passcode
+// sent through instance sendOn and entered through instance authOn ([Client.SignInOTP]).
+// Unlike the Client methods it ends the test at once when the sign-in fails: call it from
+// the test's goroutine.
+func (c *Cluster) SignedIn(sendOn, authOn int, email string) *Client {
+	c.t.Helper()
+	cl := c.NewClient()
+	require.True(c.t, cl.SignInOTP(sendOn, authOn, email))
+	return cl
+}
+
 // CreateUsers creates n emulator users named prefix-<i>@example.com and returns their
 // addresses.
 func (c *Cluster) CreateUsers(prefix string, n int) []string {

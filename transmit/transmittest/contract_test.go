@@ -10,47 +10,26 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otlogin/otlogin/internal/emutest"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
 func TestContractBreakingRequests(t *testing.T) {
 	t.Parallel()
 	s := transmittest.NewTestServer(t, transmittest.Options{})
-	tok := clientToken(t, s)
-	s.CreateUser("c@example.com", "+15550001111")
+	tok := emutest.ClientToken(t, s)
+	s.CreateUser(emutest.BadRequestEmail, emutest.BadRequestPhone)
 
-	long := strings.Repeat("d", 81)
-	cases := []struct {
-		name, path string
-		body       any
-		status     int
-		code       any
-	}{
-		{"otp send invalid json", "/v1/auth/otp/send", `{"channel":`, 400, "system_invalid_input"},
-		{"otp send wrong type", "/v1/auth/otp/send", map[string]any{"channel": "email", "identifier_type": "email", "identifier": 42}, 400, "system_invalid_input"},
-		{"otp send missing identifier", "/v1/auth/otp/send", map[string]any{"channel": "email", "identifier_type": "email"}, 400, "system_invalid_input"},
-		{"otp send unknown channel", "/v1/auth/otp/send", map[string]any{"channel": "fax", "identifier_type": "email", "identifier": "c@example.com"}, 400, "system_invalid_input"},
-		{"otp send long device_id", "/v1/auth/otp/send", map[string]any{"channel": "email", "identifier_type": "email", "identifier": "c@example.com", "device_id": long}, 400, "system_invalid_input"},
-		{"otp send email_content without subject", "/v1/auth/otp/send", map[string]any{"channel": "email", "identifier_type": "email", "identifier": "c@example.com", "email_content": map[string]any{}}, 400, "system_invalid_input"},
-		{"otp auth missing passcode", "/v1/auth/otp/authenticate", map[string]any{"identifier_type": "email", "identifier": "c@example.com"}, 400, "system_invalid_input"},
-		{"otp auth numeric passcode", "/v1/auth/otp/authenticate", map[string]any{"passcode": 123456, "identifier_type": "email", "identifier": "c@example.com"}, 400, "system_invalid_input"},
-		{"link send missing redirect", "/v1/auth/link/email/send", map[string]any{"identifier": "c@example.com", "identifier_type": "email"}, 400, "400"},
-		{"link send both forms", "/v1/auth/link/email/send", map[string]any{"identifier": "c@example.com", "identifier_type": "email", "email": "c@example.com", "redirect_uri": "https://a.example/v"}, 400, "400"},
-		{"link send long device_id", "/v1/auth/link/email/send", map[string]any{"email": "c@example.com", "redirect_uri": "https://a.example/v", "device_id": long}, 400, "400"},
-		{"link auth missing code", "/v1/auth/link/email/authenticate", map[string]any{}, 400, "400"},
-		{"link auth not an object", "/v1/auth/link/email/authenticate", `["code"]`, 400, "400"},
-		{"create user without email or phone", "/v1/users", map[string]any{"username": "x"}, 400, float64(400)},
+	for _, tc := range emutest.BadRequests() {
+		r := emutest.Call(t, s, tok, tc.Path, tc.Body)
+		assert.Equal(t, http.StatusBadRequest, r.Status, tc.Name)
+		assert.Equal(t, tc.ErrorCode, r.JSON["error_code"], tc.Name)
+		assert.NotEmpty(t, r.JSON["message"], tc.Name)
 	}
-	for _, tc := range cases {
-		r := call(t, s, tok, tc.path, tc.body)
-		assert.Equal(t, tc.status, r.Status, tc.name)
-		assert.Equal(t, tc.code, r.JSON["error_code"], tc.name)
-		assert.NotEmpty(t, r.JSON["message"], tc.name)
-	}
-	r := postForm(t, s.URL+"/oidc/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {s.ClientID}})
+	r := emutest.PostForm(t, s.URL+"/oidc/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {s.ClientID}})
 	assert.Equal(t, http.StatusBadRequest, r.Status)
 	assert.Equal(t, map[string]any{"message": "client_secret should not be empty", "error_code": float64(400)}, r.JSON)
-	r = postForm(t, s.URL+"/cis/oidc/token", url.Values{"grant_type": {"password"}, "client_id": {s.ClientID}, "client_secret": {s.ClientSecret}})
+	r = emutest.PostForm(t, s.URL+"/cis/oidc/token", url.Values{"grant_type": {"password"}, "client_id": {s.ClientID}, "client_secret": {s.ClientSecret}})
 	assert.Equal(t, http.StatusBadRequest, r.Status)
 	assert.IsType(t, []any{}, r.JSON["message"])
 }
@@ -58,7 +37,7 @@ func TestContractBreakingRequests(t *testing.T) {
 func TestForceHelpers(t *testing.T) {
 	t.Parallel()
 	s := transmittest.NewTestServer(t, transmittest.Options{})
-	tok := clientToken(t, s)
+	tok := emutest.ClientToken(t, s)
 	s.CreateUser("f@example.com", "")
 	cases := []struct {
 		name   string
@@ -81,7 +60,7 @@ func TestForceHelpers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := s.Outbox()
 			s.Force(transmittest.EndpointSendOTP, transmittest.Fault{Status: tc.fault.Status, Body: tc.fault.Body, Header: tc.fault.Header, Times: 1})
-			r := sendOTP(t, s, tok, "email", "email", "f@example.com")
+			r := emutest.SendOTP(t, s, tok, "email", "email", "f@example.com")
 			assert.Equal(t, tc.status, r.Status)
 			if tc.body != "" {
 				assert.JSONEq(t, tc.body, r.Raw)
@@ -94,50 +73,28 @@ func TestForceHelpers(t *testing.T) {
 				assert.Equal(t, v, r.Header.Get(k))
 			}
 			assert.Equal(t, before, s.Outbox(), "a forced fault sends nothing")
-			r = sendOTP(t, s, tok, "email", "email", "f@example.com")
+			r = emutest.SendOTP(t, s, tok, "email", "email", "f@example.com")
 			assert.Equal(t, http.StatusOK, r.Status, "Times: 1 applies once")
 		})
 	}
 	s.Force(transmittest.EndpointToken, transmittest.FaultInternal())
-	assert.Equal(t, 500, postForm(t, s.URL+"/oidc/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {s.ClientID}, "client_secret": {s.ClientSecret}}).Status)
-	assert.Equal(t, 500, postForm(t, s.URL+"/oidc/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {s.ClientID}, "client_secret": {s.ClientSecret}}).Status, "Times: 0 is forever")
+	assert.Equal(t, 500, emutest.PostForm(t, s.URL+"/oidc/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {s.ClientID}, "client_secret": {s.ClientSecret}}).Status)
+	assert.Equal(t, 500, emutest.PostForm(t, s.URL+"/oidc/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {s.ClientID}, "client_secret": {s.ClientSecret}}).Status, "Times: 0 is forever")
 	s.ClearForced()
-	clientToken(t, s)
+	emutest.ClientToken(t, s)
 }
 
 // TestHappyPathObserved drives every endpoint through its success path; the Observer sees
-// every exchange, none of them out of spec by design. (The tests module runs the same path
-// with the OpenAPI contract checker attached.)
+// every exchange, none of them out of spec by design. (The examples module runs the same path,
+// emutest.RunHappyPath, with the OpenAPI contract checker attached.)
 func TestHappyPathObserved(t *testing.T) {
 	t.Parallel()
-	opts, seen := observe(transmittest.Options{AllowedRedirectURIs: []string{"http://localhost:8080/verify"}})
+	opts, seen := observe(transmittest.Options{AllowedRedirectURIs: []string{emutest.LinkRedirect}})
 	s := transmittest.NewTestServer(t, opts)
-	require.Equal(t, http.StatusOK, get(t, s.BaseURL()+"/oidc/.well-known/openid-configuration").Status)
-	require.Equal(t, http.StatusOK, get(t, s.BaseURL()+"/oidc/jwks").Status)
-	r := postForm(t, s.URL+"/cis/oidc/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {s.ClientID}, "client_secret": {s.ClientSecret}})
-	require.Equal(t, http.StatusOK, r.Status)
-	tok := clientToken(t, s)
-
-	r = call(t, s, tok, "/v1/users", map[string]any{"email": "h@example.com", "phone_number": "+15557770000"})
-	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
-	code := sendLink(t, s, tok, "h@example.com")
-	r = call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": code, "device_id": "dev1", "claims": map[string]any{"id_token": map[string]any{"roles": nil}}})
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	sid, _ := r.JSON["session_id"].(string)
-
-	r = call(t, s, tok, "/v1/auth/otp/send", map[string]any{"channel": "sms", "identifier_type": "phone_number", "identifier": "+15557770000",
-		"approval_data": map[string]any{"sum": "200"}, "custom_sms_input": map[string]any{"custom_message": "{app}: {otp}"}})
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	otp, _ := s.LastCode("+15557770000")
-	r = call(t, s, tok, "/v1/auth/otp/authenticate", map[string]any{"passcode": otp, "identifier_type": "phone_number", "identifier": "+15557770000", "session_id": sid})
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	assert.Equal(t, sid, r.JSON["session_id"], "second factor joins the session")
-	rt, _ := r.JSON["refresh_token"].(string)
-
-	r = call(t, s, tok, "/v1/auth/token/refresh", map[string]any{"refresh_token": rt})
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	r = call(t, s, tok, "/v1/auth/session/logout", map[string]any{"session_id": sid})
-	require.Equal(t, http.StatusNoContent, r.Status)
+	hp := emutest.RunHappyPath(t, s)
+	require.Equal(t, emutest.LinkState, hp.Link.Query().Get("state"))
+	assert.Equal(t, hp.SessionID, hp.OTP.JSON["session_id"], "second factor joins the session")
+	sid := hp.SessionID
 
 	t.Run("observed", func(t *testing.T) {
 		ex := seen.all()
@@ -153,10 +110,10 @@ func TestHappyPathObserved(t *testing.T) {
 func TestOutboxHandler(t *testing.T) {
 	t.Parallel()
 	s := transmittest.NewTestServer(t, transmittest.Options{})
-	tok := clientToken(t, s)
+	tok := emutest.ClientToken(t, s)
 	s.CreateUser("o@example.com", "")
 	sendLink(t, s, tok, "o@example.com")
-	require.Equal(t, http.StatusOK, sendOTP(t, s, tok, "email", "email", "o@example.com").Status)
+	require.Equal(t, http.StatusOK, emutest.SendOTP(t, s, tok, "email", "email", "o@example.com").Status)
 	code, _ := s.LastCode("o@example.com")
 	link, _ := s.LastLink("o@example.com")
 
@@ -174,10 +131,10 @@ func TestUnmatchedObserved(t *testing.T) {
 	t.Parallel()
 	opts, seen := observe(transmittest.Options{})
 	s := transmittest.NewTestServer(t, opts)
-	tok := clientToken(t, s)
-	r := call(t, s, tok, "/v1/auth/otp/sendd", map[string]any{})
+	tok := emutest.ClientToken(t, s)
+	r := emutest.Call(t, s, tok, "/v1/auth/otp/sendd", map[string]any{})
 	assert.Equal(t, http.StatusNotFound, r.Status)
-	assert.Equal(t, http.StatusMethodNotAllowed, get(t, s.BaseURL()+"/v1/auth/otp/send").Status)
+	assert.Equal(t, http.StatusMethodNotAllowed, emutest.Get(t, s.BaseURL()+"/v1/auth/otp/send").Status)
 	ex := seen.all()
 	require.Len(t, ex, 3, "the token request and the two refused ones")
 	assert.False(t, ex[0].ByDesign)
@@ -191,8 +148,8 @@ func TestUnmatchedObserved(t *testing.T) {
 func TestRedirectAllowList(t *testing.T) {
 	t.Parallel()
 	const refused = "redirect_uri is not one of the allowed redirect URIs configured for this app"
-	send := func(t *testing.T, s *transmittest.Server, redirect string) resp {
-		return call(t, s, clientToken(t, s), "/v1/auth/link/email/send", map[string]any{
+	send := func(t *testing.T, s *transmittest.Server, redirect string) emutest.Resp {
+		return emutest.Call(t, s, emutest.ClientToken(t, s), "/v1/auth/link/email/send", map[string]any{
 			"identifier": "rd@example.com", "identifier_type": "email", "redirect_uri": redirect})
 	}
 	t.Run("default: loopback origins", func(t *testing.T) {
@@ -229,7 +186,7 @@ func TestSendOTPLimits(t *testing.T) {
 	// NewServer: these requests break the contract on purpose.
 	s := transmittest.NewServer(transmittest.Options{})
 	t.Cleanup(s.Close)
-	tok := clientToken(t, s)
+	tok := emutest.ClientToken(t, s)
 	s.CreateUser("lim@example.com", "+15550002222")
 	base := func(extra map[string]any) map[string]any {
 		m := map[string]any{"channel": "sms", "identifier_type": "phone_number", "identifier": "+15550002222"}
@@ -267,7 +224,7 @@ func TestSendOTPLimits(t *testing.T) {
 			"email_content": map[string]any{"subject": "s", "bodyText": true}}, "email_content.bodyText must be a string"},
 	}
 	for _, tc := range cases {
-		r := call(t, s, tok, "/v1/auth/otp/send", tc.body)
+		r := emutest.Call(t, s, tok, "/v1/auth/otp/send", tc.body)
 		if tc.want == "" {
 			assert.Equal(t, http.StatusOK, r.Status, "%s: %s", tc.name, r.Raw)
 			continue

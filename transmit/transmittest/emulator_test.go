@@ -11,42 +11,43 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otlogin/otlogin/internal/emutest"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
 func TestMagicLinkSingleUseAndExpiry(t *testing.T) {
 	t.Parallel()
 	s := transmittest.NewTestServer(t, transmittest.Options{})
-	tok := clientToken(t, s)
+	tok := emutest.ClientToken(t, s)
 	s.CreateUser("jane@example.com", "")
 
 	code := sendLink(t, s, tok, "jane@example.com")
 	assert.Len(t, code, 43)
-	r := call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": code})
+	r := emutest.Call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": code})
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	assert.NotEmpty(t, r.JSON["session_id"])
 
 	t.Run("reuse", func(t *testing.T) {
-		r := call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": code})
+		r := emutest.Call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": code})
 		assert.Equal(t, http.StatusBadRequest, r.Status)
 		assert.Equal(t, map[string]any{"error_code": "400", "message": "Invalid magic link code"}, r.JSON)
 	})
 	t.Run("expired", func(t *testing.T) {
 		code := sendLink(t, s, tok, "jane@example.com")
 		s.Advance(15*time.Minute + time.Second)
-		r := call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": code})
+		r := emutest.Call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": code})
 		assert.Equal(t, http.StatusBadRequest, r.Status)
 		assert.Equal(t, "Invalid magic link code", r.JSON["message"])
 	})
 	t.Run("email_expiration overrides", func(t *testing.T) {
-		r := call(t, s, tok, "/v1/auth/link/email/send", map[string]any{
+		r := emutest.Call(t, s, tok, "/v1/auth/link/email/send", map[string]any{
 			"identifier": "jane@example.com", "identifier_type": "email", "redirect_uri": "http://127.0.0.1:8080/v", "email_expiration": 1,
 		})
 		require.Equal(t, http.StatusOK, r.Status)
 		link, _ := s.LastLink("jane@example.com")
 		u, _ := url.Parse(link)
 		s.Advance(61 * time.Second)
-		r = call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": u.Query().Get("code")})
+		r = emutest.Call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": u.Query().Get("code")})
 		assert.Equal(t, http.StatusBadRequest, r.Status)
 	})
 }
@@ -54,11 +55,11 @@ func TestMagicLinkSingleUseAndExpiry(t *testing.T) {
 func TestOTPExpiryLockoutResend(t *testing.T) {
 	t.Parallel()
 	s := transmittest.NewTestServer(t, transmittest.Options{})
-	tok := clientToken(t, s)
+	tok := emutest.ClientToken(t, s)
 	s.CreateUser("otp@example.com", "+15551230000")
 
 	t.Run("expired", func(t *testing.T) {
-		require.Equal(t, http.StatusOK, sendOTP(t, s, tok, "email", "email", "otp@example.com").Status)
+		require.Equal(t, http.StatusOK, emutest.SendOTP(t, s, tok, "email", "email", "otp@example.com").Status)
 		code, ok := s.LastCode("otp@example.com")
 		require.True(t, ok)
 		assert.Len(t, code, 6)
@@ -68,9 +69,9 @@ func TestOTPExpiryLockoutResend(t *testing.T) {
 		assert.Equal(t, "auth_otp_passcode_expired", r.JSON["error_code"])
 	})
 	t.Run("resend replaces", func(t *testing.T) {
-		require.Equal(t, http.StatusOK, sendOTP(t, s, tok, "sms", "phone_number", "+15551230000").Status)
+		require.Equal(t, http.StatusOK, emutest.SendOTP(t, s, tok, "sms", "phone_number", "+15551230000").Status)
 		old, _ := s.LastCode("+15551230000")
-		require.Equal(t, http.StatusOK, sendOTP(t, s, tok, "sms", "phone_number", "+15551230000").Status)
+		require.Equal(t, http.StatusOK, emutest.SendOTP(t, s, tok, "sms", "phone_number", "+15551230000").Status)
 		newCode, _ := s.LastCode("+15551230000")
 		if old != newCode {
 			r := authOTP(t, s, tok, "phone_number", "+15551230000", old)
@@ -80,7 +81,7 @@ func TestOTPExpiryLockoutResend(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	})
 	t.Run("lockout", func(t *testing.T) {
-		require.Equal(t, http.StatusOK, sendOTP(t, s, tok, "email", "email", "otp@example.com").Status)
+		require.Equal(t, http.StatusOK, emutest.SendOTP(t, s, tok, "email", "email", "otp@example.com").Status)
 		code, _ := s.LastCode("otp@example.com")
 		wrong := "000000"
 		if code == wrong {
@@ -103,42 +104,42 @@ func TestOTPExpiryLockoutResend(t *testing.T) {
 func TestDirectChannelReturnsCode(t *testing.T) {
 	t.Parallel()
 	s := transmittest.NewTestServer(t, transmittest.Options{})
-	tok := clientToken(t, s)
+	tok := emutest.ClientToken(t, s)
 	s.CreateUser("direct@example.com", "")
-	r := sendOTP(t, s, tok, "direct", "email", "direct@example.com")
+	r := emutest.SendOTP(t, s, tok, "direct", "email", "direct@example.com")
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	code, _ := r.JSON["code"].(string)
 	assert.Len(t, code, 6)
 	r = authOTP(t, s, tok, "email", "direct@example.com", code)
 	assert.Equal(t, http.StatusOK, r.Status, r.Raw)
 
-	r = sendOTP(t, s, tok, "email", "email", "direct@example.com")
+	r = emutest.SendOTP(t, s, tok, "email", "email", "direct@example.com")
 	assert.NotContains(t, r.JSON, "code", "email channel must not leak the code")
 }
 
 func TestUnknownUserUntilCreated(t *testing.T) {
 	t.Parallel()
 	s := transmittest.NewTestServer(t, transmittest.Options{})
-	tok := clientToken(t, s)
+	tok := emutest.ClientToken(t, s)
 
-	r := call(t, s, tok, "/v1/auth/link/email/send", map[string]any{"identifier": "new@example.com", "identifier_type": "email", "redirect_uri": "http://[::1]:8080/v"})
+	r := emutest.Call(t, s, tok, "/v1/auth/link/email/send", map[string]any{"identifier": "new@example.com", "identifier_type": "email", "redirect_uri": "http://[::1]:8080/v"})
 	assert.Equal(t, http.StatusNotFound, r.Status)
 	assert.Equal(t, map[string]any{"error_code": "404", "message": "User not found"}, r.JSON)
-	r = sendOTP(t, s, tok, "sms", "phone_number", "+15559990000")
+	r = emutest.SendOTP(t, s, tok, "sms", "phone_number", "+15559990000")
 	assert.Equal(t, http.StatusNotFound, r.Status)
 	assert.Equal(t, "user_not_found", r.JSON["error_code"])
 
-	r = call(t, s, tok, "/v1/users", map[string]any{"email": "new@example.com"})
+	r = emutest.Call(t, s, tok, "/v1/users", map[string]any{"email": "new@example.com"})
 	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
 	res, _ := r.JSON["result"].(map[string]any)
 	assert.NotEmpty(t, res["user_id"])
-	r = call(t, s, tok, "/v1/users", map[string]any{"email": "new@example.com"})
+	r = emutest.Call(t, s, tok, "/v1/users", map[string]any{"email": "new@example.com"})
 	assert.Equal(t, http.StatusConflict, r.Status)
 	assert.EqualValues(t, 409, r.JSON["error_code"])
 
-	r = call(t, s, tok, "/v1/auth/link/email/send", map[string]any{"identifier": "new@example.com", "identifier_type": "email", "redirect_uri": "http://[::1]:8080/v"})
+	r = emutest.Call(t, s, tok, "/v1/auth/link/email/send", map[string]any{"identifier": "new@example.com", "identifier_type": "email", "redirect_uri": "http://[::1]:8080/v"})
 	assert.Equal(t, http.StatusOK, r.Status)
-	r = sendOTP(t, s, tok, "sms", "email", "new@example.com")
+	r = emutest.SendOTP(t, s, tok, "sms", "email", "new@example.com")
 	assert.Equal(t, http.StatusNotFound, r.Status)
 	assert.Equal(t, "user_phone_number_missing", r.JSON["error_code"])
 }
@@ -149,14 +150,14 @@ func TestMissingBearer(t *testing.T) {
 	s := transmittest.NewServer(opts)
 	t.Cleanup(s.Close)
 	for _, tok := range []string{"", "not-a-token"} {
-		r := sendOTP(t, s, tok, "email", "email", "a@example.com")
+		r := emutest.SendOTP(t, s, tok, "email", "email", "a@example.com")
 		assert.Equal(t, http.StatusUnauthorized, r.Status)
 		assert.Equal(t, map[string]any{"message": "Invalid token", "error_code": float64(401)}, r.JSON)
 	}
 	t.Run("expired client token", func(t *testing.T) {
-		tok := clientToken(t, s)
+		tok := emutest.ClientToken(t, s)
 		s.Advance(time.Hour)
-		r := sendOTP(t, s, tok, "email", "email", "a@example.com")
+		r := emutest.SendOTP(t, s, tok, "email", "email", "a@example.com")
 		assert.Equal(t, http.StatusUnauthorized, r.Status)
 	})
 	assert.Equal(t, 0, s.Calls(transmittest.EndpointAuthenticateOTP))
@@ -169,7 +170,7 @@ func TestMissingBearer(t *testing.T) {
 func TestBadClientCredentials(t *testing.T) {
 	t.Parallel()
 	s := transmittest.NewTestServer(t, transmittest.Options{})
-	r := postForm(t, s.URL+"/oidc/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {s.ClientID}, "client_secret": {"wrong"}})
+	r := emutest.PostForm(t, s.URL+"/oidc/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {s.ClientID}, "client_secret": {"wrong"}})
 	assert.Equal(t, http.StatusUnauthorized, r.Status)
 	assert.Equal(t, "invalid_client", r.JSON["error"])
 }
@@ -177,53 +178,53 @@ func TestBadClientCredentials(t *testing.T) {
 func TestRefreshRotationAndLogout(t *testing.T) {
 	t.Parallel()
 	s := transmittest.NewTestServer(t, transmittest.Options{})
-	tok := clientToken(t, s)
+	tok := emutest.ClientToken(t, s)
 	s.CreateUser("r@example.com", "")
-	r := call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": sendLink(t, s, tok, "r@example.com")})
+	r := emutest.Call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": sendLink(t, s, tok, "r@example.com")})
 	require.Equal(t, http.StatusOK, r.Status)
 	rt1, _ := r.JSON["refresh_token"].(string)
 	sid, _ := r.JSON["session_id"].(string)
 
-	r = call(t, s, tok, "/v1/auth/token/refresh", map[string]any{"refresh_token": rt1})
+	r = emutest.Call(t, s, tok, "/v1/auth/token/refresh", map[string]any{"refresh_token": rt1})
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	assert.NotContains(t, r.JSON, "session_id")
 	rt2, _ := r.JSON["refresh_token"].(string)
 	assert.NotEqual(t, rt1, rt2)
 
-	r = call(t, s, tok, "/v1/auth/token/refresh", map[string]any{"refresh_token": rt1})
+	r = emutest.Call(t, s, tok, "/v1/auth/token/refresh", map[string]any{"refresh_token": rt1})
 	assert.Equal(t, http.StatusBadRequest, r.Status, "old refresh token refused")
 	assert.Equal(t, []any{"Invalid refresh token"}, r.JSON["message"])
 
 	t.Run("oidc refresh grant", func(t *testing.T) {
-		r := postForm(t, s.URL+"/cis/oidc/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {s.ClientID}, "client_secret": {s.ClientSecret}, "refresh_token": {rt2}})
+		r := emutest.PostForm(t, s.URL+"/cis/oidc/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {s.ClientID}, "client_secret": {s.ClientSecret}, "refresh_token": {rt2}})
 		require.Equal(t, http.StatusOK, r.Status, r.Raw)
 		rt2, _ = r.JSON["refresh_token"].(string)
 	})
 
-	r = call(t, s, tok, "/v1/auth/session/logout", map[string]any{"session_id": sid})
+	r = emutest.Call(t, s, tok, "/v1/auth/session/logout", map[string]any{"session_id": sid})
 	assert.Equal(t, http.StatusNoContent, r.Status)
 	assert.Empty(t, r.Raw)
-	r = call(t, s, tok, "/v1/auth/token/refresh", map[string]any{"refresh_token": rt2})
+	r = emutest.Call(t, s, tok, "/v1/auth/token/refresh", map[string]any{"refresh_token": rt2})
 	assert.Equal(t, http.StatusBadRequest, r.Status, "logout revokes refresh tokens")
-	r = call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": sendLink(t, s, tok, "r@example.com"), "session_id": sid})
+	r = emutest.Call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": sendLink(t, s, tok, "r@example.com"), "session_id": sid})
 	assert.Equal(t, map[string]any{"error_code": "400", "message": "Session not found"}, r.JSON)
 }
 
 func TestKeyRotationThroughJWKS(t *testing.T) {
 	t.Parallel()
 	s := transmittest.NewTestServer(t, transmittest.Options{})
-	tok := clientToken(t, s)
+	tok := emutest.ClientToken(t, s)
 	s.CreateUser("k@example.com", "")
 
 	idToken := func() string {
-		r := call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": sendLink(t, s, tok, "k@example.com")})
+		r := emutest.Call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": sendLink(t, s, tok, "k@example.com")})
 		require.Equal(t, http.StatusOK, r.Status)
 		id, _ := r.JSON["id_token"].(string)
 		return id
 	}
 	jwks := func() jose.JSONWebKeySet {
 		var set jose.JSONWebKeySet
-		r := get(t, s.BaseURL()+"/oidc/jwks")
+		r := emutest.Get(t, s.BaseURL()+"/oidc/jwks")
 		require.Equal(t, http.StatusOK, r.Status)
 		require.NoError(t, jsonUnmarshal(r.Raw, &set))
 		return set
@@ -262,7 +263,7 @@ func TestKeyRotationThroughJWKS(t *testing.T) {
 	after := jwks()
 	assert.Empty(t, after.Key(oldKid))
 
-	disc := get(t, s.BaseURL()+"/oidc/.well-known/openid-configuration")
+	disc := emutest.Get(t, s.BaseURL()+"/oidc/.well-known/openid-configuration")
 	assert.Equal(t, transmittest.DefaultIssuer, disc.JSON["issuer"])
 	assert.Equal(t, s.BaseURL()+"/oidc/jwks", disc.JSON["jwks_uri"])
 	assert.Equal(t, []any{"RS256"}, disc.JSON["id_token_signing_alg_values_supported"])

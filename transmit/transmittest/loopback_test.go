@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otlogin/otlogin/internal/emutest"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
@@ -76,8 +77,8 @@ func TestLoopbackOnlyOutbox(t *testing.T) {
 	t.Parallel()
 	emu := transmittest.NewTestServer(t, transmittest.Options{})
 	emu.CreateUser("ada@example.com", "")
-	tok := clientToken(t, emu)
-	r := call(t, emu, tok, "/v1/auth/otp/send", map[string]any{"channel": "email", "identifier": "ada@example.com", "identifier_type": "email"})
+	tok := emutest.ClientToken(t, emu)
+	r := emutest.Call(t, emu, tok, "/v1/auth/otp/send", map[string]any{"channel": "email", "identifier": "ada@example.com", "identifier_type": "email"})
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	code, ok := emu.LastCode("ada@example.com")
 	require.True(t, ok)

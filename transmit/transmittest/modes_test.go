@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otlogin/otlogin/internal/emutest"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
@@ -19,8 +20,8 @@ import (
 func modeIDToken(t *testing.T, s *transmittest.Server) string {
 	t.Helper()
 	s.CreateUser("modes@example.com", "")
-	tok := clientToken(t, s)
-	r := sendOTP(t, s, tok, "email", "email", "modes@example.com")
+	tok := emutest.ClientToken(t, s)
+	r := emutest.SendOTP(t, s, tok, "email", "email", "modes@example.com")
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	code, ok := s.LastCode("modes@example.com")
 	require.True(t, ok)
@@ -34,7 +35,7 @@ func modeIDToken(t *testing.T, s *transmittest.Server) string {
 func modeJWKS(t *testing.T, u string) jose.JSONWebKeySet {
 	t.Helper()
 	var set jose.JSONWebKeySet
-	r := get(t, u)
+	r := emutest.Get(t, u)
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	require.NoError(t, jsonUnmarshal(r.Raw, &set))
 	return set
@@ -61,7 +62,7 @@ func TestSigningAlgorithmModes(t *testing.T) {
 				opts.SigningAlgorithm = string(alg)
 			}
 			s := transmittest.NewTestServer(t, opts)
-			disco := get(t, s.BaseURL()+"/oidc/.well-known/openid-configuration")
+			disco := emutest.Get(t, s.BaseURL()+"/oidc/.well-known/openid-configuration")
 			assert.Equal(t, []any{string(alg)}, disco.JSON["id_token_signing_alg_values_supported"])
 			set := modeJWKS(t, s.BaseURL()+"/oidc/jwks")
 			require.Len(t, set.Keys, 1)
@@ -91,7 +92,7 @@ func TestAppIssuerMode(t *testing.T) {
 	for _, k := range tenantSet.Keys {
 		assert.Error(t, parsed.Claims(k.Key, &map[string]any{}), "no tenant key verifies the app's token")
 	}
-	disco := get(t, s.BaseURL()+"/oidc/.well-known/openid-configuration")
+	disco := emutest.Get(t, s.BaseURL()+"/oidc/.well-known/openid-configuration")
 	assert.Equal(t, s.Issuer(), disco.JSON["issuer"], "discovery stays the tenant's")
 }
 

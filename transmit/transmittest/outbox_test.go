@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otlogin/otlogin/internal/emutest"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
@@ -16,10 +17,10 @@ import (
 func TestOutboxBounded(t *testing.T) {
 	t.Parallel()
 	s := transmittest.NewTestServer(t, transmittest.Options{OutboxSize: 10, OutboxPerAddress: 3})
-	tok := clientToken(t, s)
+	tok := emutest.ClientToken(t, s)
 	send := func(email string) {
 		t.Helper()
-		r := call(t, s, tok, "/v1/auth/otp/send", map[string]any{"channel": "email", "identifier": email, "identifier_type": "email"})
+		r := emutest.Call(t, s, tok, "/v1/auth/otp/send", map[string]any{"channel": "email", "identifier": email, "identifier_type": "email"})
 		require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	}
 	s.CreateUser("flood@example.com", "")

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otlogin/otlogin/internal/emutest"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
 
@@ -15,18 +16,18 @@ import (
 func TestDisableAndDeleteUser(t *testing.T) {
 	t.Parallel()
 	s := transmittest.NewTestServer(t, transmittest.Options{})
-	tok := clientToken(t, s)
+	tok := emutest.ClientToken(t, s)
 	signIn := func(email string) (userID, refresh string) {
 		userID = s.CreateUser(email, "")
 		code := sendLink(t, s, tok, email)
-		r := call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": code})
+		r := emutest.Call(t, s, tok, "/v1/auth/link/email/authenticate", map[string]any{"code": code})
 		require.Equal(t, http.StatusOK, r.Status, r.Raw)
 		refresh, _ = r.JSON["refresh_token"].(string)
 		require.NotEmpty(t, refresh)
 		return userID, refresh
 	}
-	refresh := func(rt string) resp {
-		return call(t, s, tok, "/v1/auth/token/refresh", map[string]any{"refresh_token": rt})
+	refresh := func(rt string) emutest.Resp {
+		return emutest.Call(t, s, tok, "/v1/auth/token/refresh", map[string]any{"refresh_token": rt})
 	}
 	disabled, rtDisabled := signIn("disabled@example.com")
 	deleted, rtDeleted := signIn("deleted@example.com")

@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // the database/sql driver testservice.PostgresSchema drops schemas with
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -28,28 +25,8 @@ func TestRunProducesNumbers(t *testing.T) {
 // /raw reads the signed-in session from it.
 func TestRunOnEachStore(t *testing.T) {
 	t.Run("memory", func(t *testing.T) { checkRun(t, "memory", "memory") })
-	t.Run("redis", func(t *testing.T) {
-		u := testservice.Redis(t)
-		checkRun(t, withQuery(t, u, "key_prefix", "otltest:loadtest:"+token(t)+":"), "redis")
-	})
-	t.Run("postgres", func(t *testing.T) {
-		u := testservice.Postgres(t)
-		schema := "otltest_loadtest_" + token(t)
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			conn, err := pgx.Connect(ctx, u)
-			if err != nil {
-				t.Logf("dropping schema %s: %v", schema, err)
-				return
-			}
-			defer conn.Close(ctx)
-			if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-				t.Logf("dropping schema %s: %v", schema, err)
-			}
-		})
-		checkRun(t, withQuery(t, u, "search_path", schema), "postgres")
-	})
+	t.Run("redis", func(t *testing.T) { checkRun(t, testservice.RedisPrefixed(t, "otltest:loadtest"), "redis") })
+	t.Run("postgres", func(t *testing.T) { checkRun(t, testservice.PostgresSchema(t, "otltest_loadtest"), "postgres") })
 }
 
 // checkRun runs a short load test on store and checks that every route served.
@@ -105,24 +82,6 @@ func TestRawRoute(t *testing.T) {
 		assert.Equal(t, tc.code, rec.Code, tc.cookie)
 		assert.Contains(t, rec.Body.String(), tc.body, tc.cookie)
 	}
-}
-
-func token(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 6)
-	_, err := rand.Read(b)
-	require.NoError(t, err)
-	return hex.EncodeToString(b)
-}
-
-func withQuery(t *testing.T, raw, k, v string) string {
-	t.Helper()
-	u, err := url.Parse(raw)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set(k, v)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func TestRunRejectsBadOptions(t *testing.T) {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otlogin/otlogin"
+	"github.com/otlogin/otlogin/internal/apptest/safe"
 )
 
 // AdapterFixture is the scaffolding of the gin and echo adapter tests: a [Fixture] over
@@ -35,12 +34,11 @@ func NewAdapterFixture(t *testing.T, mods ...func(*otlogin.Config)) *AdapterFixt
 	return &AdapterFixture{Fixture: NewFixture(t, false, mods...), Sessions: sm}
 }
 
-// NewClient returns a cookie-jar client that does not follow redirects.
+// NewClient returns a cookie-jar client that does not follow redirects (safe.NewBrowser, no
+// time limit).
 func NewClient(t *testing.T) *http.Client {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return safe.NewBrowser(0)
 }
 
 // Get sends GET path (header is name, value pairs) to the app with c and returns the status,
@@ -117,20 +115,12 @@ func (f *AdapterFixture) CheckMountedAtAppAuth(t *testing.T) {
 }
 
 // SignIn signs the cookie-jar client c in at the app with an email code read from the
-// emulator's outbox (the auth routes under /auth), and fails t otherwise.
+// emulator's outbox (the auth routes under /auth, the HTML forms), and fails t otherwise.
 func (f *Fixture) SignIn(t *testing.T, c *http.Client, email string) {
 	t.Helper()
 	nc := *c
 	nc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	post := func(path string, vals url.Values) int {
-		resp, err := nc.PostForm(f.URL+path, vals)
-		require.NoError(t, err)
-		_, _ = io.Copy(io.Discard, resp.Body)
-		require.NoError(t, resp.Body.Close())
-		return resp.StatusCode
-	}
-	require.Equal(t, http.StatusOK, post("/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {email}}))
-	code, ok := f.Emu.LastCode(email)
-	require.True(t, ok, "a code was sent to %s", email)
-	require.Equal(t, http.StatusSeeOther, post("/auth/otp/authenticate", url.Values{"passcode": {code}}))
+	b := &browser{t: t, e: &env{emu: f.Emu, srv: f.Server}, c: &nc}
+	r := b.signInOTP(email, "")
+	require.Equal(t, http.StatusSeeOther, r.StatusCode, r.body)
 }

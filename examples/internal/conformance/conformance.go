@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -90,10 +89,9 @@ type browser struct {
 
 // browser returns a new browser; t is the (sub)test that uses it.
 func (e *env) browser(t *testing.T) *browser {
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	return &browser{t: t, e: e, c: &http.Client{Jar: jar, Transport: e.srv.Client().Transport, Timeout: 20 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	c := safe.NewBrowser(20 * time.Second)
+	c.Transport = e.srv.Client().Transport // trusts the test server's certificate
+	return &browser{t: t, e: e, c: c}
 }
 
 // in returns b for use in the (sub)test t, keeping its cookies.
@@ -206,10 +204,15 @@ func (e *env) lastCode(t *testing.T, identifier string) string {
 	return code
 }
 
-// signInOTP signs b in with an email code through the HTML forms and returns the final answer.
+// signInOTP signs b in with an email code through the HTML forms (with the next field unless
+// next is "") and returns the final answer.
 func (b *browser) signInOTP(email, next string) answer {
 	b.t.Helper()
-	r := b.form("/auth/otp/send", url.Values{"channel": {"email"}, "identifier": {email}, "next": {next}})
+	vals := url.Values{"channel": {"email"}, "identifier": {email}}
+	if next != "" {
+		vals.Set("next", next)
+	}
+	r := b.form("/auth/otp/send", vals)
 	require.Equal(b.t, http.StatusOK, r.StatusCode, r.body)
 	return b.form("/auth/otp/authenticate", url.Values{"passcode": {b.e.lastCode(b.t, email)}})
 }

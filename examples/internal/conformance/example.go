@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
@@ -194,11 +193,8 @@ func ServeExample(t *testing.T, ex Example, out io.Writer) string {
 
 // exampleBrowser is a browser (a cookie jar, no redirects followed) for the app at base.
 func exampleBrowser(t *testing.T, base string) *browser {
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
 	e := &env{srv: &httptest.Server{URL: base}} // only the URL is used
-	return &browser{t: t, e: e, c: &http.Client{Jar: jar, Timeout: 20 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &browser{t: t, e: e, c: safe.NewBrowser(20 * time.Second)}
 }
 
 // runEmulated starts the example as `go run` does without a Mosaic tenant and signs in the
@@ -447,20 +443,15 @@ func testCheckMosaic(t *testing.T, ex Example) {
 // testSessionStore: SESSION_STORE=redis://... keeps the sessions in Redis: after a sign-in
 // through the outbox, the browser's session is found there.
 func testSessionStore(t *testing.T, ex Example) {
-	prefix := "otltest:example:" + strings.ReplaceAll(t.Name(), "/", ":") + ":" + time.Now().Format("150405.000000000") + ":"
-	u, err := url.Parse(testservice.Redis(t))
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("key_prefix", prefix)
-	u.RawQuery = q.Encode()
-	env := emulatedEnv(t, ex, map[string]string{"SESSION_STORE": u.String()})
+	redisURL := testservice.RedisPrefixed(t, "otltest:example:"+strings.ReplaceAll(t.Name(), "/", ":"))
+	env := emulatedEnv(t, ex, map[string]string{"SESSION_STORE": redisURL})
 	var out safe.Buffer
 	Start(t, ex.Run, env, &out)
 	assert.Contains(t, out.String(), "Sessions: redis store\n")
 	b := signInThroughOutbox(t, ex, env.PublicURL)
 	token := b.session()
 	require.NotEmpty(t, token)
-	st, err := store.Open(context.Background(), u.String())
+	st, err := store.Open(context.Background(), redisURL)
 	require.NoError(t, err)
 	defer st.Close()
 	_, found, err := st.Find(token)

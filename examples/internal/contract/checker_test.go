@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/otlogin/otlogin/internal/testservice"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -17,8 +18,8 @@ import (
 func sharedOrSkip(t *testing.T) *Spec {
 	t.Helper()
 	s, err := Shared()
-	if errors.Is(err, ErrSpecNotFound) && os.Getenv("OTLOGIN_REQUIRE_SERVICES") != "1" {
-		t.Skip("spec not available: set OTLOGIN_SPEC_DIR")
+	if errors.Is(err, ErrSpecNotFound) {
+		testservice.Unavailable(t, "spec not available: set OTLOGIN_SPEC_DIR")
 	}
 	require.NoError(t, err)
 	return s

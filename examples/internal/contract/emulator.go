@@ -6,12 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/otlogin/otlogin/internal/testservice"
 	"github.com/otlogin/otlogin/transmit/transmittest"
 )
-
-// EnvRequireServices names the environment variable that turns "documents not found" into a
-// test failure (CI sets it to 1).
-const EnvRequireServices = "OTLOGIN_REQUIRE_SERVICES"
 
 // Attach sets opts.Observer (keeping any observer already there) to a strict [Checker] over the
 // [Shared] documents and returns that checker. At the end of t it fails t listing every
@@ -22,7 +19,7 @@ func Attach(t testing.TB, opts *transmittest.Options) *Checker {
 	t.Helper()
 	spec, err := Shared()
 	if err != nil {
-		if os.Getenv(EnvRequireServices) == "1" {
+		if testservice.Required() {
 			t.Fatalf("contract checks required but unavailable: %v", err)
 		}
 		t.Logf("contract checks skipped: %v", err)
@@ -66,14 +63,11 @@ func NewTestServer(t testing.TB, opts transmittest.Options) (*transmittest.Serve
 }
 
 // Need skips t (with a message) when c is nil because the documents were not found, or fails
-// it when $OTLOGIN_REQUIRE_SERVICES=1. Call it before asserting a counter.
+// it when $OTLOGIN_REQUIRE_SERVICES=1 (testservice.Unavailable). Call it before asserting a
+// counter.
 func Need(t testing.TB, c *Checker) {
 	t.Helper()
-	if c != nil {
-		return
+	if c == nil {
+		testservice.Unavailable(t, "OpenAPI documents not found (set OTLOGIN_SPEC_DIR): contract counters not checked")
 	}
-	if os.Getenv(EnvRequireServices) == "1" {
-		t.Fatal("contract checks required (OTLOGIN_REQUIRE_SERVICES=1) but the OpenAPI documents were not found; set OTLOGIN_SPEC_DIR")
-	}
-	t.Skip("OpenAPI documents not found (set OTLOGIN_SPEC_DIR): contract counters not checked")
 }
