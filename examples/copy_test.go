@@ -47,14 +47,7 @@ var repoModules = map[string]string{
 // that fails. Without a go command it skips,
 // unless OTLOGIN_REQUIRE_SERVICES=1.
 func TestEachExampleCopiesAlone(t *testing.T) {
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		msg := "no go command on PATH to build the copied examples with: " + err.Error()
-		if testservice.Required() {
-			t.Fatal(msg + "; failing because OTLOGIN_REQUIRE_SERVICES=1")
-		}
-		t.Skip(msg)
-	}
+	goCmd := goCommandPath(t)
 	repo, err := filepath.Abs("..")
 	require.NoError(t, err)
 	mains, err := filepath.Glob("*/main.go")
@@ -85,27 +78,8 @@ func TestEachExampleCopiesAlone(t *testing.T) {
 			// and tidy drops the lines the copy does not need.
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "go.sum"), gosum, 0o644))
 
-			goRun := func(proxy string, args ...string) (string, error) {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-				defer cancel()
-				cmd := exec.CommandContext(ctx, goCmd, args...)
-				cmd.Dir = dir
-				cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOPROXY="+proxy)
-				out, err := cmd.CombinedOutput()
-				return string(out), err
-			}
-			using := "off"
-			if out, err := goRun(using, "mod", "tidy"); err != nil {
-				if proxy == "" || proxy == "off" {
-					require.NoError(t, err, "go mod tidy, offline, with no proxy to fall back to:\n%s", out)
-				}
-				t.Logf("go mod tidy offline (GOPROXY=off) failed, retrying with GOPROXY=%s:\n%s", proxy, out)
-				using = proxy
-				out, err = goRun(using, "mod", "tidy")
-				require.NoError(t, err, "go mod tidy:\n%s", out)
-			}
 			bin := filepath.Join(dir, "app")
-			out, err := goRun(using, "build", "-o", bin, ".")
+			out, err := goCommand(t, goCmd, dir, tidyModule(t, goCmd, dir, proxy), "build", "-o", bin, ".")
 			require.NoError(t, err, "go build of %s/main.go copied alone:\n%s", name, out)
 
 			runCopy(t, bin)
@@ -203,6 +177,51 @@ func runCopy(t *testing.T, bin string) {
 	}
 	assert.Contains(t, stdout.String(), "using the embedded Mosaic emulator")
 	assert.Contains(t, stdout.String(), "Listening on "+addr+"\n")
+}
+
+// goCommandPath returns the go command on PATH. Without one the test skips, unless
+// OTLOGIN_REQUIRE_SERVICES=1.
+func goCommandPath(t *testing.T) string {
+	t.Helper()
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		msg := "no go command on PATH to build modules with: " + err.Error()
+		if testservice.Required() {
+			t.Fatal(msg + "; failing because OTLOGIN_REQUIRE_SERVICES=1")
+		}
+		t.Skip(msg)
+	}
+	return goCmd
+}
+
+// goCommand runs the go command in dir, outside the workspace, resolving modules through
+// proxy ("off": only the module cache).
+func goCommand(t *testing.T, goCmd, dir, proxy string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goCmd, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOPROXY="+proxy)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// tidyModule runs `go mod tidy` in dir, offline first (GOPROXY=off) and through proxy when
+// that fails, and returns the GOPROXY setting that worked.
+func tidyModule(t *testing.T, goCmd, dir, proxy string) string {
+	t.Helper()
+	out, err := goCommand(t, goCmd, dir, "off", "mod", "tidy")
+	if err == nil {
+		return "off"
+	}
+	if proxy == "" || proxy == "off" {
+		require.NoError(t, err, "go mod tidy, offline, with no proxy to fall back to:\n%s", out)
+	}
+	t.Logf("go mod tidy offline (GOPROXY=off) failed, retrying with GOPROXY=%s:\n%s", proxy, out)
+	out, err = goCommand(t, goCmd, dir, proxy, "mod", "tidy")
+	require.NoError(t, err, "go mod tidy:\n%s", out)
+	return proxy
 }
 
 // goEnv returns `go env name`.
