@@ -183,11 +183,13 @@ func (g *guardStore) All() (map[string][]byte, error) {
 }
 
 // stackChecks is what an Auth keeps to detect and report another session layer in its
-// requests: an sm.LoadAndSave around Middleware (stacked), a save through the app's manager
-// inside it (refused by guard), a second manager with the same cookie name (cookieClash).
+// requests: an sm.LoadAndSave around Middleware, or another Auth's Middleware on the same
+// manager (stacked), a save through the app's manager inside it (refused by guard), a
+// second manager with the same cookie name (cookieClash).
 type stackChecks struct {
 	guard       *guardStore // in front of Config.Sessions's store; nil when New built the manager
 	stackedOnce sync.Once   // the Error log of a Middleware inside sm.LoadAndSave
+	nestedOnce  sync.Once   // the Error log of a Middleware inside another Auth's on the same manager
 	refusedOnce sync.Once   // the Error log of a save refused by guard
 	clashOnce   sync.Once   // the Error log of another manager's cookie
 }

@@ -1,0 +1,273 @@
+package otlogin
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otlogin/otlogin/internal/apptest/safe"
+)
+
+// This file tests the app's own writes through Config.Sessions that otlogin does not make:
+// sm.RenewToken and sm.Destroy inside Middleware, sm.LoadAndSave mounted beside Middleware,
+// and sm.Commit from a background job (docs/SECURITY.md S5, S10). None may undo a logout.
+
+// saveApp is an app that already uses scs (its manager is Config.Sessions) and mounts
+// otlogin's Middleware as documented, plus a sub-tree under sm.LoadAndSave beside it
+// (/beside/, not served by Middleware). Its handlers can be held at a gate: started
+// receives when a gated handler reaches it, release lets it go on.
+//
+//   - GET / counts visits in the session (an app-only session).
+//   - GET /api/me (RequireAuth) answers the email, visits and org.
+//   - GET /renew?when=before|after|now: sm.RenewToken then sm.Put("org", "42"); "before"
+//     renews before the gate, "after" after it, "now" has no gate.
+//   - GET /destroy: sm.Destroy; GET /destroy-late writes the answer first.
+//   - GET /beside/put?gate=1 (sm.LoadAndSave, beside Middleware): sm.Put("note", "beside").
+type saveApp struct {
+	*scsApp
+	started chan struct{}
+	release chan struct{}
+}
+
+// saveAppOptions: the store behind the app's manager (nil: a countingStore) and its codec
+// (nil: scs's default, GobCodec).
+type saveAppOptions struct {
+	store scs.Store
+	codec scs.Codec
+}
+
+func newSaveApp(t *testing.T, opts saveAppOptions) *saveApp {
+	t.Helper()
+	app := &saveApp{scsApp: &scsApp{t: t, store: newCountingStore(), logs: &safe.Buffer{}},
+		started: make(chan struct{}, 1), release: make(chan struct{})}
+	app.sm = scs.New()
+	app.sm.Store = app.store
+	if opts.store != nil {
+		app.sm.Store = opts.store
+	}
+	if opts.codec != nil {
+		app.sm.Codec = opts.codec
+	}
+	app.sm.Cookie.Name = "app_session"
+	app.h = newHarness(t, func(c *Config) {
+		c.Sessions = app.sm
+		c.Logger = slog.New(slog.NewJSONHandler(app.logs, nil))
+	})
+	a, sm := app.h.auth, app.sm
+	gate := func() {
+		app.started <- struct{}{}
+		<-app.release
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/auth/", a.Handler())
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		sm.Put(r.Context(), "visits", sm.GetInt(r.Context(), "visits")+1)
+		_, _ = io.WriteString(w, "home")
+	})
+	mux.Handle("GET /api/me", a.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := UserFromContext(r.Context())
+		writeJSON(w, http.StatusOK, map[string]any{"email": u.Email, "visits": sm.GetInt(r.Context(), "visits"),
+			"org": sm.GetString(r.Context(), "org")})
+	})))
+	mux.HandleFunc("GET /renew", func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		_ = sm.GetInt(ctx, "visits") // the session is loaded before the gate
+		when := r.URL.Query().Get("when")
+		if when == "after" {
+			gate()
+		}
+		if err := sm.RenewToken(ctx); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		sm.Put(ctx, "org", "42")
+		if when == "before" {
+			gate()
+		}
+		_, _ = io.WriteString(w, "renewed")
+	})
+	mux.HandleFunc("GET /destroy", func(w http.ResponseWriter, r *http.Request) {
+		if err := sm.Destroy(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, "destroyed")
+	})
+	mux.HandleFunc("GET /destroy-late", func(w http.ResponseWriter, r *http.Request) {
+		_ = sm.GetInt(r.Context(), "visits")
+		_, _ = io.WriteString(w, "destroying")
+		if err := sm.Destroy(r.Context()); err != nil {
+			panic(err)
+		}
+	})
+	beside := http.NewServeMux()
+	beside.HandleFunc("GET /beside/put", func(w http.ResponseWriter, r *http.Request) {
+		_ = sm.GetInt(r.Context(), "visits")
+		if r.URL.Query().Get("gate") != "" {
+			gate()
+		}
+		sm.Put(r.Context(), "note", "beside")
+		_, _ = io.WriteString(w, "put")
+	})
+	root := http.NewServeMux()
+	root.Handle("/", a.Middleware(mux))
+	root.Handle("/beside/", sm.LoadAndSave(beside))
+	app.srv = httptest.NewServer(root)
+	t.Cleanup(app.srv.Close)
+	return app
+}
+
+// get sends GET path with only the session cookie token (none when "") and returns the
+// status, the body and the session cookie the answer sets (absent: set is false).
+func (app *saveApp) get(path, token string) (status int, body, cookie string, set bool) {
+	app.t.Helper()
+	resp, body := app.send(app.srv, http.MethodGet, path, token)
+	for _, c := range resp.Cookies() {
+		if c.Name == app.sm.Cookie.Name {
+			cookie, set = c.Value, true
+			if c.MaxAge < 0 {
+				cookie = ""
+			}
+		}
+	}
+	return resp.StatusCode, body, cookie, set
+}
+
+// me returns what GET /api/me answers for token.
+func (app *saveApp) me(token string) (int, map[string]any) {
+	app.t.Helper()
+	status, body, _, _ := app.get("/api/me", token)
+	var v map[string]any
+	if status == http.StatusOK {
+		require.NoError(app.t, json.Unmarshal([]byte(body), &v), body)
+	}
+	return status, v
+}
+
+// logout logs token out and waits for the Mosaic revocation that runs in the background.
+func (app *saveApp) logout(token string) {
+	app.t.Helper()
+	resp, body := app.send(app.srv, http.MethodPost, "/auth/logout", token)
+	require.Equal(app.t, http.StatusNoContent, resp.StatusCode, body)
+	require.NoError(app.t, app.h.auth.Shutdown(context.Background()))
+}
+
+// gated runs GET path with token in the background once the handler reached the gate, runs
+// during, then releases the handler and returns its answer: status, body, the cookie set.
+func (app *saveApp) gated(path, token string, during func()) (status int, body, cookie string, set bool) {
+	type answer struct {
+		status      int
+		body, value string
+		set         bool
+	}
+	done := make(chan answer, 1)
+	go func() {
+		var a answer
+		defer func() { done <- a }()
+		req, err := http.NewRequest(http.MethodGet, app.srv.URL+path, nil)
+		if err != nil {
+			return
+		}
+		req.AddCookie(&http.Cookie{Name: app.sm.Cookie.Name, Value: token})
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		a.status, a.body = resp.StatusCode, string(b)
+		for _, c := range resp.Cookies() {
+			if c.Name == app.sm.Cookie.Name {
+				a.value, a.set = c.Value, true
+				if c.MaxAge < 0 {
+					a.value = ""
+				}
+			}
+		}
+	}()
+	select {
+	case <-app.started:
+	case a := <-done:
+		app.t.Fatalf("GET %s answered %d %q without reaching the gate", path, a.status, a.body)
+	}
+	during()
+	close(app.release)
+	a := <-done
+	return a.status, a.body, a.value, a.set
+}
+
+// storeHas reports whether the app's store holds token.
+func (app *saveApp) storeHas(token string) bool {
+	app.t.Helper()
+	found, err := app.h.auth.storeHas(context.Background(), token)
+	require.NoError(app.t, err)
+	return found
+}
+
+// warns returns the Warn lines of the log with outcome.
+func (app *saveApp) warns(outcome string) []string {
+	var out []string
+	for _, l := range strings.Split(app.logs.String(), "\n") {
+		if strings.Contains(l, `"level":"WARN"`) && strings.Contains(l, `"outcome":"`+outcome+`"`) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// assertSignedOut checks that nothing of a logged-out session is signed in: not its old
+// cookie, not the cookie a racing answer set, and no record of the store.
+func (app *saveApp) assertSignedOut(old, answered string) {
+	app.t.Helper()
+	status, _ := app.me(old)
+	assert.Equal(app.t, http.StatusUnauthorized, status, "the old cookie stays signed out")
+	if answered != "" && answered != old {
+		status, _ := app.me(answered)
+		assert.Equal(app.t, http.StatusUnauthorized, status, "the cookie the racing answer set is not signed in")
+	}
+	assert.False(app.t, app.storeHas(old), "the logged-out session is not written back")
+	assert.Zero(app.t, app.store.signedIn(), "no record of the store is signed in")
+	assert.Zero(app.t, app.h.emu.SessionCount(), "the Mosaic session was revoked")
+}
+
+// TestNestedMiddlewareSameManager: two Auths on one manager, the second's Middleware
+// mounted inside the first's. The inner one serves its requests like a store outage (it
+// cannot save the session a second time safely), and its Error names the real cause,
+// another otlogin Middleware on the same session manager, and the fix; not sm.LoadAndSave.
+func TestNestedMiddlewareSameManager(t *testing.T) {
+	t.Parallel()
+	app := newSaveApp(t, saveAppOptions{})
+	a2, err := New(Config{Client: app.h.auth.client, PublicURL: app.h.auth.origin, Sessions: app.sm, Prefix: "/admin/auth",
+		AllowLocalLimits: true, Logger: slog.New(slog.NewJSONHandler(app.logs, nil))})
+	require.NoError(t, err)
+	admin := http.NewServeMux()
+	admin.Handle("/admin/auth/", a2.Handler())
+	admin.Handle("GET /admin/me", a2.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "admin")
+	})))
+	mux := http.NewServeMux()
+	mux.Handle("/auth/", app.h.auth.Handler())
+	mux.Handle("/admin/", a2.Middleware(admin))
+	srv := httptest.NewServer(app.h.auth.Middleware(mux))
+	t.Cleanup(srv.Close)
+
+	token := app.signIn("ada@example.com")
+	resp, body := app.send(srv, http.MethodGet, "/admin/me", token)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, body)
+	errs := app.errorLines()
+	require.Len(t, errs, 1, "one Error: %v", errs)
+	assert.Contains(t, errs[0], `"outcome":"nested_middleware"`)
+	assert.Contains(t, errs[0], "another otlogin Middleware")
+	assert.Contains(t, errs[0], "same session manager")
+	assert.NotContains(t, errs[0], "sm.LoadAndSave", "there is no sm.LoadAndSave to remove")
+	assert.True(t, app.storeHas(token), "the session is intact")
+}
