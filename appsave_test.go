@@ -3,6 +3,7 @@ package otlogin
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,6 +27,8 @@ import (
 // (/beside/, not served by Middleware). Its handlers can be held at a gate: started
 // receives when a gated handler reaches it, release lets it go on.
 //
+//   - /auth/: otlogin's routes; a request with the header X-Test-Renew gets sm.RenewToken
+//     first (an app middleware that renews the token around the sign-in).
 //   - GET / counts visits in the session (an app-only session).
 //   - GET /api/me (RequireAuth) answers the email, visits and org.
 //   - GET /renew?when=before|after|now: sm.RenewToken then sm.Put("org", "42"); "before"
@@ -68,7 +71,15 @@ func newSaveApp(t *testing.T, opts saveAppOptions) *saveApp {
 		<-app.release
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/auth/", a.Handler())
+	mux.Handle("/auth/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Test-Renew") != "" {
+			if err := sm.RenewToken(r.Context()); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		a.Handler().ServeHTTP(w, r)
+	}))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		sm.Put(r.Context(), "visits", sm.GetInt(r.Context(), "visits")+1)
 		_, _ = io.WriteString(w, "home")
@@ -237,6 +248,171 @@ func (app *saveApp) assertSignedOut(old, answered string) {
 	assert.False(app.t, app.storeHas(old), "the logged-out session is not written back")
 	assert.Zero(app.t, app.store.signedIn(), "no record of the store is signed in")
 	assert.Zero(app.t, app.h.emu.SessionCount(), "the Mosaic session was revoked")
+}
+
+// TestSCSRenewTokenRacingLogout: the app's sm.RenewToken of a signed-in session inside
+// Middleware (scs advises it at privilege changes), racing a logout (docs/SECURITY.md S5,
+// S10). scs's RenewToken deletes the old token and the session is then saved under a new
+// one: before, a logout between the two was undone (the new token was inserted, signed in),
+// and a logout after the delete found no session and left the Mosaic session alive.
+// otlogin holds the delete back until the request's save; a signed-in session keeps its
+// token (otlogin renewed it at sign-in), saved only while it still exists.
+func TestSCSRenewTokenRacingLogout(t *testing.T) {
+	t.Parallel()
+	for _, when := range []string{"after", "before"} {
+		t.Run("renew "+when+" the logout", func(t *testing.T) {
+			t.Parallel()
+			app := newSaveApp(t, saveAppOptions{})
+			token := app.signIn("ada@example.com")
+			require.Equal(t, 1, app.h.emu.SessionCount())
+			status, body, cookie, _ := app.gated("/renew?when="+when, token, func() { app.logout(token) })
+			assert.Equal(t, http.StatusOK, status)
+			assert.Equal(t, "renewed", body)
+			app.assertSignedOut(token, cookie)
+		})
+	}
+	t.Run("anonymous", func(t *testing.T) {
+		t.Parallel()
+		app := newSaveApp(t, saveAppOptions{})
+		_, _, token, set := app.get("/", "")
+		require.True(t, set)
+		status, body, cookie, set := app.get("/renew?when=now", token)
+		require.Equal(t, http.StatusOK, status, body)
+		require.True(t, set)
+		assert.NotEqual(t, token, cookie, "an anonymous session renews as scs does")
+		assert.False(t, app.storeHas(token), "the old token is deleted")
+		_, body, _, _ = app.get("/", cookie)
+		assert.Equal(t, "home", body)
+		assert.True(t, app.storeHas(cookie))
+		assert.Empty(t, app.warns("renew_ignored"))
+
+		status, _, renewed, _ := app.gated("/renew?when=after", cookie, func() { app.logout(cookie) })
+		assert.Equal(t, http.StatusOK, status)
+		assert.False(t, app.storeHas(cookie))
+		app.assertSignedOut(cookie, renewed)
+	})
+}
+
+// TestSCSRenewTokenSignedInKeepsToken: without a race, the app's sm.RenewToken of a
+// signed-in session keeps its token: the answer sets the same cookie, the app's change is
+// saved under it, no second signed-in record appears, and one Warn says that otlogin renews
+// the token at sign-in and ignores RenewToken on a signed-in session. With a store without
+// UpdateStore, the save under the kept token is checked then written, as otlogin's own.
+func TestSCSRenewTokenSignedInKeepsToken(t *testing.T) {
+	t.Parallel()
+	for _, update := range []bool{true, false} {
+		t.Run(fmt.Sprintf("update=%v", update), func(t *testing.T) {
+			t.Parallel()
+			opts := saveAppOptions{}
+			cs := newCountingStore()
+			if !update {
+				opts.store = plainStore{cs}
+			} else {
+				opts.store = cs
+			}
+			app := newSaveApp(t, opts)
+			app.store = cs
+			token := app.signIn("ada@example.com")
+			for range 2 {
+				status, body, cookie, set := app.get("/renew?when=now", token)
+				require.Equal(t, http.StatusOK, status, body)
+				assert.True(t, set)
+				assert.Equal(t, token, cookie, "the signed-in session keeps its token")
+			}
+			status, me := app.me(token)
+			require.Equal(t, http.StatusOK, status)
+			assert.Equal(t, "42", me["org"], "the app's change is saved")
+			assert.Equal(t, 1, app.store.signedIn(), "one signed-in record")
+			renew := app.warns("renew_ignored")
+			require.Len(t, renew, 1, "one Warn: %s", app.logs)
+			assert.Contains(t, renew[0], "renews the session token at sign-in")
+			assert.NotContains(t, renew[0], token)
+		})
+	}
+}
+
+// TestSCSRenewTokenAroundSignIn: an app middleware calls sm.RenewToken before otlogin's
+// sign-in handler in the same request. The sign-in renews the token itself and gets a new
+// session, never saved under the token the browser came with (session fixation, S1), over
+// an anonymous session as over an earlier sign-in; the old token is deleted.
+func TestSCSRenewTokenAroundSignIn(t *testing.T) {
+	t.Parallel()
+	for _, again := range []bool{false, true} {
+		t.Run(fmt.Sprintf("over an earlier sign-in=%v", again), func(t *testing.T) {
+			t.Parallel()
+			app := newSaveApp(t, saveAppOptions{})
+			token := ""
+			if again {
+				token = app.signIn("ada@example.com")
+			}
+			post := func(path, token string, renew bool, body map[string]string) (int, string) {
+				t.Helper()
+				b, err := json.Marshal(body)
+				require.NoError(t, err)
+				req, err := http.NewRequest(http.MethodPost, app.srv.URL+path, strings.NewReader(string(b)))
+				require.NoError(t, err)
+				req.Header.Set("Accept", "application/json")
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Origin", app.h.auth.origin)
+				if renew {
+					req.Header.Set("X-Test-Renew", "1")
+				}
+				if token != "" {
+					req.AddCookie(&http.Cookie{Name: app.sm.Cookie.Name, Value: token})
+				}
+				resp, err := http.DefaultTransport.RoundTrip(req)
+				require.NoError(t, err)
+				_, _ = io.Copy(io.Discard, resp.Body)
+				require.NoError(t, resp.Body.Close())
+				for _, c := range resp.Cookies() {
+					if c.Name == app.sm.Cookie.Name {
+						return resp.StatusCode, c.Value
+					}
+				}
+				return resp.StatusCode, ""
+			}
+			app.h.emu.CreateUser("bob@example.com", "")
+			status, flow := post("/auth/otp/send", token, false, map[string]string{"channel": "email", "identifier": "bob@example.com"})
+			require.Equal(t, http.StatusAccepted, status)
+			if flow == "" {
+				flow = token // a signed-in session keeps its cookie
+			}
+			require.NotEmpty(t, flow)
+			status, signedIn := post("/auth/otp/authenticate", flow, true, map[string]string{"passcode": app.h.lastCode("bob@example.com")})
+			require.Equal(t, http.StatusOK, status)
+			assert.NotEqual(t, flow, signedIn, "the sign-in has a token of its own")
+			assert.NotEqual(t, token, signedIn)
+			assert.False(t, app.storeHas(flow), "the token the browser came with is deleted")
+			status, me := app.me(signedIn)
+			require.Equal(t, http.StatusOK, status)
+			assert.Equal(t, "bob@example.com", me["email"])
+			assert.Equal(t, 1, app.store.signedIn())
+			assert.Empty(t, app.warns("renew_ignored"), "the sign-in renewed: nothing was ignored")
+		})
+	}
+}
+
+// TestSCSDestroyInsideMiddleware: the app's own sm.Destroy inside Middleware ends the
+// session, before the answer is written (the delete runs at otlogin's save) or after it
+// (the delete runs at once).
+func TestSCSDestroyInsideMiddleware(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{"/destroy", "/destroy-late"} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			app := newSaveApp(t, saveAppOptions{})
+			token := app.signIn("ada@example.com")
+			status, body, cookie, set := app.get(path, token)
+			require.Equal(t, http.StatusOK, status, body)
+			if path == "/destroy" {
+				assert.True(t, set)
+				assert.Empty(t, cookie, "the cookie is deleted")
+			}
+			assert.False(t, app.storeHas(token))
+			status, _ = app.me(token)
+			assert.Equal(t, http.StatusUnauthorized, status)
+		})
+	}
 }
 
 // TestNestedMiddlewareSameManager: two Auths on one manager, the second's Middleware

@@ -157,7 +157,13 @@ func (g *guardStore) FindCtx(ctx context.Context, token string) ([]byte, bool, e
 
 func (g *guardStore) Find(token string) ([]byte, bool, error) { return g.s.Find(token) }
 
+// DeleteCtx deletes through to the store, except, inside a request otlogin serves and
+// before its save, a delete of the session the request loaded (scs's RenewToken and Destroy
+// both make one): that one is held back and the save settles it (see reqState.holdDelete).
 func (g *guardStore) DeleteCtx(ctx context.Context, token string) error {
+	if st, ours := g.refuses(ctx); ours && st.holdDelete(token) {
+		return nil
+	}
 	if g.cs != nil {
 		return g.cs.DeleteCtx(ctx, token)
 	}
@@ -190,6 +196,7 @@ type stackChecks struct {
 	guard       *guardStore // in front of Config.Sessions's store; nil when New built the manager
 	stackedOnce sync.Once   // the Error log of a Middleware inside sm.LoadAndSave
 	nestedOnce  sync.Once   // the Error log of a Middleware inside another Auth's on the same manager
+	renewOnce   sync.Once   // the Warn log of the app's sm.RenewToken on a signed-in session
 	refusedOnce sync.Once   // the Error log of a save refused by guard
 	clashOnce   sync.Once   // the Error log of another manager's cookie
 }
@@ -206,6 +213,18 @@ func (a *Auth) commitRefused(st *reqState) {
 			`from the handlers Middleware serves: Middleware loads and saves the session for the app (sm.Get and sm.Put keep `+
 			`working inside it); see README, "Apps that already use scs"`,
 			"event", "session", "outcome", "stacked_load_and_save")
+	})
+}
+
+// renewIgnored reports, at Warn the first time, that the app's sm.RenewToken of a
+// signed-in session was ignored: the session keeps its token (see sessionWriter.settleDelete).
+func (a *Auth) renewIgnored() {
+	a.stack.renewOnce.Do(func() {
+		a.logger().Warn(`otlogin: sm.RenewToken of Config.Sessions was called on a signed-in session inside otlogin's Middleware. `+
+			`otlogin renews the session token at sign-in itself and ignores RenewToken on a signed-in session: the session keeps `+
+			`its token, and the app's changes are saved under it (a new token could bring back a session that a logout ends `+
+			`meanwhile). Remove the call, or make it before the sign-in; see README, "Apps that already use scs"`,
+			"event", "session", "outcome", "renew_ignored")
 	})
 }
 

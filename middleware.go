@@ -25,10 +25,38 @@ type reqState struct {
 
 	commitRefused atomic.Bool // the app's manager tried to save the session and was refused (see guardStore)
 
+	// deletes is where a delete of the loaded token by the app's manager stands (sm.RenewToken
+	// or sm.Destroy of Config.Sessions): deleteOpen, deleteHeld until the save settles it (see
+	// guardStore.DeleteCtx and sessionWriter.settleDelete), deleteClosed once the save ran.
+	deletes    atomic.Int32
+	keepLoaded bool // the app renewed a signed-in session's token: it is saved under loadedToken
+	signedIn   bool // a sign-in in this request renewed the token (otlogin's own RenewToken)
+
 	mosaicDeadline time.Time // end of this request's budget for Mosaic calls (see mosaicCtx); zero until the first
 
 	userBuf User      // storage for user, saving an allocation per signed-in request
 	amrBuf  [4]string // storage for userBuf.AMR
+}
+
+// The states of reqState.deletes.
+const (
+	deleteOpen   int32 = iota // nothing held; the request's save has not run yet
+	deleteHeld                // the app's manager deleted the loaded token: held back until the save
+	deleteClosed              // the save ran: later deletes go through to the store
+)
+
+// holdDelete reports whether a delete of the store key key through the app's manager,
+// made in this request, is held back instead of reaching the store: key is that of the
+// session the request loaded, and the request's save has not run yet. sm.RenewToken and
+// sm.Destroy both delete the loaded token first, and only the save can tell which one it
+// was: it settles the delete then (see sessionWriter.settleDelete). Held back, the session
+// stays in the store meanwhile, so a logout finds it (and ends its Mosaic session), and the
+// save still sees whether a logout deleted it.
+func (st *reqState) holdDelete(key string) bool {
+	if st.unavailable || st.loadedToken == "" || key != st.auth.storeKey(st.loadedToken) {
+		return false
+	}
+	return st.deletes.CompareAndSwap(deleteOpen, deleteHeld) || st.deletes.Load() == deleteHeld
 }
 
 func stateFrom(ctx context.Context) *reqState {
