@@ -34,7 +34,8 @@ import (
 //   - GET /renew?when=before|after|now: sm.RenewToken then sm.Put("org", "42"); "before"
 //     renews before the gate, "after" after it, "now" has no gate.
 //   - GET /destroy: sm.Destroy; GET /destroy-late writes the answer first.
-//   - GET /beside/put?gate=1 (sm.LoadAndSave, beside Middleware): sm.Put("note", "beside").
+//   - GET /beside/put?gate=1 (sm.LoadAndSave, beside Middleware): sm.Put("note", "beside");
+//     GET /beside/renew: sm.RenewToken.
 type saveApp struct {
 	*scsApp
 	started chan struct{}
@@ -128,6 +129,13 @@ func newSaveApp(t *testing.T, opts saveAppOptions) *saveApp {
 		}
 		sm.Put(r.Context(), "note", "beside")
 		_, _ = io.WriteString(w, "put")
+	})
+	beside.HandleFunc("GET /beside/renew", func(w http.ResponseWriter, r *http.Request) {
+		if err := sm.RenewToken(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, "renewed")
 	})
 	root := http.NewServeMux()
 	root.Handle("/", a.Middleware(mux))
@@ -411,6 +419,96 @@ func TestSCSDestroyInsideMiddleware(t *testing.T) {
 			assert.False(t, app.storeHas(token))
 			status, _ = app.me(token)
 			assert.Equal(t, http.StatusUnauthorized, status)
+		})
+	}
+}
+
+// TestSCSLoadAndSaveBesideLogoutRace: the app's sm.LoadAndSave mounted beside Middleware
+// (a legacy sub-tree otlogin does not serve) saves with the app's manager, through the
+// guard but outside otlogin's requests. A save of a session that holds otlogin's signed-in
+// state is an update that finds a logged-out session gone, and is dropped (scs is told it
+// succeeded; one Warn says what happened and what to change); before, it wrote the session
+// back. Sessions without otlogin's state (an app-only one, a new one) save as before.
+// Each codec: otlogin's Codec (read in place) and scs's GobCodec (decoded); a store without
+// UpdateStore is checked then written.
+func TestSCSLoadAndSaveBesideLogoutRace(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		codec  scs.Codec
+		update bool
+	}{{"Codec", Codec{}, true}, {"GobCodec", nil, true}, {"no UpdateStore", nil, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cs := newCountingStore()
+			opts := saveAppOptions{store: cs, codec: tc.codec}
+			if !tc.update {
+				opts.store = plainStore{cs}
+			}
+			app := newSaveApp(t, opts)
+			app.store = cs
+
+			status, body, fresh, set := app.get("/beside/put", "")
+			require.Equal(t, http.StatusOK, status, body)
+			require.True(t, set, "a new session beside is saved")
+			assert.True(t, app.storeHas(fresh))
+			status, _, _, _ = app.get("/beside/put", fresh)
+			require.Equal(t, http.StatusOK, status)
+			assert.True(t, app.storeHas(fresh), "an app-only session beside is saved")
+
+			token := app.signIn("ada@example.com")
+			status, _, _, _ = app.get("/beside/put", token)
+			require.Equal(t, http.StatusOK, status)
+			status, _ = app.me(token)
+			require.Equal(t, http.StatusOK, status, "a signed-in session saved beside stays signed in")
+			assert.Empty(t, app.warns("save_after_logout_dropped"), "nothing to report yet")
+
+			status, _, _, _ = app.gated("/beside/put?gate=1", token, func() { app.logout(token) })
+			assert.Equal(t, http.StatusOK, status)
+			app.assertSignedOut(token, "")
+			warns := app.warns("save_after_logout_dropped")
+			require.Len(t, warns, 1, "one Warn: %s", app.logs)
+			assert.Contains(t, warns[0], "Middleware")
+			assert.NotContains(t, warns[0], token)
+
+			// sm.RenewToken beside Middleware deletes the old token at once (scs), so the
+			// signed-in session saved under the new one is a save of a session that is gone:
+			// the renew signs the browser out rather than risk undoing a logout.
+			token = app.signIn("bob@example.com")
+			status, _, renewed, set := app.get("/beside/renew", token)
+			require.Equal(t, http.StatusOK, status)
+			require.True(t, set)
+			for _, tok := range []string{token, renewed} {
+				status, _ := app.me(tok)
+				assert.Equal(t, http.StatusUnauthorized, status)
+			}
+			assert.Zero(t, app.store.signedIn())
+		})
+	}
+}
+
+// TestSCSBackgroundCommitAfterLogout: a background job loads a signed-in session with a
+// context of its own (sm.Load(context.Background(), token)) and commits after a logout:
+// the commit returns nil and writes nothing (before, it wrote the session back). A job's
+// commit of a session that still exists is saved (TestSCSCommitOutsideRequest).
+func TestSCSBackgroundCommitAfterLogout(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		codec scs.Codec
+	}{{"Codec", Codec{}}, {"GobCodec", nil}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			app := newSaveApp(t, saveAppOptions{codec: tc.codec})
+			token := app.signIn("ada@example.com")
+			job, err := app.sm.Load(context.Background(), token)
+			require.NoError(t, err)
+			app.logout(token)
+			app.sm.Put(job, "job", "done")
+			_, _, err = app.sm.Commit(job)
+			require.NoError(t, err, "a dropped save is no error the job could act on")
+			app.assertSignedOut(token, "")
+			assert.Len(t, app.warns("save_after_logout_dropped"), 1, "one Warn: %s", app.logs)
 		})
 	}
 }
