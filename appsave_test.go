@@ -47,6 +47,7 @@ type saveApp struct {
 type saveAppOptions struct {
 	store scs.Store
 	codec scs.Codec
+	hash  bool // the manager's HashTokenInStore
 }
 
 func newSaveApp(t *testing.T, opts saveAppOptions) *saveApp {
@@ -61,6 +62,7 @@ func newSaveApp(t *testing.T, opts saveAppOptions) *saveApp {
 	if opts.codec != nil {
 		app.sm.Codec = opts.codec
 	}
+	app.sm.HashTokenInStore = opts.hash
 	app.sm.Cookie.Name = "app_session"
 	app.h = newHarness(t, func(c *Config) {
 		c.Sessions = app.sm
@@ -267,10 +269,14 @@ func (app *saveApp) assertSignedOut(old, answered string) {
 // token (otlogin renewed it at sign-in), saved only while it still exists.
 func TestSCSRenewTokenRacingLogout(t *testing.T) {
 	t.Parallel()
-	for _, when := range []string{"after", "before"} {
-		t.Run("renew "+when+" the logout", func(t *testing.T) {
+	for _, tc := range []struct {
+		when string
+		hash bool
+	}{{"after", false}, {"before", false}, {"after", true}} {
+		when := tc.when
+		t.Run(fmt.Sprintf("renew %s the logout, HashTokenInStore=%v", when, tc.hash), func(t *testing.T) {
 			t.Parallel()
-			app := newSaveApp(t, saveAppOptions{})
+			app := newSaveApp(t, saveAppOptions{hash: tc.hash})
 			token := app.signIn("ada@example.com")
 			require.Equal(t, 1, app.h.emu.SessionCount())
 			status, body, cookie, _ := app.gated("/renew?when="+when, token, func() { app.logout(token) })
