@@ -159,12 +159,11 @@ func (w *sessionWriter) commit() {
 // reqState.holdDelete). A session that was loaded signed in and is still signed in under a
 // new token was renewed by the app: it keeps its loaded token instead (st.keepLoaded), so
 // its save is the update of a session that must still exist, and a logout meanwhile stays
-// done. (The alternative, moving the
-// session to the new token, is an insert that a racing logout of the old token cannot
-// stop.) otlogin renews the token at sign-in; an app's renew of a signed-in session is
-// logged once and ignored. Otherwise (a destroyed session, a renewed anonymous one, a
-// sign-in in this request, whose new token otlogin's own RenewToken made, a delete by
-// sm.Iterate) the held delete runs now, before the save. It reports false when
+// done. (Moving the session to the new token would be an insert, which a racing logout of
+// the old token cannot stop.) otlogin renews the token at sign-in; an app's renew of a
+// signed-in session is logged once and ignored. Otherwise (a destroyed session, a renewed
+// anonymous one, a sign-in in this request, whose new token otlogin's own RenewToken made,
+// a delete by sm.Iterate) the held delete runs now, before the save. It reports false when
 // the delete failed: the answer is then otlogin's 503.
 func (w *sessionWriter) settleDelete() bool {
 	a, st := w.a, w.st

@@ -221,10 +221,11 @@ func (g *guardStore) dropped() {
 			logger = slog.Default()
 		}
 		logger.Warn(`otlogin: a save of a signed-in session through Config.Sessions's manager outside otlogin's Middleware `+
-			`(an sm.LoadAndSave mounted beside it, or sm.Commit with a context of its own, such as a background job's) was dropped: `+
-			`the session was no longer in the store (signed out meanwhile, or renewed by sm.RenewToken, which deletes the old token), `+
-			`and writing it would have undone a logout. sm.Commit returned nil and wrote nothing. Serve such handlers through otlogin's Middleware instead of sm.LoadAndSave, and let `+
-			`background jobs expect the changes to a signed-out session to be dropped; see README, "Apps that already use scs"`,
+			`(an sm.LoadAndSave mounted beside it, or sm.Commit with a context of its own, such as a background job's) `+
+			`was dropped: the session was no longer in the store (signed out meanwhile, or renewed by sm.RenewToken, `+
+			`which deletes the old token), and writing it would have undone a logout. sm.Commit returned nil and wrote `+
+			`nothing. Serve such handlers through otlogin's Middleware instead of sm.LoadAndSave, and let background `+
+			`jobs expect the changes to a signed-out session to be dropped; see README, "Apps that already use scs"`,
 			"event", "session", "outcome", "save_after_logout_dropped")
 	})
 }
