@@ -74,7 +74,11 @@ func (w *sessionWriter) finish() {
 	}
 	if w.st.late && !w.failed && !w.st.unavailable {
 		ctx := w.r.Context()
-		if token := w.a.sm.Token(ctx); token != "" {
+		token := w.a.sm.Token(ctx)
+		if w.st.keepLoaded {
+			token = w.st.loadedToken
+		}
+		if token != "" {
 			_, _, _ = w.a.saveLoaded(ctx, w.st, token) // the answer is gone: best effort
 		}
 	}
@@ -87,6 +91,9 @@ func (w *sessionWriter) commit() {
 	w.done = true
 	a, st := w.a, w.st
 	st.late = false // what changed so far (an AccessToken refresh, say) is saved now, once
+	if st.deletes.Swap(deleteClosed) == deleteHeld && !w.settleDelete() {
+		return
+	}
 	if st.commitRefused.Load() {
 		// The app's manager tried to save the session (sm.LoadAndSave inside Middleware, or
 		// sm.Commit): refused, and this answer is refused too, like a failed save.
@@ -106,6 +113,9 @@ func (w *sessionWriter) commit() {
 	switch a.sm.Status(ctx) {
 	case scs.Modified:
 		token := a.sm.Token(ctx)
+		if st.keepLoaded {
+			token = st.loadedToken // see settleDelete
+		}
 		var expiry time.Time
 		if token != "" && token == st.loadedToken {
 			// Loaded from the store: an update, never an insert, so a session a logout
@@ -142,6 +152,35 @@ func (w *sessionWriter) commit() {
 	case scs.Destroyed:
 		w.writeCookie(ctx, "", time.Time{})
 	}
+}
+
+// settleDelete runs when the app's manager deleted the loaded token during the request
+// (sm.RenewToken or sm.Destroy of Config.Sessions), a delete held back until now (see
+// reqState.holdDelete). A session that was loaded signed in and is still signed in under a
+// new token was renewed by the app: it keeps its loaded token instead (st.keepLoaded), so
+// its save is the update of a session that must still exist, and a logout meanwhile stays
+// done. (Moving the session to the new token would be an insert, which a racing logout of
+// the old token cannot stop.) otlogin renews the token at sign-in; an app's renew of a
+// signed-in session is logged once and ignored. Otherwise (a destroyed session, a renewed
+// anonymous one, a sign-in in this request, whose new token otlogin's own RenewToken made,
+// a delete by sm.Iterate) the held delete runs now, before the save. It reports false when
+// the delete failed: the answer is then otlogin's 503.
+func (w *sessionWriter) settleDelete() bool {
+	a, st := w.a, w.st
+	ctx := w.r.Context()
+	token := a.sm.Token(ctx)
+	renewed := token != "" && token != st.loadedToken
+	if renewed && st.loadedAuth != nil && !st.signedIn && a.sm.GetBytes(ctx, keyAuth) != nil {
+		st.keepLoaded = true
+		a.renewIgnored()
+		return true
+	}
+	// The app asked for this delete: a browser that gave up does not cancel it.
+	if err := a.storeDelete(context.WithoutCancel(ctx), st.loadedToken); err != nil {
+		w.fail(err)
+		return false
+	}
+	return true
 }
 
 // writeCookie writes the session cookie, keeping Cache-Control: no-store when the answer
@@ -232,17 +271,15 @@ func (a *Auth) saveLoaded(ctx context.Context, st *reqState, token string) (time
 			return time.Time{}, false, err
 		}
 	}
-	us, ok := a.sm.Store.(UpdateStore)
-	if !ok {
-		if st.loadedAuth == nil {
-			found, err := a.storeHas(ctx, token)
-			if err != nil || !found {
-				return time.Time{}, false, err
-			}
+	us, update := a.sm.Store.(UpdateStore)
+	if !update && st.loadedAuth == nil {
+		found, err := a.storeHas(ctx, token)
+		if err != nil || !found {
+			return time.Time{}, false, err
 		}
-		_, expiry, err := a.sm.Commit(ctx)
-		return expiry, err == nil, err
 	}
+	// Encoded here rather than by sm.Commit, which writes under scs's token: token may be
+	// the loaded one that a renewed session keeps (see settleDelete).
 	expiry := a.sm.Deadline(ctx)
 	keys := a.sm.Keys(ctx)
 	values := make(map[string]any, len(keys))
@@ -252,6 +289,10 @@ func (a *Auth) saveLoaded(ctx context.Context, st *reqState, token string) (time
 	b, err := a.sm.Codec.Encode(expiry, values)
 	if err != nil {
 		return time.Time{}, false, err
+	}
+	if !update {
+		err := a.storeCommit(ctx, a.storeKey(token), b, expiry)
+		return expiry, err == nil, err
 	}
 	updated, err := us.UpdateCtx(ctx, a.storeKey(token), b, expiry)
 	return expiry, updated, err

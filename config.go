@@ -144,9 +144,16 @@ type Config struct {
 	// saves are refused: New puts a guard in front of its Store (otlogin saves through its
 	// own copy of the manager), and sm.Commit, which sm.LoadAndSave calls, returns an error
 	// and writes nothing when its context is a request otlogin serves (the first one logs
-	// an Error naming the fix; the answer is a 503 unless it was already written). sm.Commit
-	// with another context (a background job's) saves as before. Keep a reference of your
-	// own to the store and do not replace sm.Store after New. Default: nil.
+	// an Error naming the fix; the answer is a 503 unless it was already written). Inside
+	// Middleware the delete of sm.RenewToken and sm.Destroy waits for otlogin's save, and a
+	// signed-in session keeps its token (otlogin renewed it at sign-in; RenewToken on it is
+	// ignored, logged once at Warn), so a logout meanwhile is never undone; an anonymous
+	// session is renewed. sm.Commit with another context (sm.LoadAndSave mounted beside
+	// Middleware, a background job's) saves as before, except a session that holds
+	// otlogin's signed-in state: it is written only while it still exists in the store (see
+	// [UpdateStore]), and dropped, returning nil (logged once at Warn), when a logout deleted
+	// it. Keep a reference of your own to the store and do not replace sm.Store after New.
+	// Default: nil.
 	Sessions *scs.SessionManager
 	// SessionStore is the store of the session manager New builds (ignored when Sessions
 	// is set). Default: an in-memory store.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -37,8 +38,12 @@ var errCommitRefused = errors.New(`otlogin: session not saved: inside otlogin's 
 // [UpdateStore] and [LimiterProvider] abilities, so a type assertion on the app's sm.Store
 // finds what s has. otlogin itself never works through it (see ownSessions).
 type guardStore struct {
-	s  scs.Store
-	cs scs.CtxStore // nil when s has no context-aware methods
+	s     scs.Store
+	cs    scs.CtxStore // nil when s has no context-aware methods
+	codec scs.Codec    // the app's manager's, to tell a save that holds otlogin's signed-in state (see holdsAuth)
+
+	logger      *slog.Logger // the first guarded Auth's (Config.Logger, else slog's default)
+	droppedOnce sync.Once    // the Warn log of a save dropped by commitOutside
 }
 
 // guarded is implemented by guardStore and its variants.
@@ -77,9 +82,10 @@ type guardUpdateLimiterStore struct {
 
 func (g guardUpdateLimiterStore) Limiter() Limiter { return g.lp.Limiter() }
 
-// newGuard returns a guard over s, with s's optional abilities.
-func newGuard(s scs.Store) guarded {
-	g := &guardStore{s: s}
+// newGuard returns a guard over s, with s's optional abilities, for a manager whose codec
+// is codec.
+func newGuard(s scs.Store, codec scs.Codec) guarded {
+	g := &guardStore{s: s, codec: codec}
 	g.cs, _ = s.(scs.CtxStore)
 	us, update := s.(UpdateStore)
 	lp, limiter := s.(LimiterProvider)
@@ -116,7 +122,8 @@ func ownSessions(app *scs.SessionManager) *scs.SessionManager {
 func (a *Auth) guardSessions(app *scs.SessionManager) {
 	g, ok := app.Store.(guarded)
 	if !ok {
-		g = newGuard(app.Store)
+		g = newGuard(app.Store, app.Codec)
+		g.base().logger = a.logger()
 		app.Store = g
 	}
 	a.stack.guard = g.base()
@@ -131,21 +138,96 @@ func (g *guardStore) refuses(ctx context.Context) (*reqState, bool) {
 	return st, true
 }
 
-// CommitCtx saves through to the store, unless ctx is a request otlogin serves.
+// CommitCtx refuses a save whose ctx is a request otlogin serves; any other save is
+// commitOutside's.
 func (g *guardStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	if st, refuse := g.refuses(ctx); refuse {
 		st.auth.commitRefused(st)
 		return errCommitRefused
 	}
+	return g.commitOutside(ctx, token, b, expiry)
+}
+
+// Commit has no context to tell a request by: it is a save outside them (scs calls
+// CommitCtx).
+func (g *guardStore) Commit(token string, b []byte, expiry time.Time) error {
+	return g.commitOutside(context.Background(), token, b, expiry)
+}
+
+// commitOutside writes a save of the app's manager made outside otlogin's requests: an
+// sm.LoadAndSave mounted beside Middleware, a background job's sm.Commit with a context of
+// its own, a commit inside sm.Iterate. A session that holds otlogin's signed-in state is
+// written only while it still exists in the store, as otlogin's own saves are: otherwise a
+// save of a session loaded before a logout would undo it. With an [UpdateStore] that is one
+// atomic update; with another store the session is looked up, then written (the window the
+// README describes). A save that finds the session gone writes nothing and returns nil (the
+// session ended; there is nothing to retry), and the first one is logged at Warn. Any other
+// session (the app's own values only, a new one) is written as before.
+func (g *guardStore) commitOutside(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if !g.holdsAuth(b) {
+		return g.commit(ctx, token, b, expiry)
+	}
+	var exists bool
+	var err error
+	if us, ok := g.s.(UpdateStore); ok {
+		exists, err = us.UpdateCtx(ctx, token, b, expiry)
+	} else if _, exists, err = g.FindCtx(ctx, token); err == nil && exists {
+		err = g.commit(ctx, token, b, expiry)
+	}
+	if err != nil {
+		return err
+	}
+	if !exists {
+		g.dropped()
+	}
+	return nil
+}
+
+// commit writes through to the store.
+func (g *guardStore) commit(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	if g.cs != nil {
 		return g.cs.CommitCtx(ctx, token, b, expiry)
 	}
 	return g.s.Commit(token, b, expiry)
 }
 
-// Commit has no context to tell a request by: it passes through (scs calls CommitCtx).
-func (g *guardStore) Commit(token string, b []byte, expiry time.Time) error {
-	return g.s.Commit(token, b, expiry)
+// holdsAuth reports whether the encoded session b holds otlogin's signed-in state. With
+// [Codec] it is read in place (scanSession), otherwise decoded: the cost falls on the
+// app's own saves, never on otlogin's read path. A session the codec cannot decode holds
+// nothing anyone could be signed in with.
+func (g *guardStore) holdsAuth(b []byte) bool {
+	if _, ours := g.codec.(Codec); ours {
+		if sc, ok := scanSession(b); ok {
+			return sc.auth != nil
+		}
+	}
+	if g.codec == nil {
+		return false
+	}
+	_, values, err := g.codec.Decode(b)
+	if err != nil {
+		return false
+	}
+	auth, _ := values[keyAuth].([]byte)
+	return auth != nil
+}
+
+// dropped reports, at Warn the first time, a save of a signed-in session that
+// commitOutside dropped.
+func (g *guardStore) dropped() {
+	g.droppedOnce.Do(func() {
+		logger := g.logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.Warn(`otlogin: a save of a signed-in session through Config.Sessions's manager outside otlogin's Middleware `+
+			`(an sm.LoadAndSave mounted beside it, or sm.Commit with a context of its own, such as a background job's) `+
+			`was dropped: the session was no longer in the store (signed out meanwhile, or renewed by sm.RenewToken, `+
+			`which deletes the old token), and writing it would have undone a logout. sm.Commit returned nil and wrote `+
+			`nothing. Serve such handlers through otlogin's Middleware instead of sm.LoadAndSave, and let background `+
+			`jobs expect the changes to a signed-out session to be dropped; see README, "Apps that already use scs"`,
+			"event", "session", "outcome", "save_after_logout_dropped")
+	})
 }
 
 func (g *guardStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
@@ -157,7 +239,13 @@ func (g *guardStore) FindCtx(ctx context.Context, token string) ([]byte, bool, e
 
 func (g *guardStore) Find(token string) ([]byte, bool, error) { return g.s.Find(token) }
 
+// DeleteCtx deletes through to the store, except, inside a request otlogin serves and
+// before its save, a delete of the session the request loaded (scs's RenewToken and Destroy
+// both make one): that one is held back and the save settles it (see reqState.holdDelete).
 func (g *guardStore) DeleteCtx(ctx context.Context, token string) error {
+	if st, ours := g.refuses(ctx); ours && st.holdDelete(token) {
+		return nil
+	}
 	if g.cs != nil {
 		return g.cs.DeleteCtx(ctx, token)
 	}
@@ -183,11 +271,14 @@ func (g *guardStore) All() (map[string][]byte, error) {
 }
 
 // stackChecks is what an Auth keeps to detect and report another session layer in its
-// requests: an sm.LoadAndSave around Middleware (stacked), a save through the app's manager
-// inside it (refused by guard), a second manager with the same cookie name (cookieClash).
+// requests: an sm.LoadAndSave around Middleware, or another Auth's Middleware on the same
+// manager (stacked), a save through the app's manager inside it (refused by guard), a
+// second manager with the same cookie name (cookieClash).
 type stackChecks struct {
 	guard       *guardStore // in front of Config.Sessions's store; nil when New built the manager
 	stackedOnce sync.Once   // the Error log of a Middleware inside sm.LoadAndSave
+	nestedOnce  sync.Once   // the Error log of a Middleware inside another Auth's on the same manager
+	renewOnce   sync.Once   // the Warn log of the app's sm.RenewToken on a signed-in session
 	refusedOnce sync.Once   // the Error log of a save refused by guard
 	clashOnce   sync.Once   // the Error log of another manager's cookie
 }
@@ -204,6 +295,18 @@ func (a *Auth) commitRefused(st *reqState) {
 			`from the handlers Middleware serves: Middleware loads and saves the session for the app (sm.Get and sm.Put keep `+
 			`working inside it); see README, "Apps that already use scs"`,
 			"event", "session", "outcome", "stacked_load_and_save")
+	})
+}
+
+// renewIgnored reports, at Warn the first time, that the app's sm.RenewToken of a
+// signed-in session was ignored: the session keeps its token (see sessionWriter.settleDelete).
+func (a *Auth) renewIgnored() {
+	a.stack.renewOnce.Do(func() {
+		a.logger().Warn(`otlogin: sm.RenewToken of Config.Sessions was called on a signed-in session inside otlogin's Middleware. `+
+			`otlogin renews the session token at sign-in itself and ignores RenewToken on a signed-in session: the session keeps `+
+			`its token, and the app's changes are saved under it (a new token could bring back a session that a logout ends `+
+			`meanwhile). Remove the call, or make it before the sign-in; see README, "Apps that already use scs"`,
+			"event", "session", "outcome", "renew_ignored")
 	})
 }
 

@@ -54,7 +54,7 @@ func TestGuardKeepsStoreAbilities(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			g := newGuard(tc.store)
+			g := newGuard(tc.store, Codec{})
 			_, update := g.(UpdateStore)
 			_, limiter := g.(LimiterProvider)
 			assert.Equal(t, tc.update, update, "UpdateStore")

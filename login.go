@@ -293,6 +293,7 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 	a.sm.Remove(ctx, keyFlow)
 	st := stateFrom(ctx)
 	st.user = u
+	st.signedIn = true // a new session: never saved under the loaded token (see settleDelete)
 	// The session writer (commit.go) makes no Mosaic calls of its own: it runs these hooks.
 	if id := tok.SessionID; id != "" {
 		st.onFailure = func(ctx context.Context) {

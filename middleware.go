@@ -25,10 +25,38 @@ type reqState struct {
 
 	commitRefused atomic.Bool // the app's manager tried to save the session and was refused (see guardStore)
 
+	// deletes is where a delete of the loaded token by the app's manager stands (sm.RenewToken
+	// or sm.Destroy of Config.Sessions): deleteOpen, deleteHeld until the save settles it (see
+	// guardStore.DeleteCtx and sessionWriter.settleDelete), deleteClosed once the save ran.
+	deletes    atomic.Int32
+	keepLoaded bool // the app renewed a signed-in session's token: it is saved under loadedToken
+	signedIn   bool // a sign-in in this request renewed the token (otlogin's own RenewToken)
+
 	mosaicDeadline time.Time // end of this request's budget for Mosaic calls (see mosaicCtx); zero until the first
 
 	userBuf User      // storage for user, saving an allocation per signed-in request
 	amrBuf  [4]string // storage for userBuf.AMR
+}
+
+// The states of reqState.deletes.
+const (
+	deleteOpen   int32 = iota // nothing held; the request's save has not run yet
+	deleteHeld                // the app's manager deleted the loaded token: held back until the save
+	deleteClosed              // the save ran: later deletes go through to the store
+)
+
+// holdDelete reports whether a delete of the store key key through the app's manager,
+// made in this request, is held back instead of reaching the store: key is that of the
+// session the request loaded, and the request's save has not run yet. sm.RenewToken and
+// sm.Destroy both delete the loaded token first, and only the save can tell which one it
+// was: it settles the delete then (see sessionWriter.settleDelete). Held back, the session
+// stays in the store meanwhile, so a logout finds it (and ends its Mosaic session), and the
+// save still sees whether a logout deleted it.
+func (st *reqState) holdDelete(key string) bool {
+	if st.unavailable || st.loadedToken == "" || key != st.auth.storeKey(st.loadedToken) {
+		return false
+	}
+	return st.deletes.CompareAndSwap(deleteOpen, deleteHeld) || st.deletes.Load() == deleteHeld
 }
 
 func stateFrom(ctx context.Context) *reqState {
@@ -54,15 +82,32 @@ func (a *Auth) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// stacked reports a Middleware mounted inside the same manager's sm.LoadAndSave: at Error
-// the first time (through Config.Logger, else slog's default logger), then as a session
-// event of each request.
+// stacked reports a Middleware mounted inside another layer that already loaded the same
+// manager's session: sm.LoadAndSave of it, or the Middleware of another Auth given the
+// same manager (its request state is in ctx). At Error the first time (through
+// Config.Logger, else slog's default logger), then as a session event of each request.
 func (a *Auth) stacked(ctx context.Context) {
-	a.stack.stackedOnce.Do(func() {
+	kind := "stacked_load_and_save"
+	if o := stateFrom(ctx); o != nil && o.auth != nil && o.auth != a {
+		kind = "nested_middleware"
+	}
+	once := &a.stack.stackedOnce
+	if kind == "nested_middleware" {
+		once = &a.stack.nestedOnce
+	}
+	once.Do(func() {
+		if kind == "nested_middleware" {
+			a.logger().Error("otlogin: this Middleware runs inside another otlogin Middleware on the same session manager (two Auths given one Config.Sessions, one mounted inside the other), "+
+				"so the session would be saved twice and this Auth treats the session store as unavailable (its sign-in and protected routes answer 503). "+
+				"Mount each Auth's Middleware on its own routes, not one inside the other (route \"/admin/\" to auth2.Middleware(admin) beside auth1.Middleware(app)), "+
+				"or give the second Auth a session manager of its own with another cookie name; see README, \"Apps that already use scs\"",
+				"event", "session", "outcome", kind)
+			return
+		}
 		a.logger().Error("otlogin: Middleware runs inside sm.LoadAndSave of the same session manager, so otlogin cannot save sessions safely and treats the session store as unavailable (sign-in and protected routes answer 503). Remove sm.LoadAndSave around otlogin: otlogin's Middleware loads and saves the session for the app too (sm.Get and sm.Put keep working inside it); see README, \"Apps that already use scs\"",
-			"event", "session", "outcome", "stacked_load_and_save")
+			"event", "session", "outcome", kind)
 	})
-	a.log(ctx, "session", "", "unavailable", "", "error", "stacked_load_and_save")
+	a.log(ctx, "session", "", "unavailable", "", "error", kind)
 }
 
 // setsCookie reports whether h already sets the cookie called name to a value (a cookie
@@ -110,10 +155,11 @@ func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *se
 		ctx, _ = a.sm.Load(parent, "") // an empty session: no store call
 	} else if !scanned && sameContext(ctx, parent) {
 		// scs's Load returns the context as it is when it already holds this manager's
-		// session: sm.LoadAndSave (or sm.Load) of the same manager runs around otlogin.
-		// Both would save the session, the outer one without otlogin's checks, so otlogin
-		// takes no part: the request is served like one whose store is down. (A session
-		// read in place, scanned, keeps the parent context on purpose: not this case.)
+		// session: sm.LoadAndSave (or sm.Load) of the same manager runs around otlogin, or
+		// the Middleware of another Auth given the same manager. Both would save the
+		// session, so otlogin takes no part: the request is served like one whose store is
+		// down. (A session read in place, scanned, keeps the parent context on purpose: not
+		// this case.)
 		a.stacked(parent)
 		st.unavailable = true
 	}

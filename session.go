@@ -244,6 +244,23 @@ func (a *Auth) storeFindKey(ctx context.Context, key string) ([]byte, bool, erro
 	return a.sm.Store.Find(key)
 }
 
+// storeDelete deletes token's session from the store.
+func (a *Auth) storeDelete(ctx context.Context, token string) error {
+	key := a.storeKey(token)
+	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
+		return cs.DeleteCtx(ctx, key)
+	}
+	return a.sm.Store.Delete(key)
+}
+
+// storeCommit writes b under the store key key.
+func (a *Auth) storeCommit(ctx context.Context, key string, b []byte, expiry time.Time) error {
+	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
+		return cs.CommitCtx(ctx, key, b, expiry)
+	}
+	return a.sm.Store.Commit(key, b, expiry)
+}
+
 // storeHas reports whether token still has data in the session store.
 func (a *Auth) storeHas(ctx context.Context, token string) (bool, error) {
 	_, found, err := a.storeFind(ctx, token)
