@@ -308,7 +308,7 @@ func decodeStoredAuth(raw []byte, _ bool, err error) *authState {
 // (see saveRotated). It cannot collide with scs's 43-character tokens.
 func rotatedKey(mosaicSessionID string) string {
 	sum := sha256.Sum256([]byte("otlogin-rotated\x00" + mosaicSessionID))
-	return "otlogin-rotated-" + hex.EncodeToString(sum[:16])
+	return recordKeyPrefix + "rotated-" + hex.EncodeToString(sum[:16])
 }
 
 // saveRotated records the signed-in state after a token refresh in a record of its own.
