@@ -343,7 +343,13 @@ func (a *Auth) saveRotated(ctx context.Context, s *authState) error {
 	if err != nil {
 		return err
 	}
-	live, err := a.storeHas(ctx, a.sm.Token(ctx))
+	// The session as the store has it: the token the request loaded (an app's sm.RenewToken
+	// of a signed-in session keeps it, see settleDelete), else the current one.
+	token := a.sm.Token(ctx)
+	if st := stateFrom(ctx); st != nil && st.loadedToken != "" {
+		token = st.loadedToken
+	}
+	live, err := a.storeHas(ctx, token)
 	if err != nil {
 		return err
 	}

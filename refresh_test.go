@@ -501,3 +501,44 @@ func TestRefreshAfterLogoutLeavesNoRecord(t *testing.T) {
 	assert.False(t, found, "the session stays deleted")
 	assert.Equal(t, http.StatusUnauthorized, h.get(h.clientWithCookie(cookie), "/api/me", "Accept", "application/json").StatusCode)
 }
+
+// TestRefreshAfterAppRenewKeepsRecord: a refresh in a request where the app renewed the
+// token of the signed-in session (sm.RenewToken of Config.Sessions, which otlogin ignores:
+// the session keeps its token) keeps its record of rotated tokens: the session it checks is
+// the one in the store, under the loaded token, not the renewed token that is never saved.
+func TestRefreshAfterAppRenewKeepsRecord(t *testing.T) {
+	t.Parallel()
+	st := NewMemoryStore()
+	sm := scs.New()
+	sm.Store = st
+	sm.Cookie.Name = "app_session"
+	h := newHarness(t, noRevalidate, func(c *Config) { c.Sessions = sm })
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /renew-token", func(w http.ResponseWriter, r *http.Request) {
+		if err := sm.RenewToken(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		tok, err := h.auth.AccessToken(r.Context())
+		if err != nil {
+			http.Error(w, "no token", http.StatusBadGateway)
+			return
+		}
+		_, _ = io.WriteString(w, tok)
+	})
+	srv := httptest.NewServer(h.auth.Middleware(mux))
+	t.Cleanup(srv.Close)
+
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+		h.clock.Advance(d) // the access token is due for a refresh; never idle
+		require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+	}
+	r := h.get(c, srv.URL+"/renew-token") // the jar's cookie: same host, another port
+	require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+	require.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
+	assert.Equal(t, 1, rotatedRecords(t, st), "the live session's record is kept")
+	assert.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode, "still signed in")
+}
