@@ -214,6 +214,8 @@ func (d *decoder) key() string {
 		return keySeen
 	case keyFlow:
 		return keyFlow
+	case keyPreLogin:
+		return keyPreLogin
 	default:
 		return string(k)
 	}

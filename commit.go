@@ -112,6 +112,7 @@ func (w *sessionWriter) commit() {
 	ctx := w.r.Context()
 	switch a.sm.Status(ctx) {
 	case scs.Modified:
+		a.endPreLogin(ctx) // values besides a pending flow: the full lifetime (limits.go)
 		token := a.sm.Token(ctx)
 		if st.keepLoaded {
 			token = st.loadedToken // see settleDelete

@@ -33,10 +33,10 @@ var errCommitRefused = errors.New(`otlogin: session not saved: inside otlogin's 
 // errCommitRefused, writes nothing, and is reported (see Auth.commitRefused). A save with
 // any other context (a background job's context.Background()) goes through.
 //
-// It implements [scs.Store], [scs.CtxStore] and iteration ([scs.IterableStore],
-// [scs.IterableCtxStore]: an error when s cannot iterate); the variants below add s's
-// [UpdateStore] and [LimiterProvider] abilities, so a type assertion on the app's sm.Store
-// finds what s has. otlogin itself never works through it (see ownSessions).
+// It implements [scs.Store] and [scs.CtxStore]; the variants below add s's [UpdateStore]
+// and [LimiterProvider] abilities, and withIteration (iterate.go) s's iteration, so a type
+// assertion on the app's sm.Store finds what s has. otlogin itself never works through it
+// (see ownSessions).
 type guardStore struct {
 	s     scs.Store
 	cs    scs.CtxStore // nil when s has no context-aware methods
@@ -122,7 +122,7 @@ func ownSessions(app *scs.SessionManager) *scs.SessionManager {
 func (a *Auth) guardSessions(app *scs.SessionManager) {
 	g, ok := app.Store.(guarded)
 	if !ok {
-		g = newGuard(app.Store, app.Codec)
+		g = withIteration(newGuard(app.Store, app.Codec))
 		g.base().logger = a.logger()
 		app.Store = g
 	}
@@ -253,22 +253,6 @@ func (g *guardStore) DeleteCtx(ctx context.Context, token string) error {
 }
 
 func (g *guardStore) Delete(token string) error { return g.s.Delete(token) }
-
-// AllCtx implements [scs.IterableCtxStore] for sm.Iterate.
-func (g *guardStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
-	if is, ok := g.s.(scs.IterableCtxStore); ok {
-		return is.AllCtx(ctx)
-	}
-	return g.All()
-}
-
-// All implements [scs.IterableStore].
-func (g *guardStore) All() (map[string][]byte, error) {
-	if is, ok := g.s.(scs.IterableStore); ok {
-		return is.All()
-	}
-	return nil, fmt.Errorf("otlogin: the session store (%T) does not support iteration", g.s)
-}
 
 // stackChecks is what an Auth keeps to detect and report another session layer in its
 // requests: an sm.LoadAndSave around Middleware, or another Auth's Middleware on the same

@@ -194,6 +194,15 @@ func (h *harness) app() http.Handler {
 		h.auth.sm.Put(r.Context(), "app.note", "written late")
 		_, _ = io.WriteString(w, "slow done")
 	})))
+	// The app's own session values: GET /app/put?k=K&v=V stores V under "app.K", GET
+	// /app/get?k=K answers it.
+	mux.HandleFunc("GET /app/put", func(w http.ResponseWriter, r *http.Request) {
+		h.auth.sm.Put(r.Context(), "app."+r.URL.Query().Get("k"), r.URL.Query().Get("v"))
+		_, _ = io.WriteString(w, "stored")
+	})
+	mux.HandleFunc("GET /app/get", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, h.auth.sm.GetString(r.Context(), "app."+r.URL.Query().Get("k")))
+	})
 	return h.auth.Middleware(mux)
 }
 

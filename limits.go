@@ -353,16 +353,38 @@ func smsPaused(e *Error) *Error {
 
 // limitPreLogin gives a session that holds nothing but a pending flow the lifetime of that
 // flow (a new flow sets it again), so what an anonymous visitor's send stores lives minutes,
-// not SessionLifetime. A sign-in renews the token, which gives the full lifetime; a session
-// holding anything else (a signed-in state, the app's own values) keeps its deadline.
+// not SessionLifetime, and marks it (keyPreLogin) as holding such a deadline. A sign-in
+// renews the token, which gives the full lifetime; a session holding anything else (a
+// signed-in state, the app's own values) keeps its deadline, and one that comes to hold
+// something else later gets the full lifetime back (see endPreLogin).
 func (a *Auth) limitPreLogin(ctx context.Context, f *flow) {
 	for _, k := range a.sm.Keys(ctx) {
-		if k != keyFlow {
+		if k != keyFlow && k != keyPreLogin {
 			return
 		}
 	}
+	a.sm.Put(ctx, keyPreLogin, true)
 	// Stores and cookies count in wall-clock time; the flow in Config.Now's.
 	a.sm.SetDeadline(ctx, time.Now().Add(time.Unix(f.Expires, 0).Sub(a.cfg.Now())).UTC())
+}
+
+// endPreLogin runs before every save of a changed session (see sessionWriter.commit). A
+// session that limitPreLogin gave its flow's deadline and that now holds something besides
+// the flow (the app's sm.Put after the send, a sign-in) gets the full SessionLifetime from
+// now, as a new session would, and loses the mark: values the app stores must not expire
+// with a pending flow, nor a later send shorten their session again. Sessions without the
+// mark (every signed-in one) cost a single lookup.
+func (a *Auth) endPreLogin(ctx context.Context) {
+	if !a.sm.Exists(ctx, keyPreLogin) {
+		return
+	}
+	for _, k := range a.sm.Keys(ctx) {
+		if k != keyFlow && k != keyPreLogin {
+			a.sm.Remove(ctx, keyPreLogin)
+			a.sm.SetDeadline(ctx, time.Now().Add(a.sm.Lifetime).UTC())
+			return
+		}
+	}
 }
 
 // limitKey names an identifier, client IP or code in rate-limit keys; it is never the raw

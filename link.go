@@ -210,7 +210,7 @@ const keyLinkRecord = "otlogin.link"
 // appears in it only hashed.
 func linkRecordKey(state string) string {
 	sum := sha256.Sum256([]byte("otlogin-link\x00" + state))
-	return "otlogin-link-" + hex.EncodeToString(sum[:16])
+	return recordKeyPrefix + "link-" + hex.EncodeToString(sum[:16])
 }
 
 // saveLinkRecord records, in the session store until the link expires, which address the

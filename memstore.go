@@ -203,7 +203,9 @@ func (m *MemoryStore) Delete(token string) error {
 	return nil
 }
 
-// All returns every unexpired session, keyed by token ([scs.IterableStore]). It reads one
+// All returns every unexpired session, keyed by token ([scs.IterableStore]), and the
+// records otlogin keeps in the store besides sessions (keys starting "otlogin-"), which
+// sm.Iterate through a manager given to [New] as Config.Sessions leaves out. It reads one
 // part at a time, so it is a consistent view of each part, not of the whole store at one
 // instant.
 func (m *MemoryStore) All() (map[string][]byte, error) {

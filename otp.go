@@ -129,7 +129,7 @@ const keyLatestOTP = "otlogin.otp"
 // identifier (on any instance). The identifier appears in it only hashed with the limiter
 // key, which every instance of an app shares.
 func (a *Auth) latestOTPKey(idType, identifier string) string {
-	return "otlogin-otp-" + a.limitKey("latest-otp\x00"+idType+"\x00"+identifier)
+	return recordKeyPrefix + "otp-" + a.limitKey("latest-otp\x00"+idType+"\x00"+identifier)
 }
 
 // saveLatestOTP records, until its code expires, that f is the newest code flow of its

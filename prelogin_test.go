@@ -72,3 +72,102 @@ func TestPreLoginSessionLifetime(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, r.StatusCode, r.body)
 	within(h.sessionCookie(c), h.auth.cfg.SessionLifetime, "signed in, new flow")
 }
+
+// sessionMaxAge returns the Max-Age of the session cookie r sets, or -1 when it sets none.
+func (h *harness) sessionMaxAge(r response) int {
+	h.t.Helper()
+	for _, c := range r.Cookies() {
+		if c.Name == h.auth.sm.Cookie.Name {
+			return c.MaxAge
+		}
+	}
+	return -1
+}
+
+// TestPreLoginAppValuesKeepLifetime: a session that holds only a pending flow lives as long
+// as the flow, but once the app stores a value of its own in it, it gets the full
+// SessionLifetime again: the value outlives the flow, and a later send (the visitor asks for
+// a new code) does not shorten the session, so the new code can be entered for its whole
+// lifetime. The memory store runs on Config.Now's clock (which starts at the wall clock's
+// time), so moving the clock expires what the store was given to expire.
+func TestPreLoginAppValuesKeepLifetime(t *testing.T) {
+	t.Parallel()
+	st := NewMemoryStore()
+	h := newHarness(t, func(c *Config) {
+		st.now = c.Now
+		c.SessionStore = st
+	})
+	h.emu.CreateUser("ada@example.com", "")
+	ttl := int(h.auth.cfg.OTPTTL.Seconds())
+	full := int(h.auth.cfg.SessionLifetime.Seconds())
+	send := func(c *http.Client) response {
+		t.Helper()
+		r := h.postJSON(c, "/auth/otp/send", map[string]string{"channel": "email", "identifier": "ada@example.com"})
+		require.Equal(t, http.StatusAccepted, r.StatusCode, r.body)
+		return r
+	}
+
+	c := h.newClient()
+	maxAge := h.sessionMaxAge(send(c))
+	assert.LessOrEqual(t, maxAge, ttl, "a flow-only session lasts as long as the flow")
+	assert.Positive(t, maxAge)
+	r := h.get(c, "/app/put?k=cart&v=book")
+	require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+	assert.Greater(t, h.sessionMaxAge(r), full-60, "an app value: the full lifetime again")
+	stored, found, err := st.Find(h.sessionCookie(c))
+	require.NoError(t, err)
+	require.True(t, found)
+	assert.NotContains(t, string(stored), keyPreLogin, "the mark is gone with the short deadline")
+
+	h.clock.Advance(40 * time.Second)
+	r = send(c) // a new code, 40 s into the first one's minute
+	assert.Greater(t, h.sessionMaxAge(r), full-60, "a send keeps the lifetime of a session with app values")
+	h.clock.Advance(h.auth.cfg.OTPTTL - 10*time.Second) // past the first flow, within the second
+	assert.Equal(t, "book", h.get(c, "/app/get?k=cart").body, "the app's value outlived the first flow")
+	r = h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": h.lastCode("ada@example.com")})
+	require.Equal(t, http.StatusOK, r.StatusCode, "the second code works for its whole lifetime: %s", r.body)
+	assert.Equal(t, "book", h.get(c, "/app/get?k=cart").body, "kept through the sign-in")
+	stored, found, err = st.Find(h.sessionCookie(c))
+	require.NoError(t, err)
+	require.True(t, found)
+	assert.NotContains(t, string(stored), keyPreLogin, "a signed-in session carries no mark")
+}
+
+// TestPreLoginMarkOnlyWhileShort: limitPreLogin marks only the sessions it shortens, and
+// endPreLogin gives the full lifetime only to marked sessions that hold more than the flow:
+// a session with app values before the send keeps its deadline through the send and later
+// saves (its absolute lifetime is not extended), and a marked one that still holds only the
+// flow keeps the flow's deadline.
+func TestPreLoginMarkOnlyWhileShort(t *testing.T) {
+	t.Parallel()
+	a, err := New(Config{Client: testClient(t), PublicURL: "https://a.example"})
+	require.NoError(t, err)
+	f := &flow{Expires: a.cfg.Now().Add(time.Minute).Unix()}
+
+	ctx, err := a.sm.Load(context.Background(), "")
+	require.NoError(t, err)
+	a.sm.Put(ctx, "app.cart", "book")
+	deadline := a.sm.Deadline(ctx).Add(-time.Hour) // as if the session were an hour old
+	a.sm.SetDeadline(ctx, deadline)
+	a.saveFlow(ctx, f)
+	a.limitPreLogin(ctx, f)
+	assert.False(t, a.sm.Exists(ctx, keyPreLogin), "app values before the send: not marked")
+	a.endPreLogin(ctx)
+	assert.Equal(t, deadline, a.sm.Deadline(ctx), "its deadline is kept, not extended")
+
+	ctx, err = a.sm.Load(context.Background(), "")
+	require.NoError(t, err)
+	a.saveFlow(ctx, f)
+	a.limitPreLogin(ctx, f)
+	assert.True(t, a.sm.Exists(ctx, keyPreLogin), "a flow-only session is marked")
+	short := a.sm.Deadline(ctx)
+	a.endPreLogin(ctx)
+	assert.Equal(t, short, a.sm.Deadline(ctx), "still only the flow: the flow's deadline")
+	a.sm.Remove(ctx, keyFlow) // the flow ended (a locked code)
+	a.endPreLogin(ctx)
+	assert.Equal(t, short, a.sm.Deadline(ctx), "nothing but the mark: still short")
+	a.sm.Put(ctx, "app.cart", "book")
+	a.endPreLogin(ctx)
+	assert.False(t, a.sm.Exists(ctx, keyPreLogin), "an app value ends the mark")
+	assert.True(t, a.sm.Deadline(ctx).After(short.Add(a.sm.Lifetime-time.Hour)), "and gives the full lifetime")
+}

@@ -308,13 +308,21 @@ func decodeStoredAuth(raw []byte, _ bool, err error) *authState {
 // (see saveRotated). It cannot collide with scs's 43-character tokens.
 func rotatedKey(mosaicSessionID string) string {
 	sum := sha256.Sum256([]byte("otlogin-rotated\x00" + mosaicSessionID))
-	return "otlogin-rotated-" + hex.EncodeToString(sum[:16])
+	return recordKeyPrefix + "rotated-" + hex.EncodeToString(sum[:16])
 }
 
 // saveRotated records the signed-in state after a token refresh in a record of its own.
 // The session itself may be overwritten by a slower request of another instance that
 // loaded it before the refresh (scs saves whole sessions); this record is written only by
 // refreshes, so the rotated refresh token survives such a write. Best effort.
+//
+// The record must not outlive its session: a logout deletes the session, then the record
+// (handleLogout), and a refresh that lands after that would leave the revoked tokens
+// behind until the record expires. So the session is looked up after the write, and the
+// record deleted when the session is gone. Either the lookup comes before the logout's
+// delete of the session, and so the write before the logout's delete of the record, which
+// removes it; or the lookup finds the session gone. A refresh is rare (once per access
+// token lifetime), so the lookup costs a signed-in request nothing.
 func (a *Auth) saveRotated(ctx context.Context, s *authState) error {
 	if s.mosaicSessionID == "" {
 		return nil
@@ -323,11 +331,32 @@ func (a *Auth) saveRotated(ctx context.Context, s *authState) error {
 	if err != nil {
 		return err
 	}
+	// The record, like the refresh, must not be lost halfway to a browser that gives up:
+	// each store call is bounded by StoreTimeout, not by the request.
+	ctx = context.WithoutCancel(ctx)
 	key := rotatedKey(s.mosaicSessionID)
 	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
-		return cs.CommitCtx(ctx, key, b, s.user.ExpiresAt)
+		err = cs.CommitCtx(ctx, key, b, s.user.ExpiresAt)
+	} else {
+		err = a.sm.Store.Commit(key, b, s.user.ExpiresAt)
 	}
-	return a.sm.Store.Commit(key, b, s.user.ExpiresAt)
+	if err != nil {
+		return err
+	}
+	// The session as the store has it: the token the request loaded (an app's sm.RenewToken
+	// of a signed-in session keeps it, see settleDelete), else the current one.
+	token := a.sm.Token(ctx)
+	if st := stateFrom(ctx); st != nil && st.loadedToken != "" {
+		token = st.loadedToken
+	}
+	live, err := a.storeHas(ctx, token)
+	if err != nil {
+		return err
+	}
+	if !live {
+		a.deleteRotated(ctx, s.mosaicSessionID)
+	}
+	return nil
 }
 
 // deleteRotated removes the record of saveRotated. Best effort.

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -425,4 +427,118 @@ func TestAccessTokenReadsSessionInPlace(t *testing.T) {
 			assert.Equal(t, "put-by-the-app", do("/put"), "the session's current state, not the loaded one")
 		})
 	}
+}
+
+// rotatedGate is a MemoryStore whose next write of a rotated-tokens record (once armed)
+// waits until released, so a test can run a logout between a refresh and its record.
+type rotatedGate struct {
+	*MemoryStore
+	armed   atomic.Bool
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func newRotatedGate() *rotatedGate {
+	return &rotatedGate{MemoryStore: NewMemoryStore(), arrived: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (g *rotatedGate) Commit(token string, b []byte, expiry time.Time) error {
+	if strings.HasPrefix(token, recordKeyPrefix+"rotated-") && g.armed.CompareAndSwap(true, false) {
+		close(g.arrived)
+		<-g.release
+	}
+	return g.MemoryStore.Commit(token, b, expiry)
+}
+
+// rotatedRecords counts the records of rotated tokens in m.
+func rotatedRecords(t *testing.T, m *MemoryStore) int {
+	t.Helper()
+	all, err := m.All()
+	require.NoError(t, err)
+	n := 0
+	for k := range all {
+		if strings.HasPrefix(k, recordKeyPrefix+"rotated-") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRefreshAfterLogoutLeavesNoRecord: a token refresh whose record of rotated tokens is
+// written after a logout has deleted the session and run its cleanup (which deleted that
+// record, not yet written) does not leave the record behind: it would keep the session's
+// tokens in the store for the rest of the sign-in's lifetime. The old cookie stays signed
+// out. A refresh of a live session keeps its record (TestCookieCannotNameRotatedRecord).
+func TestRefreshAfterLogoutLeavesNoRecord(t *testing.T) {
+	t.Parallel()
+	st := newRotatedGate()
+	h := newHarness(t, noRevalidate, func(c *Config) {
+		c.SessionStore = st
+		c.StoreTimeout = time.Minute // the gate holds one write while the logout runs
+	})
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	cookie := h.sessionCookie(c)
+	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+		h.clock.Advance(d) // the access token is due for a refresh; never idle
+		require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+	}
+
+	st.armed.Store(true)
+	slow := make(chan response, 1)
+	go func() { slow <- h.get(h.clientWithCookie(cookie), "/token") }()
+	<-st.arrived // refreshed at Mosaic; its record not written yet
+	require.Equal(t, http.StatusNoContent, h.postJSON(c, "/auth/logout", map[string]string{}).StatusCode)
+	require.NoError(t, h.auth.Shutdown(context.Background()), "the logout's cleanup ran")
+	close(st.release)
+	r := <-slow
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh), "the refresh happened: %s", r.body)
+
+	assert.Zero(t, rotatedRecords(t, st.MemoryStore), "no record of the logged-out session's tokens")
+	_, found, err := st.Find(cookie)
+	require.NoError(t, err)
+	assert.False(t, found, "the session stays deleted")
+	assert.Equal(t, http.StatusUnauthorized, h.get(h.clientWithCookie(cookie), "/api/me", "Accept", "application/json").StatusCode)
+}
+
+// TestRefreshAfterAppRenewKeepsRecord: a refresh in a request where the app renewed the
+// token of the signed-in session (sm.RenewToken of Config.Sessions, which otlogin ignores:
+// the session keeps its token) keeps its record of rotated tokens: the session it checks is
+// the one in the store, under the loaded token, not the renewed token that is never saved.
+func TestRefreshAfterAppRenewKeepsRecord(t *testing.T) {
+	t.Parallel()
+	st := NewMemoryStore()
+	sm := scs.New()
+	sm.Store = st
+	sm.Cookie.Name = "app_session"
+	h := newHarness(t, noRevalidate, func(c *Config) { c.Sessions = sm })
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /renew-token", func(w http.ResponseWriter, r *http.Request) {
+		if err := sm.RenewToken(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		tok, err := h.auth.AccessToken(r.Context())
+		if err != nil {
+			http.Error(w, "no token", http.StatusBadGateway)
+			return
+		}
+		_, _ = io.WriteString(w, tok)
+	})
+	srv := httptest.NewServer(h.auth.Middleware(mux))
+	t.Cleanup(srv.Close)
+
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+		h.clock.Advance(d) // the access token is due for a refresh; never idle
+		require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+	}
+	r := h.get(c, srv.URL+"/renew-token") // the jar's cookie: same host, another port
+	require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+	require.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
+	assert.Equal(t, 1, rotatedRecords(t, st), "the live session's record is kept")
+	assert.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode, "still signed in")
 }

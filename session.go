@@ -24,6 +24,9 @@ const (
 	keySeen = "otlogin.seen"
 	// keyFlow holds the pending login flow as JSON.
 	keyFlow = "otlogin.flow"
+	// keyPreLogin (true) marks a session whose deadline is its pending flow's (see
+	// limitPreLogin and endPreLogin).
+	keyPreLogin = "otlogin.prelogin"
 )
 
 // newSessionManager is the one place the default session manager is built.

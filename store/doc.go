@@ -10,7 +10,9 @@
 // exists" write, which otlogin uses for every save of a session it loaded, so a request that
 // loaded a session before a logout cannot write it back (Redis: SET ... XX PX; PostgreSQL:
 // UPDATE ... WHERE token = $1, the row count telling whether it existed; memory: under the
-// store's lock).
+// store's lock). Every backend iterates ([scs.IterableCtxStore], for sm.Iterate: see
+// [Store.AllCtx]): Redis scans the keys under its own prefix only, PostgreSQL reads the
+// sessions table of its search_path.
 //
 // # Backends
 //

@@ -160,6 +160,26 @@ func (p *postgresBackend) UpdateCtx(ctx context.Context, token string, b []byte,
 	return err == nil && tag.RowsAffected() > 0, err
 }
 
+// AllCtx selects the unexpired rows of the sessions table (pgxstore's All, with the
+// caller's context).
+func (p *postgresBackend) AllCtx(ctx context.Context) (map[string][]byte, error) {
+	rows, err := p.pool.Query(ctx, `SELECT token, data FROM sessions WHERE current_timestamp < expiry`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string][]byte)
+	for rows.Next() {
+		var token string
+		var data []byte
+		if err := rows.Scan(&token, &data); err != nil {
+			return nil, err
+		}
+		out[token] = data
+	}
+	return out, rows.Err()
+}
+
 func (p *postgresBackend) DeleteCtx(ctx context.Context, token string) error {
 	_, err := p.pool.Exec(ctx, `DELETE FROM sessions WHERE token = $1`, token)
 	return err

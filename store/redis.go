@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/goredisstore"
@@ -103,6 +104,60 @@ func (r *redisBackend) UpdateCtx(ctx context.Context, token string, b []byte, ex
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// redisScanBatch is the COUNT hint of each SCAN of AllCtx, and so about the number of keys
+// read by one MGET.
+const redisScanBatch = 500
+
+// AllCtx scans the keys under the session prefix and reads them with MGET, one batch per
+// SCAN reply. A key that expired or was deleted between the two is skipped, as is a value
+// that is not a string. The prefix is matched literally: its glob characters are escaped
+// in the pattern, and each key is checked again.
+func (r *redisBackend) AllCtx(ctx context.Context) (map[string][]byte, error) {
+	out := make(map[string][]byte)
+	pattern := redisGlobEscape(r.prefix) + "*"
+	var cursor uint64
+	for {
+		keys, next, err := r.client.Scan(ctx, cursor, pattern, redisScanBatch).Result()
+		if err != nil {
+			return nil, err
+		}
+		mine := keys[:0]
+		for _, k := range keys {
+			if strings.HasPrefix(k, r.prefix) {
+				mine = append(mine, k)
+			}
+		}
+		if len(mine) > 0 {
+			vals, err := r.client.MGet(ctx, mine...).Result()
+			if err != nil {
+				return nil, err
+			}
+			for i, v := range vals {
+				if s, ok := v.(string); ok {
+					out[mine[i][len(r.prefix):]] = []byte(s)
+				}
+			}
+		}
+		if next == 0 {
+			return out, nil
+		}
+		cursor = next
+	}
+}
+
+// redisGlobEscape escapes the characters Redis's MATCH patterns give a meaning to.
+func redisGlobEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 func (r *redisBackend) DeleteCtx(ctx context.Context, token string) error {

@@ -30,6 +30,7 @@ type backend interface {
 	CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error
 	DeleteCtx(ctx context.Context, token string) error
 	UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error)
+	AllCtx(ctx context.Context) (map[string][]byte, error)
 	Close() error
 }
 
@@ -37,7 +38,9 @@ type backend interface {
 // and [scs.CtxStore]; scs uses the context-aware methods, so a request's deadline bounds
 // every store call. It also implements [otlogin.UpdateStore], the atomic "update only if it
 // still exists" write otlogin saves loaded sessions with (Redis: SET ... XX; PostgreSQL:
-// UPDATE ... WHERE token = $1; memory: under the store's lock). A Store is safe for concurrent use.
+// UPDATE ... WHERE token = $1; memory: under the store's lock), and iteration
+// ([scs.IterableCtxStore], for sm.Iterate: see [Store.AllCtx]) on every backend. A Store is
+// safe for concurrent use.
 type Store struct {
 	kind      string
 	b         backend
@@ -51,6 +54,8 @@ type Store struct {
 var (
 	_ scs.Store               = (*Store)(nil)
 	_ scs.CtxStore            = (*Store)(nil)
+	_ scs.IterableStore       = (*Store)(nil)
+	_ scs.IterableCtxStore    = (*Store)(nil)
 	_ otlogin.UpdateStore     = (*Store)(nil)
 	_ otlogin.LimiterProvider = (*Store)(nil)
 	_ otlogin.Limiter         = (*RedisLimiter)(nil)
@@ -130,6 +135,13 @@ func (b memoryBackend) DeleteCtx(ctx context.Context, token string) error {
 
 func (b memoryBackend) UpdateCtx(ctx context.Context, token string, data []byte, expiry time.Time) (bool, error) {
 	return b.m.UpdateCtx(ctx, token, data, expiry)
+}
+
+func (b memoryBackend) AllCtx(ctx context.Context) (map[string][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return b.m.All()
 }
 
 func (memoryBackend) Close() error { return nil }
@@ -218,6 +230,32 @@ func (s *Store) UpdateCtx(ctx context.Context, token string, b []byte, expiry ti
 		return false, fmt.Errorf("store: %s update: %w", s.kind, err)
 	}
 	return updated, nil
+}
+
+// AllCtx returns every unexpired record of the store, keyed by token: what sm.Iterate
+// visits ([scs.IterableCtxStore]). Every backend iterates: memory walks its parts, Redis
+// scans the keys under the store's session key prefix (SCAN, then MGET in batches: keys of
+// another key_prefix are never read), PostgreSQL selects the unexpired rows of its sessions
+// table (in the schema of search_path). It is not one snapshot: a session written or
+// deleted while it runs may be missed or included.
+//
+// The records otlogin keeps in the session store besides sessions (keys starting
+// "otlogin-") are included: sm.Iterate on a manager given to otlogin.New as Config.Sessions
+// skips them (otlogin's guard in front of the manager's store filters them out).
+func (s *Store) AllCtx(ctx context.Context) (map[string][]byte, error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	all, err := s.b.AllCtx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s all: %w", s.kind, err)
+	}
+	return all, nil
+}
+
+// All is [Store.AllCtx] with context.Background(); scs calls AllCtx instead.
+func (s *Store) All() (map[string][]byte, error) {
+	return s.AllCtx(context.Background())
 }
 
 // Find is [Store.FindCtx] with context.Background(); scs calls FindCtx instead.

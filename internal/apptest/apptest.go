@@ -63,6 +63,9 @@ type Options struct {
 	// WrapStore, when set, gives instance i the store WrapStore(i, Store) instead of Store
 	// (to slow down or break one instance's view of the shared store). Default: nil.
 	WrapStore func(i int, s scs.Store) scs.Store
+	// Routes, when set, adds routes of the app's own to instance i's mux, served inside
+	// Middleware like App's. Default: nil.
+	Routes func(i int, a *otlogin.Auth, mux *http.ServeMux)
 }
 
 // Cluster is a running deployment.
@@ -109,7 +112,11 @@ func New(t testing.TB, opts Options) *Cluster {
 		}
 		a, err := otlogin.New(cfg)
 		require.NoError(t, err)
-		srv := httptest.NewServer(App(a, strconv.Itoa(i)))
+		var routes func(*http.ServeMux)
+		if opts.Routes != nil {
+			routes = func(mux *http.ServeMux) { opts.Routes(i, a, mux) }
+		}
+		srv := httptest.NewServer(app(a, strconv.Itoa(i), routes))
 		t.Cleanup(srv.Close)
 		c.Auths = append(c.Auths, a)
 		c.Instances = append(c.Instances, srv)
@@ -143,7 +150,10 @@ func New(t testing.TB, opts Options) *Cluster {
 // (/dashboard) and API (/api/me), /api/token (the user's Mosaic access token, refreshed by
 // otlogin when needed; 502 when it cannot be had), and the auth routes under /auth/. Every answer carries
 // HeaderServedBy: name.
-func App(a *otlogin.Auth, name string) http.Handler {
+func App(a *otlogin.Auth, name string) http.Handler { return app(a, name, nil) }
+
+// app is App with the routes routes adds (when not nil).
+func app(a *otlogin.Auth, name string, routes func(*http.ServeMux)) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/auth/", a.Handler())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -169,10 +179,13 @@ func App(a *otlogin.Auth, name string) http.Handler {
 		}
 		_, _ = io.WriteString(w, tok)
 	})))
-	app := a.Middleware(mux)
+	if routes != nil {
+		routes(mux)
+	}
+	h := a.Middleware(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(HeaderServedBy, name)
-		app.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 	})
 }
 

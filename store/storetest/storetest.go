@@ -64,6 +64,16 @@ func Run(t *testing.T, newStore func(t *testing.T) scs.Store) {
 		}
 		testContextCancelled(t, cs)
 	})
+	t.Run("All", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		all := allOf(s)
+		if all == nil {
+			t.Logf("storetest: %T is not an scs.IterableStore or scs.IterableCtxStore; nothing to check", s)
+			return
+		}
+		testAll(t, s, all)
+	})
 	updates := []struct {
 		name string
 		run  func(t *testing.T, s UpdateStore)
@@ -183,6 +193,42 @@ func testUpdateRacesDelete(t *testing.T, s UpdateStore) {
 		}
 	}
 	assert.Zero(t, resurrected, "tokens written back after their delete returned")
+}
+
+// allOf returns the iteration of s (what sm.Iterate calls: AllCtx when s has it, else
+// All), or nil when s cannot iterate.
+func allOf(s scs.Store) func() (map[string][]byte, error) {
+	if is, ok := s.(scs.IterableCtxStore); ok {
+		return func() (map[string][]byte, error) { return is.AllCtx(context.Background()) }
+	}
+	if is, ok := s.(scs.IterableStore); ok {
+		return is.All
+	}
+	return nil
+}
+
+// testAll: iteration returns every live token with its data, and no token that was deleted,
+// committed with a past expiry, or has expired. Other tokens may be there (a shared server).
+func testAll(t *testing.T, s scs.Store, all func() (map[string][]byte, error)) {
+	live1, live2, deleted, past, short := Token(t), Token(t), Token(t), Token(t), Token(t)
+	exp := time.Now().Add(time.Minute)
+	require.NoError(t, s.Commit(live1, []byte("one\x00"), exp))
+	require.NoError(t, s.Commit(live2, []byte("two"), exp))
+	require.NoError(t, s.Commit(deleted, []byte("gone"), exp))
+	require.NoError(t, s.Delete(deleted))
+	require.NoError(t, s.Commit(past, []byte("dead"), time.Now().Add(-time.Second)))
+	require.NoError(t, s.Commit(short, []byte("short"), time.Now().Add(Expiry)))
+	m, err := all()
+	require.NoError(t, err)
+	assert.Equal(t, []byte("one\x00"), m[live1])
+	assert.Equal(t, []byte("two"), m[live2])
+	assert.NotContains(t, m, deleted, "a deleted token is not iterated")
+	assert.NotContains(t, m, past, "a token committed with a past expiry is not iterated")
+	require.Eventually(t, func() bool {
+		m, err := all()
+		_, found := m[short]
+		return err == nil && !found && m[live1] != nil
+	}, ExpiryWait, 50*time.Millisecond, "an expired token is no longer iterated")
 }
 
 // Token returns a random session token, unique across runs.
