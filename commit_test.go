@@ -176,3 +176,51 @@ func TestSendRacingLogoutIsTold(t *testing.T) {
 	h.emu.SetLatency(0)
 	assert.Equal(t, http.StatusUnauthorized, h.get(h.clientWithCookie(token), "/auth/me").StatusCode, "the logout stands")
 }
+
+// TestSignInRacingLogoutIsRefused: a passcode entered in a browser that is already signed in
+// (signing in again, or as someone else) while a logout of that browser's session lands: the
+// logout answers first, so the sign-in must not leave a signed-in session or a live Mosaic
+// session behind. It is answered 409 session_ended, sets no cookie, and ends the Mosaic
+// session its authenticate opened.
+func TestSignInRacingLogoutIsRefused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.emu.CreateUser("race2@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInOTP(c, "email", "race2@example.com").StatusCode)
+	token := h.sessionCookie(c)
+	require.NotEmpty(t, token)
+	require.Equal(t, 1, h.emu.SessionCount())
+
+	r := h.postJSON(c, "/auth/otp/send", map[string]string{"channel": "email", "identifier": "race2@example.com"})
+	require.Equal(t, http.StatusAccepted, r.StatusCode, r.body)
+	code, ok := h.emu.LastCode("race2@example.com")
+	require.True(t, ok)
+
+	auths := h.emu.Calls(transmittest.EndpointAuthenticateOTP)
+	h.emu.SetLatency(300 * time.Millisecond) // the code is in Mosaic while the logout lands
+	done := make(chan response, 1)
+	go func() {
+		done <- h.postJSON(c, "/auth/otp/authenticate", map[string]string{"passcode": code})
+	}()
+	require.Eventually(t, func() bool { return h.emu.Calls(transmittest.EndpointAuthenticateOTP) > auths },
+		5*time.Second, time.Millisecond, "the passcode reached Mosaic")
+	out := h.postJSON(h.clientWithCookie(token), "/auth/logout", map[string]string{})
+	require.Equal(t, http.StatusNoContent, out.StatusCode, out.body)
+
+	r = <-done
+	h.emu.SetLatency(0)
+	assert.Equal(t, http.StatusConflict, r.StatusCode, r.body)
+	assert.Contains(t, r.body, "session_ended")
+	for _, sc := range r.Header.Values("Set-Cookie") {
+		name, rest, _ := strings.Cut(sc, "=")
+		value, _, _ := strings.Cut(rest, ";")
+		if value != "" {
+			assert.Equal(t, http.StatusUnauthorized, h.get(h.clientWithCookie(value), "/auth/me").StatusCode,
+				"the cookie %s the racing sign-in set is not signed in", name)
+		}
+	}
+	assert.Equal(t, http.StatusUnauthorized, h.get(h.clientWithCookie(token), "/auth/me").StatusCode, "the logout stands")
+	require.Eventually(t, func() bool { return h.emu.SessionCount() == 0 }, 5*time.Second, 10*time.Millisecond,
+		"no Mosaic session is left live")
+}

@@ -63,6 +63,13 @@ func errSessionEnded() *Error {
 		"You were signed out while this was being sent, so it can't be completed here. Start again.")
 }
 
+// errSignInEnded answers a sign-in whose browser session a logout ended while the code was
+// being checked.
+func errSignInEnded() *Error {
+	return newError(http.StatusConflict, "session_ended",
+		"You were signed out while this sign-in was being completed, so it was not. Start again.")
+}
+
 // msgSMSPaused answers a send refused by an SMS budget.
 const msgSMSPaused = "Text messages can't be sent right now. Sign in with your email address instead, or try again later."
 

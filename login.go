@@ -280,6 +280,19 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 			replaced = old.mosaicSessionID
 		}
 	}
+	if ended, err := a.sessionEnded(ctx); err != nil || ended {
+		// The browser's session was loaded from the store and a logout deleted it while the
+		// code was at Mosaic: the sign-in must not outlive that logout (docs/SECURITY.md S5).
+		a.revoke(r, tok)
+		if err != nil {
+			a.log(ctx, "authenticate", method, "unavailable", f.Identifier, "error", "session_store")
+			a.fail(w, r, errUnavailable(err))
+			return
+		}
+		a.log(ctx, "authenticate", method, "session_ended", f.Identifier)
+		a.fail(w, r, errSignInEnded())
+		return
+	}
 	if err := a.sm.RenewToken(ctx); err != nil {
 		a.log(ctx, "authenticate", method, "unavailable", f.Identifier, "error", "session_store")
 		a.revoke(r, tok)
@@ -315,6 +328,23 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request, f *flow, to
 		return
 	}
 	http.Redirect(w, r, f.Next, http.StatusSeeOther)
+}
+
+// sessionEnded reports whether the session this request loaded from the store is gone from
+// it now (a logout, on any instance, deleted it while the request ran). A request that
+// loaded no stored session has nothing that could have ended. One store lookup, at sign-in
+// only. The check is made just before the session moves to its new token, after every
+// Mosaic call, so what remains is the short window between it and the save. A logout that
+// lands after the save carries the old token and ends nothing: the new session stays, and
+// only the logout's Clear-Site-Data, when the browser gets it after the new cookie, removes
+// it from the browser (README, "Security model").
+func (a *Auth) sessionEnded(ctx context.Context) (bool, error) {
+	token := a.sm.Token(ctx)
+	if token == "" || token != stateFrom(ctx).loadedToken {
+		return false, nil
+	}
+	_, found, err := a.storeFind(ctx, token)
+	return !found, err
 }
 
 // errIdentityMismatch: Mosaic authenticated another identity than the flow's.

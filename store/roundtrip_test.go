@@ -119,14 +119,14 @@ func TestRedisRoundTrips(t *testing.T) {
 	}
 	assert.Empty(t, got["anonymous GET /"], "a visitor without a cookie costs nothing")
 	// The figures README's "Cost per request" quotes.
-	assert.Equal(t, []string{"get", "evalsha", "evalsha", "del", "set"}, got["GET magic-link callback"],
-		"session, the flow's in-flight slot, single-use guard, old token, new session")
+	assert.Equal(t, []string{"get", "evalsha", "evalsha", "get", "del", "set"}, got["GET magic-link callback"],
+		"session, the flow's in-flight slot, single-use guard, session still there (no logout meanwhile), old token, new session")
 	assert.Equal(t, []string{"get", "evalsha", "evalsha", "evalsha", "evalsha", "evalsha", "evalsha", "set", "set"}, got["POST /auth/otp/send (SMS)"],
 		"store check, 6 limit checks (IP, identifier from this network, identifier in all, network SMS, country SMS, global SMS), latest-code record, pending flow")
 	assert.Equal(t, []string{"get", "evalsha", "evalsha", "evalsha", "set"}, got["POST /auth/link/email/send"],
 		"store check, 3 limit checks (IP, identifier from this network, identifier in all), pending flow")
-	assert.Equal(t, []string{"get", "get", "evalsha", "del", "set"}, got["POST /auth/otp/authenticate"],
-		"session, latest-code record, the flow's in-flight slot, old token, new session")
+	assert.Equal(t, []string{"get", "get", "evalsha", "get", "del", "set"}, got["POST /auth/otp/authenticate"],
+		"session, latest-code record, the flow's in-flight slot, session still there (no logout meanwhile), old token, new session")
 	for _, name := range []string{"GET /api/me", "GET /api/me again", "GET /dashboard"} {
 		assert.Equal(t, []string{"get"}, got[name], "%s: exactly one round trip, the session GET", name)
 		assert.Empty(t, writes(got[name]), "%s: no write", name)
