@@ -17,11 +17,14 @@ type reqState struct {
 	user        *User                 // signed-in user, nil when anonymous
 	unavailable bool                  // the session store failed on load: nothing is known, nothing is saved
 	loadedToken string                // token looked up in the store at load ("" if none); scs's token equals it only if found
-	late        bool                  // the session changed after the response was committed
 	loadedAuth  []byte                // the signed-in state as loaded, to detect changes made elsewhere
 	afterSave   func(context.Context) // run once after the session is saved (set by a sign-in)
 	onFailure   func(context.Context) // run once when the session could not be saved (set by a sign-in)
 	flowSaved   bool                  // a pending flow was put in the session: losing its save must be told
+
+	// late: the session changed after the response was committed. Atomic: a handler may
+	// call AccessToken from goroutines of its own.
+	late atomic.Bool
 
 	commitRefused atomic.Bool // the app's manager tried to save the session and was refused (see guardStore)
 

@@ -90,6 +90,7 @@ func (c *recentRefreshes) put(key, mosaicSessionID string, tok *transmit.TokenRe
 // rotated refresh token is stored; concurrent refreshes of one session share one call.
 // Mosaic's refresh tokens are single-use, so when a refresh is refused AccessToken watches
 // the session store for up to a second for tokens another instance rotated meanwhile.
+// It is safe to call from several goroutines with one request's context.
 // It returns [ErrNotSignedIn] when nobody is signed in.
 func (a *Auth) AccessToken(ctx context.Context) (string, error) {
 	st := stateFrom(ctx)
@@ -120,7 +121,7 @@ func (a *Auth) AccessToken(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	st.late = true
+	st.late.Store(true)
 	return fresh.accessToken, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -541,4 +542,50 @@ func TestRefreshAfterAppRenewKeepsRecord(t *testing.T) {
 	require.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
 	assert.Equal(t, 1, rotatedRecords(t, st), "the live session's record is kept")
 	assert.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode, "still signed in")
+}
+
+// TestAccessTokenFromGoroutines: a handler that fans out goroutines, each asking for the
+// access token with the request's context while a refresh is due, gets the same token in
+// each and the refresh is saved (run with -race: the request's state is shared by them).
+func TestAccessTokenFromGoroutines(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, noRevalidate)
+	mux := http.NewServeMux()
+	mux.Handle("GET /fan", h.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var wg sync.WaitGroup
+		toks := make([]string, 4)
+		errs := make([]error, 4)
+		for i := range toks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				toks[i], errs[i] = h.auth.AccessToken(r.Context())
+			}()
+		}
+		wg.Wait()
+		for i := range toks {
+			if errs[i] != nil || toks[i] != toks[0] {
+				http.Error(w, "tokens differ", http.StatusBadGateway)
+				return
+			}
+		}
+		_, _ = io.WriteString(w, toks[0])
+	})))
+	srv := httptest.NewServer(h.auth.Middleware(mux))
+	t.Cleanup(srv.Close)
+
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	before := h.get(c, "/token").body
+	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+		h.clock.Advance(d) // the access token is due for a refresh; never idle
+		require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+	}
+	r := h.get(c, srv.URL+"/fan")
+	require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+	assert.NotEqual(t, before, r.body, "refreshed")
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
+	assert.Equal(t, r.body, h.get(c, "/token").body, "the refreshed token is stored")
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
 }
