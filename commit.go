@@ -181,6 +181,8 @@ func (w *sessionWriter) settleDelete() bool {
 		w.fail(err)
 		return false
 	}
+	// A signed-in session ended by the app (sm.Destroy): its record of rotated tokens too.
+	a.deleteRotated(context.WithoutCancel(ctx), mosaicSessionOf(st.loadedAuth))
 	return true
 }
 

@@ -195,21 +195,24 @@ func (g *guardStore) commit(ctx context.Context, token string, b []byte, expiry 
 // [Codec] it is read in place (scanSession), otherwise decoded: the cost falls on the
 // app's own saves, never on otlogin's read path. A session the codec cannot decode holds
 // nothing anyone could be signed in with.
-func (g *guardStore) holdsAuth(b []byte) bool {
+func (g *guardStore) holdsAuth(b []byte) bool { return g.authIn(b) != nil }
+
+// authIn returns otlogin's encoded signed-in state in the encoded session b, or nil.
+func (g *guardStore) authIn(b []byte) []byte {
 	if _, ours := g.codec.(Codec); ours {
 		if sc, ok := scanSession(b); ok {
-			return sc.auth != nil
+			return sc.auth
 		}
 	}
 	if g.codec == nil {
-		return false
+		return nil
 	}
 	_, values, err := g.codec.Decode(b)
 	if err != nil {
-		return false
+		return nil
 	}
 	auth, _ := values[keyAuth].([]byte)
-	return auth != nil
+	return auth
 }
 
 // dropped reports, at Warn the first time, a save of a signed-in session that
@@ -239,20 +242,48 @@ func (g *guardStore) FindCtx(ctx context.Context, token string) ([]byte, bool, e
 
 func (g *guardStore) Find(token string) ([]byte, bool, error) { return g.s.Find(token) }
 
-// DeleteCtx deletes through to the store, except, inside a request otlogin serves and
-// before its save, a delete of the session the request loaded (scs's RenewToken and Destroy
-// both make one): that one is held back and the save settles it (see reqState.holdDelete).
+// DeleteCtx deletes through to the store (see deleteThrough), except, inside a request
+// otlogin serves and before its save, a delete of the session the request loaded (scs's
+// RenewToken and Destroy both make one): that one is held back and the save settles it
+// (see reqState.holdDelete).
 func (g *guardStore) DeleteCtx(ctx context.Context, token string) error {
 	if st, ours := g.refuses(ctx); ours && st.holdDelete(token) {
 		return nil
 	}
-	if g.cs != nil {
-		return g.cs.DeleteCtx(ctx, token)
-	}
-	return g.s.Delete(token)
+	return g.deleteThrough(ctx, token)
 }
 
-func (g *guardStore) Delete(token string) error { return g.s.Delete(token) }
+// Delete has no context: a delete outside otlogin's requests.
+func (g *guardStore) Delete(token string) error { return g.deleteThrough(context.Background(), token) }
+
+// deleteThrough deletes token from the store for the app's manager (an sm.Destroy or
+// sm.RenewToken in a background job, in sm.Iterate, or in an sm.LoadAndSave beside
+// Middleware). When the session held otlogin's signed-in state, the record of its rotated
+// tokens (see Auth.saveRotated) is deleted after it, as a logout does: the session is
+// looked up first, one read more per delete of the app's manager outside the request's own
+// session. (A renewed signed-in session is not written back outside Middleware either: see
+// commitOutside.) The record's delete is best effort.
+func (g *guardStore) deleteThrough(ctx context.Context, token string) error {
+	b, found, findErr := g.FindCtx(ctx, token)
+	var err error
+	if g.cs != nil {
+		err = g.cs.DeleteCtx(ctx, token)
+	} else {
+		err = g.s.Delete(token)
+	}
+	if err != nil || findErr != nil || !found {
+		return err
+	}
+	if id := mosaicSessionOf(g.authIn(b)); id != "" {
+		key := rotatedKey(id)
+		if g.cs != nil {
+			_ = g.cs.DeleteCtx(ctx, key)
+		} else {
+			_ = g.s.Delete(key)
+		}
+	}
+	return nil
+}
 
 // stackChecks is what an Auth keeps to detect and report another session layer in its
 // requests: an sm.LoadAndSave around Middleware, or another Auth's Middleware on the same
