@@ -41,6 +41,9 @@ type guardStore struct {
 	s     scs.Store
 	cs    scs.CtxStore // nil when s has no context-aware methods
 	codec scs.Codec    // the app's manager's, to tell a save that holds otlogin's signed-in state (see holdsAuth)
+	// lifetime is the app's manager's Lifetime: a pre-login session saved here with values
+	// of the app's gets it back (see endPreLogin).
+	lifetime time.Duration
 
 	logger      *slog.Logger // the first guarded Auth's (Config.Logger, else slog's default)
 	droppedOnce sync.Once    // the Warn log of a save dropped by commitOutside
@@ -124,6 +127,7 @@ func (a *Auth) guardSessions(app *scs.SessionManager) {
 	if !ok {
 		g = withIteration(newGuard(app.Store, app.Codec))
 		g.base().logger = a.logger()
+		g.base().lifetime = app.Lifetime
 		app.Store = g
 	}
 	a.stack.guard = g.base()
@@ -165,6 +169,7 @@ func (g *guardStore) Commit(token string, b []byte, expiry time.Time) error {
 // session (the app's own values only, a new one) is written as before.
 func (g *guardStore) commitOutside(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	if !g.holdsAuth(b) {
+		b, expiry = g.endPreLogin(b, expiry)
 		return g.commit(ctx, token, b, expiry)
 	}
 	var exists bool
@@ -189,6 +194,43 @@ func (g *guardStore) commit(ctx context.Context, token string, b []byte, expiry 
 		return g.cs.CommitCtx(ctx, token, b, expiry)
 	}
 	return g.s.Commit(token, b, expiry)
+}
+
+// endPreLogin returns the session b to save, and its expiry: b itself, unless b is a
+// pre-login session (see Auth.limitPreLogin) that holds values besides its pending flow,
+// saved here with the flow's deadline. That one is saved with the full lifetime from now,
+// as Auth.endPreLogin does inside Middleware; it keeps its mark, so the next request
+// through Middleware saves it again and sets the cookie, whose Max-Age is still the flow's.
+// Only sessions with the mark are decoded and encoded again.
+func (g *guardStore) endPreLogin(b []byte, expiry time.Time) ([]byte, time.Time) {
+	if g.codec == nil || g.lifetime <= 0 {
+		return b, expiry
+	}
+	if _, ours := g.codec.(Codec); ours {
+		if sc, ok := scanSession(b); ok && !sc.preLogin {
+			return b, expiry
+		}
+	}
+	_, values, err := g.codec.Decode(b)
+	if err != nil {
+		return b, expiry
+	}
+	if _, marked := values[keyPreLogin]; !marked {
+		return b, expiry
+	}
+	others := false
+	for k := range values {
+		others = others || k != keyFlow && k != keyPreLogin
+	}
+	deadline := time.Now().Add(g.lifetime).UTC()
+	if !others || !deadline.After(expiry) {
+		return b, expiry
+	}
+	nb, err := g.codec.Encode(deadline, values)
+	if err != nil {
+		return b, expiry
+	}
+	return nb, deadline
 }
 
 // holdsAuth reports whether the encoded session b holds otlogin's signed-in state. With

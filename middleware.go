@@ -176,6 +176,9 @@ func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *se
 			scp = &sc
 		}
 		a.attachUser(&sw.ctx, st, scp, revalidate)
+		if st.user == nil && (!scanned && token != "" || sc.preLogin) {
+			a.endPreLogin(&sw.ctx) // values saved outside Middleware (limits.go)
+		}
 	}
 	r = r.WithContext(&sw.ctx)
 	sw.r, sw.st = r, st
