@@ -27,6 +27,13 @@ import (
 var errCommitRefused = errors.New(`otlogin: session not saved: inside otlogin's Middleware only otlogin saves the session; ` +
 	`remove sm.LoadAndSave (and sm.Commit) from the handlers Middleware serves (see README, "Apps that already use scs")`)
 
+// errCommitOtherRefused is what the app's sm.Commit returns, inside a request otlogin
+// serves, for a session other than the one the request loaded: a commit inside sm.Iterate
+// (or of a session sm.Load loaded) given the request's context.
+var errCommitOtherRefused = errors.New(`otlogin: session not saved: it was saved with the context of a request otlogin's Middleware serves; ` +
+	`run sm.Iterate (and sm.Load and sm.Commit of other sessions) with a context of its own, such as context.Background() ` +
+	`(context.WithoutCancel keeps the request's values and is refused too; see README, "Apps that already use scs")`)
+
 // guardStore is the store New puts in the app's session manager (Config.Sessions) in front
 // of its own store s. It passes every call through to s, except a save (CommitCtx) whose
 // context belongs to a request that an Auth guarded by it serves: that one is refused with
@@ -146,6 +153,11 @@ func (g *guardStore) refuses(ctx context.Context) (*reqState, bool) {
 // commitOutside's.
 func (g *guardStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	if st, refuse := g.refuses(ctx); refuse {
+		if st.sessions != nil && ctx.Value(st.auth.scsKey()) != st.sessions.Value(st.auth.scsKey()) {
+			// scs's session in ctx is not the request's: sm.Iterate's, or one sm.Load loaded.
+			st.auth.commitOtherRefused(st)
+			return errCommitOtherRefused
+		}
 		st.auth.commitRefused(st)
 		return errCommitRefused
 	}
@@ -337,6 +349,7 @@ type stackChecks struct {
 	nestedOnce  sync.Once   // the Error log of a Middleware inside another Auth's on the same manager
 	renewOnce   sync.Once   // the Warn log of the app's sm.RenewToken on a signed-in session
 	refusedOnce sync.Once   // the Error log of a save refused by guard
+	otherOnce   sync.Once   // the Error log of a save of another session refused by guard
 	clashOnce   sync.Once   // the Error log of another manager's cookie
 }
 
@@ -352,6 +365,23 @@ func (a *Auth) commitRefused(st *reqState) {
 			`from the handlers Middleware serves: Middleware loads and saves the session for the app (sm.Get and sm.Put keep `+
 			`working inside it); see README, "Apps that already use scs"`,
 			"event", "session", "outcome", "stacked_load_and_save")
+	})
+}
+
+// commitOtherRefused is commitRefused for a save whose context carries an scs session other
+// than the request's: a commit inside sm.Iterate, or of a session sm.Load loaded, given
+// the request's context. The request's
+// answer becomes the same 503; the Error, once, names that fix instead.
+func (a *Auth) commitOtherRefused(st *reqState) {
+	st.commitRefused.Store(true)
+	a.stack.otherOnce.Do(func() {
+		a.logger().Error(`otlogin: a save through Config.Sessions's manager (sm.Commit) of a session other than the request's was refused: `+
+			`it was given the context of a request otlogin's Middleware serves (sm.Iterate(r.Context(), ...) with a commit inside, `+
+			`or sm.Load(r.Context(), token) then sm.Commit), and such saves could write back a session a logout deleted. `+
+			`The request is answered 503 "temporarily unavailable". Run sm.Iterate, and sm.Load and sm.Commit of other sessions, `+
+			`with a context of their own, such as context.Background() (context.WithoutCancel keeps the request's values and is `+
+			`refused too); sm.Destroy inside sm.Iterate works with either; see README, "Apps that already use scs"`,
+			"event", "session", "outcome", "commit_with_request_context")
 	})
 }
 

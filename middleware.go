@@ -35,6 +35,8 @@ type reqState struct {
 	keepLoaded bool // the app renewed a signed-in session's token: it is saved under loadedToken
 	signedIn   bool // a sign-in in this request renewed the token (otlogin's own RenewToken)
 
+	sessions *sessionCtx // the request's context, which carries its scs session (set by begin)
+
 	mosaicDeadline time.Time // end of this request's budget for Mosaic calls (see mosaicCtx); zero until the first
 
 	userBuf User      // storage for user, saving an allocation per signed-in request
@@ -167,6 +169,7 @@ func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *se
 		st.unavailable = true
 	}
 	sw.ctx.Context, sw.ctx.st = ctx, st
+	st.sessions = &sw.ctx
 	if !st.unavailable {
 		// A logout ends the session whatever Mosaic would say: it never waits for a
 		// revalidation.
