@@ -312,6 +312,10 @@ const maxScanValues = 32
 type sessionScan struct {
 	auth []byte // the keyAuth value when it is a []byte, aliasing the input; else nil
 	seen int64  // the keySeen value when it is an int64; else 0
+
+	// preLogin: the session holds keyPreLogin and a value besides it and keyFlow, written
+	// by a save outside Middleware (see Auth.begin and endPreLogin).
+	preLogin bool
 }
 
 // scanSession reads data, in Codec's format, without building the values map and without
@@ -332,6 +336,7 @@ func scanSession(data []byte) (sc sessionScan, ok bool) {
 		return sc, false
 	}
 	var keys [maxScanValues][2]int
+	var mark, others bool
 	for i := 0; i < int(count); i++ {
 		ks, ke := d.Span()
 		k := data[ks:ke]
@@ -350,15 +355,23 @@ func scanSession(data []byte) (sc sessionScan, ok bool) {
 			if tag == tagBytes {
 				sc.auth = data[vs:ve:ve]
 			}
+			others = true
 		case keySeen:
 			if tag == tagInt64 {
 				sc.seen = iv
 			}
+			others = true
+		case keyPreLogin:
+			mark = true
+		case keyFlow:
+		default:
+			others = true
 		}
 	}
 	if d.Pos != len(data) {
 		return sessionScan{}, false
 	}
+	sc.preLogin = mark && others
 	return sc, true
 }
 

@@ -72,7 +72,7 @@ func (w *sessionWriter) finish() {
 		// Refused after otlogin's own save (an sm.LoadAndSave inside that commits at the end).
 		w.a.log(w.r.Context(), "session", "", "refused", "", "error", "stacked_load_and_save")
 	}
-	if w.st.late && !w.failed && !w.st.unavailable {
+	if w.st.late.Load() && !w.failed && !w.st.unavailable {
 		ctx := w.r.Context()
 		token := w.a.sm.Token(ctx)
 		if w.st.keepLoaded {
@@ -90,7 +90,7 @@ func (w *sessionWriter) finish() {
 func (w *sessionWriter) commit() {
 	w.done = true
 	a, st := w.a, w.st
-	st.late = false // what changed so far (an AccessToken refresh, say) is saved now, once
+	st.late.Store(false) // what changed so far (an AccessToken refresh, say) is saved now, once
 	if st.deletes.Swap(deleteClosed) == deleteHeld && !w.settleDelete() {
 		return
 	}
@@ -181,6 +181,8 @@ func (w *sessionWriter) settleDelete() bool {
 		w.fail(err)
 		return false
 	}
+	// A signed-in session ended by the app (sm.Destroy): its record of rotated tokens too.
+	a.deleteRotated(context.WithoutCancel(ctx), mosaicSessionOf(st.loadedAuth))
 	return true
 }
 

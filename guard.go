@@ -27,6 +27,13 @@ import (
 var errCommitRefused = errors.New(`otlogin: session not saved: inside otlogin's Middleware only otlogin saves the session; ` +
 	`remove sm.LoadAndSave (and sm.Commit) from the handlers Middleware serves (see README, "Apps that already use scs")`)
 
+// errCommitOtherRefused is what the app's sm.Commit returns, inside a request otlogin
+// serves, for a session other than the one the request loaded: a commit inside sm.Iterate
+// (or of a session sm.Load loaded) given the request's context.
+var errCommitOtherRefused = errors.New(`otlogin: session not saved: it was saved with the context of a request otlogin's Middleware serves; ` +
+	`run sm.Iterate (and sm.Load and sm.Commit of other sessions) with a context of its own, such as context.Background() ` +
+	`(context.WithoutCancel keeps the request's values and is refused too; see README, "Apps that already use scs")`)
+
 // guardStore is the store New puts in the app's session manager (Config.Sessions) in front
 // of its own store s. It passes every call through to s, except a save (CommitCtx) whose
 // context belongs to a request that an Auth guarded by it serves: that one is refused with
@@ -41,6 +48,9 @@ type guardStore struct {
 	s     scs.Store
 	cs    scs.CtxStore // nil when s has no context-aware methods
 	codec scs.Codec    // the app's manager's, to tell a save that holds otlogin's signed-in state (see holdsAuth)
+	// lifetime is the app's manager's Lifetime: a pre-login session saved here with values
+	// of the app's gets it back (see endPreLogin).
+	lifetime time.Duration
 
 	logger      *slog.Logger // the first guarded Auth's (Config.Logger, else slog's default)
 	droppedOnce sync.Once    // the Warn log of a save dropped by commitOutside
@@ -124,6 +134,7 @@ func (a *Auth) guardSessions(app *scs.SessionManager) {
 	if !ok {
 		g = withIteration(newGuard(app.Store, app.Codec))
 		g.base().logger = a.logger()
+		g.base().lifetime = app.Lifetime
 		app.Store = g
 	}
 	a.stack.guard = g.base()
@@ -142,6 +153,11 @@ func (g *guardStore) refuses(ctx context.Context) (*reqState, bool) {
 // commitOutside's.
 func (g *guardStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	if st, refuse := g.refuses(ctx); refuse {
+		if st.sessions != nil && ctx.Value(st.auth.scsKey()) != st.sessions.Value(st.auth.scsKey()) {
+			// scs's session in ctx is not the request's: sm.Iterate's, or one sm.Load loaded.
+			st.auth.commitOtherRefused(st)
+			return errCommitOtherRefused
+		}
 		st.auth.commitRefused(st)
 		return errCommitRefused
 	}
@@ -165,6 +181,7 @@ func (g *guardStore) Commit(token string, b []byte, expiry time.Time) error {
 // session (the app's own values only, a new one) is written as before.
 func (g *guardStore) commitOutside(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	if !g.holdsAuth(b) {
+		b, expiry = g.endPreLogin(b, expiry)
 		return g.commit(ctx, token, b, expiry)
 	}
 	var exists bool
@@ -191,25 +208,65 @@ func (g *guardStore) commit(ctx context.Context, token string, b []byte, expiry 
 	return g.s.Commit(token, b, expiry)
 }
 
+// endPreLogin returns the session b to save, and its expiry: b itself, unless b is a
+// pre-login session (see Auth.limitPreLogin) that holds values besides its pending flow,
+// saved here with the flow's deadline. That one is saved with the full lifetime from now,
+// as Auth.endPreLogin does inside Middleware; it keeps its mark, so the next request
+// through Middleware saves it again and sets the cookie, whose Max-Age is still the flow's.
+// Only sessions with the mark are decoded and encoded again.
+func (g *guardStore) endPreLogin(b []byte, expiry time.Time) ([]byte, time.Time) {
+	if g.codec == nil || g.lifetime <= 0 {
+		return b, expiry
+	}
+	if _, ours := g.codec.(Codec); ours {
+		if sc, ok := scanSession(b); ok && !sc.preLogin {
+			return b, expiry
+		}
+	}
+	_, values, err := g.codec.Decode(b)
+	if err != nil {
+		return b, expiry
+	}
+	if _, marked := values[keyPreLogin]; !marked {
+		return b, expiry
+	}
+	others := false
+	for k := range values {
+		others = others || k != keyFlow && k != keyPreLogin
+	}
+	deadline := time.Now().Add(g.lifetime).UTC()
+	if !others || !deadline.After(expiry) {
+		return b, expiry
+	}
+	nb, err := g.codec.Encode(deadline, values)
+	if err != nil {
+		return b, expiry
+	}
+	return nb, deadline
+}
+
 // holdsAuth reports whether the encoded session b holds otlogin's signed-in state. With
 // [Codec] it is read in place (scanSession), otherwise decoded: the cost falls on the
 // app's own saves, never on otlogin's read path. A session the codec cannot decode holds
 // nothing anyone could be signed in with.
-func (g *guardStore) holdsAuth(b []byte) bool {
+func (g *guardStore) holdsAuth(b []byte) bool { return g.authIn(b) != nil }
+
+// authIn returns otlogin's encoded signed-in state in the encoded session b, or nil.
+func (g *guardStore) authIn(b []byte) []byte {
 	if _, ours := g.codec.(Codec); ours {
 		if sc, ok := scanSession(b); ok {
-			return sc.auth != nil
+			return sc.auth
 		}
 	}
 	if g.codec == nil {
-		return false
+		return nil
 	}
 	_, values, err := g.codec.Decode(b)
 	if err != nil {
-		return false
+		return nil
 	}
 	auth, _ := values[keyAuth].([]byte)
-	return auth != nil
+	return auth
 }
 
 // dropped reports, at Warn the first time, a save of a signed-in session that
@@ -239,20 +296,48 @@ func (g *guardStore) FindCtx(ctx context.Context, token string) ([]byte, bool, e
 
 func (g *guardStore) Find(token string) ([]byte, bool, error) { return g.s.Find(token) }
 
-// DeleteCtx deletes through to the store, except, inside a request otlogin serves and
-// before its save, a delete of the session the request loaded (scs's RenewToken and Destroy
-// both make one): that one is held back and the save settles it (see reqState.holdDelete).
+// DeleteCtx deletes through to the store (see deleteThrough), except, inside a request
+// otlogin serves and before its save, a delete of the session the request loaded (scs's
+// RenewToken and Destroy both make one): that one is held back and the save settles it
+// (see reqState.holdDelete).
 func (g *guardStore) DeleteCtx(ctx context.Context, token string) error {
 	if st, ours := g.refuses(ctx); ours && st.holdDelete(token) {
 		return nil
 	}
-	if g.cs != nil {
-		return g.cs.DeleteCtx(ctx, token)
-	}
-	return g.s.Delete(token)
+	return g.deleteThrough(ctx, token)
 }
 
-func (g *guardStore) Delete(token string) error { return g.s.Delete(token) }
+// Delete has no context: a delete outside otlogin's requests.
+func (g *guardStore) Delete(token string) error { return g.deleteThrough(context.Background(), token) }
+
+// deleteThrough deletes token from the store for the app's manager (an sm.Destroy or
+// sm.RenewToken in a background job, in sm.Iterate, or in an sm.LoadAndSave beside
+// Middleware). When the session held otlogin's signed-in state, the record of its rotated
+// tokens (see Auth.saveRotated) is deleted after it, as a logout does: the session is
+// looked up first, one read more per delete of the app's manager outside the request's own
+// session. (A renewed signed-in session is not written back outside Middleware either: see
+// commitOutside.) The record's delete is best effort.
+func (g *guardStore) deleteThrough(ctx context.Context, token string) error {
+	b, found, findErr := g.FindCtx(ctx, token)
+	var err error
+	if g.cs != nil {
+		err = g.cs.DeleteCtx(ctx, token)
+	} else {
+		err = g.s.Delete(token)
+	}
+	if err != nil || findErr != nil || !found {
+		return err
+	}
+	if id := mosaicSessionOf(g.authIn(b)); id != "" {
+		key := rotatedKey(id)
+		if g.cs != nil {
+			_ = g.cs.DeleteCtx(ctx, key)
+		} else {
+			_ = g.s.Delete(key)
+		}
+	}
+	return nil
+}
 
 // stackChecks is what an Auth keeps to detect and report another session layer in its
 // requests: an sm.LoadAndSave around Middleware, or another Auth's Middleware on the same
@@ -264,6 +349,7 @@ type stackChecks struct {
 	nestedOnce  sync.Once   // the Error log of a Middleware inside another Auth's on the same manager
 	renewOnce   sync.Once   // the Warn log of the app's sm.RenewToken on a signed-in session
 	refusedOnce sync.Once   // the Error log of a save refused by guard
+	otherOnce   sync.Once   // the Error log of a save of another session refused by guard
 	clashOnce   sync.Once   // the Error log of another manager's cookie
 }
 
@@ -279,6 +365,23 @@ func (a *Auth) commitRefused(st *reqState) {
 			`from the handlers Middleware serves: Middleware loads and saves the session for the app (sm.Get and sm.Put keep `+
 			`working inside it); see README, "Apps that already use scs"`,
 			"event", "session", "outcome", "stacked_load_and_save")
+	})
+}
+
+// commitOtherRefused is commitRefused for a save whose context carries an scs session other
+// than the request's: a commit inside sm.Iterate, or of a session sm.Load loaded, given
+// the request's context. The request's
+// answer becomes the same 503; the Error, once, names that fix instead.
+func (a *Auth) commitOtherRefused(st *reqState) {
+	st.commitRefused.Store(true)
+	a.stack.otherOnce.Do(func() {
+		a.logger().Error(`otlogin: a save through Config.Sessions's manager (sm.Commit) of a session other than the request's was refused: `+
+			`it was given the context of a request otlogin's Middleware serves (sm.Iterate(r.Context(), ...) with a commit inside, `+
+			`or sm.Load(r.Context(), token) then sm.Commit), and such saves could write back a session a logout deleted. `+
+			`The request is answered 503 "temporarily unavailable". Run sm.Iterate, and sm.Load and sm.Commit of other sessions, `+
+			`with a context of their own, such as context.Background() (context.WithoutCancel keeps the request's values and is `+
+			`refused too); sm.Destroy inside sm.Iterate works with either; see README, "Apps that already use scs"`,
+			"event", "session", "outcome", "commit_with_request_context")
 	})
 }
 

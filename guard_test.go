@@ -90,7 +90,8 @@ func TestGuardKeepsStoreAbilities(t *testing.T) {
 			require.NoError(t, err)
 			assert.False(t, found)
 			if cs, ok := tc.store.(ctxOnly); ok {
-				assert.Equal(t, int64(4), cs.calls.Load(), "CommitCtx, FindCtx and DeleteCtx reached the store's own")
+				// DeleteCtx reads the session first (deleteThrough): 5 context-aware calls.
+				assert.Equal(t, int64(5), cs.calls.Load(), "CommitCtx, FindCtx and DeleteCtx reached the store's own")
 			}
 		})
 	}

@@ -374,6 +374,15 @@ func (a *Auth) limitPreLogin(ctx context.Context, f *flow) {
 // now, as a new session would, and loses the mark: values the app stores must not expire
 // with a pending flow, nor a later send shorten their session again. Sessions without the
 // mark (every signed-in one) cost a single lookup.
+//
+// It also runs when Middleware loads an anonymous session that holds the mark and such a
+// value (see Auth.begin; with Codec, scanSession tells it without decoding): the value was
+// saved outside Middleware (an sm.LoadAndSave beside it, a background job's sm.Commit),
+// which keeps the flow's deadline and cookie. The request then saves the session with the
+// full lifetime and sets the cookie again, so the value outlives the flow as long as the
+// browser comes back through Middleware before the flow's deadline (the cookie set by the
+// send, or by the save beside, ends then). Such saves get the full deadline in the store
+// too (see guardStore.commitOutside).
 func (a *Auth) endPreLogin(ctx context.Context) {
 	if !a.sm.Exists(ctx, keyPreLogin) {
 		return

@@ -17,11 +17,14 @@ type reqState struct {
 	user        *User                 // signed-in user, nil when anonymous
 	unavailable bool                  // the session store failed on load: nothing is known, nothing is saved
 	loadedToken string                // token looked up in the store at load ("" if none); scs's token equals it only if found
-	late        bool                  // the session changed after the response was committed
 	loadedAuth  []byte                // the signed-in state as loaded, to detect changes made elsewhere
 	afterSave   func(context.Context) // run once after the session is saved (set by a sign-in)
 	onFailure   func(context.Context) // run once when the session could not be saved (set by a sign-in)
 	flowSaved   bool                  // a pending flow was put in the session: losing its save must be told
+
+	// late: the session changed after the response was committed. Atomic: a handler may
+	// call AccessToken from goroutines of its own.
+	late atomic.Bool
 
 	commitRefused atomic.Bool // the app's manager tried to save the session and was refused (see guardStore)
 
@@ -31,6 +34,8 @@ type reqState struct {
 	deletes    atomic.Int32
 	keepLoaded bool // the app renewed a signed-in session's token: it is saved under loadedToken
 	signedIn   bool // a sign-in in this request renewed the token (otlogin's own RenewToken)
+
+	sessions *sessionCtx // the request's context, which carries its scs session (set by begin)
 
 	mosaicDeadline time.Time // end of this request's budget for Mosaic calls (see mosaicCtx); zero until the first
 
@@ -164,6 +169,7 @@ func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *se
 		st.unavailable = true
 	}
 	sw.ctx.Context, sw.ctx.st = ctx, st
+	st.sessions = &sw.ctx
 	if !st.unavailable {
 		// A logout ends the session whatever Mosaic would say: it never waits for a
 		// revalidation.
@@ -173,6 +179,9 @@ func (a *Auth) begin(w http.ResponseWriter, r *http.Request) (*http.Request, *se
 			scp = &sc
 		}
 		a.attachUser(&sw.ctx, st, scp, revalidate)
+		if st.user == nil && (!scanned && token != "" || sc.preLogin) {
+			a.endPreLogin(&sw.ctx) // values saved outside Middleware (limits.go)
+		}
 	}
 	r = r.WithContext(&sw.ctx)
 	sw.r, sw.st = r, st

@@ -3,10 +3,12 @@ package otlogin
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -170,4 +172,61 @@ func TestPreLoginMarkOnlyWhileShort(t *testing.T) {
 	a.endPreLogin(ctx)
 	assert.False(t, a.sm.Exists(ctx, keyPreLogin), "an app value ends the mark")
 	assert.True(t, a.sm.Deadline(ctx).After(short.Add(a.sm.Lifetime-time.Hour)), "and gives the full lifetime")
+}
+
+// TestPreLoginValuesSavedOutside: values the app saves in a pending visitor's session
+// outside Middleware, through an sm.LoadAndSave mounted beside it or a background job's
+// sm.Commit, do not expire with the flow either: the store keeps the session for the full
+// lifetime at once, and the next request through Middleware sets the cookie again with it
+// (the cookie set by the send, or by scs beside, still had the flow's Max-Age).
+func TestPreLoginValuesSavedOutside(t *testing.T) {
+	t.Parallel()
+	for _, how := range []string{"beside", "job"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			st := &expiryStore{countingStore: newCountingStore(), exp: map[string]time.Time{}}
+			sm := scs.New()
+			sm.Store = st
+			sm.Cookie.Name = "app_session"
+			h := newHarness(t, func(c *Config) { c.Sessions = sm })
+			beside := httptest.NewServer(sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				sm.Put(r.Context(), "app.cart", "book")
+			})))
+			t.Cleanup(beside.Close)
+			h.emu.CreateUser("ada@example.com", "")
+			ttl := h.auth.cfg.OTPTTL
+			full := sm.Lifetime
+
+			c := h.newClient()
+			r := h.postJSON(c, "/auth/otp/send", map[string]string{"channel": "email", "identifier": "ada@example.com"})
+			require.Equal(t, http.StatusAccepted, r.StatusCode, r.body)
+			token := h.sessionCookie(c)
+			require.LessOrEqual(t, h.sessionMaxAge(r), int(ttl.Seconds()), "a flow-only session lasts as long as the flow")
+
+			switch how {
+			case "beside":
+				r := h.get(c, beside.URL+"/") // the jar's cookie: same host, another port
+				require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+			case "job":
+				ctx, err := sm.Load(context.Background(), token)
+				require.NoError(t, err)
+				sm.Put(ctx, "app.cart", "book")
+				_, _, err = sm.Commit(ctx)
+				require.NoError(t, err)
+			}
+			assert.InDelta(t, full.Seconds(), time.Until(st.expiryOf(token)).Seconds(), 30,
+				"saved outside with a value of the app's: stored for the full lifetime")
+
+			r = h.get(c, "/app/get?k=cart")
+			require.Equal(t, "book", r.body)
+			assert.Greater(t, h.sessionMaxAge(r), int(full.Seconds())-60, "the next request through Middleware sets the cookie with the full lifetime")
+			assert.Equal(t, token, h.sessionCookie(c))
+			stored, found, err := st.Find(token)
+			require.NoError(t, err)
+			require.True(t, found)
+			assert.NotContains(t, string(stored), keyPreLogin, "the mark is gone with the short deadline")
+			assert.InDelta(t, full.Seconds(), time.Until(st.expiryOf(token)).Seconds(), 30)
+			assert.Equal(t, -1, h.sessionMaxAge(h.get(c, "/app/get?k=cart")), "set once")
+		})
+	}
 }

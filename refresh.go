@@ -90,6 +90,7 @@ func (c *recentRefreshes) put(key, mosaicSessionID string, tok *transmit.TokenRe
 // rotated refresh token is stored; concurrent refreshes of one session share one call.
 // Mosaic's refresh tokens are single-use, so when a refresh is refused AccessToken watches
 // the session store for up to a second for tokens another instance rotated meanwhile.
+// It is safe to call from several goroutines with one request's context.
 // It returns [ErrNotSignedIn] when nobody is signed in.
 func (a *Auth) AccessToken(ctx context.Context) (string, error) {
 	st := stateFrom(ctx)
@@ -120,7 +121,7 @@ func (a *Auth) AccessToken(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	st.late = true
+	st.late.Store(true)
 	return fresh.accessToken, nil
 }
 
@@ -327,7 +328,13 @@ func (a *Auth) saveRotated(ctx context.Context, s *authState) error {
 	if s.mosaicSessionID == "" {
 		return nil
 	}
-	b, err := a.sm.Codec.Encode(s.user.ExpiresAt, map[string]any{keyAuth: encodeAuth(s)})
+	// The record expires with the session: at the sign-in's end, or the session's deadline
+	// when the app's manager has a shorter Lifetime (the session's own store expiry).
+	expiry := s.user.ExpiresAt
+	if d := a.sm.Deadline(ctx); d.Before(expiry) {
+		expiry = d
+	}
+	b, err := a.sm.Codec.Encode(expiry, map[string]any{keyAuth: encodeAuth(s)})
 	if err != nil {
 		return err
 	}
@@ -336,9 +343,9 @@ func (a *Auth) saveRotated(ctx context.Context, s *authState) error {
 	ctx = context.WithoutCancel(ctx)
 	key := rotatedKey(s.mosaicSessionID)
 	if cs, ok := a.sm.Store.(scs.CtxStore); ok {
-		err = cs.CommitCtx(ctx, key, b, s.user.ExpiresAt)
+		err = cs.CommitCtx(ctx, key, b, expiry)
 	} else {
-		err = a.sm.Store.Commit(key, b, s.user.ExpiresAt)
+		err = a.sm.Store.Commit(key, b, expiry)
 	}
 	if err != nil {
 		return err
@@ -357,6 +364,19 @@ func (a *Auth) saveRotated(ctx context.Context, s *authState) error {
 		a.deleteRotated(ctx, s.mosaicSessionID)
 	}
 	return nil
+}
+
+// mosaicSessionOf returns the Mosaic session id of the encoded signed-in state b ("" when
+// b is nil or not one).
+func mosaicSessionOf(b []byte) string {
+	if b == nil {
+		return ""
+	}
+	s, err := decodeAuth(b)
+	if err != nil {
+		return ""
+	}
+	return s.mosaicSessionID
 }
 
 // deleteRotated removes the record of saveRotated. Best effort.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -541,4 +542,172 @@ func TestRefreshAfterAppRenewKeepsRecord(t *testing.T) {
 	require.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
 	assert.Equal(t, 1, rotatedRecords(t, st), "the live session's record is kept")
 	assert.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode, "still signed in")
+}
+
+// TestAccessTokenFromGoroutines: a handler that fans out goroutines, each asking for the
+// access token with the request's context while a refresh is due, gets the same token in
+// each and the refresh is saved (run with -race: the request's state is shared by them).
+func TestAccessTokenFromGoroutines(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, noRevalidate)
+	mux := http.NewServeMux()
+	mux.Handle("GET /fan", h.auth.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var wg sync.WaitGroup
+		toks := make([]string, 4)
+		errs := make([]error, 4)
+		for i := range toks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				toks[i], errs[i] = h.auth.AccessToken(r.Context())
+			}()
+		}
+		wg.Wait()
+		for i := range toks {
+			if errs[i] != nil || toks[i] != toks[0] {
+				http.Error(w, "tokens differ", http.StatusBadGateway)
+				return
+			}
+		}
+		_, _ = io.WriteString(w, toks[0])
+	})))
+	srv := httptest.NewServer(h.auth.Middleware(mux))
+	t.Cleanup(srv.Close)
+
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	before := h.get(c, "/token").body
+	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+		h.clock.Advance(d) // the access token is due for a refresh; never idle
+		require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+	}
+	r := h.get(c, srv.URL+"/fan")
+	require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+	assert.NotEqual(t, before, r.body, "refreshed")
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
+	assert.Equal(t, r.body, h.get(c, "/token").body, "the refreshed token is stored")
+	assert.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
+}
+
+// expiryRecorder is a MemoryStore that remembers the expiry of the last write of each key.
+type expiryRecorder struct {
+	*MemoryStore
+	mu      sync.Mutex
+	expires map[string]time.Time
+}
+
+func (e *expiryRecorder) Commit(token string, b []byte, expiry time.Time) error {
+	e.mu.Lock()
+	e.expires[token] = expiry
+	e.mu.Unlock()
+	return e.MemoryStore.Commit(token, b, expiry)
+}
+
+func (e *expiryRecorder) UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error) {
+	ok, err := e.MemoryStore.UpdateCtx(ctx, token, b, expiry)
+	if ok {
+		e.mu.Lock()
+		e.expires[token] = expiry
+		e.mu.Unlock()
+	}
+	return ok, err
+}
+
+func (e *expiryRecorder) expiry(key string) time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.expires[key]
+}
+
+// TestRotatedRecordExpiresWithShortLifetime: with the app's manager's Lifetime shorter than
+// the sign-in's, the session leaves the store at its deadline, and so does the record of
+// its rotated tokens (it holds the newest refresh token: it must not outlive the session).
+func TestRotatedRecordExpiresWithShortLifetime(t *testing.T) {
+	t.Parallel()
+	st := &expiryRecorder{MemoryStore: NewMemoryStore(), expires: map[string]time.Time{}}
+	sm := scs.New()
+	sm.Store = st
+	sm.Lifetime = 2 * time.Hour
+	h := newHarness(t, noRevalidate, func(c *Config) { c.Sessions = sm })
+	h.emu.CreateUser("ada@example.com", "")
+	c := h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+	cookie := h.sessionCookie(c)
+	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+		h.clock.Advance(d) // the access token is due for a refresh; never idle
+		require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+	}
+	require.Equal(t, http.StatusOK, h.get(c, "/token").StatusCode)
+	require.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
+	require.Equal(t, 1, rotatedRecords(t, st.MemoryStore))
+
+	session := st.expiry(h.auth.storeKey(cookie))
+	require.False(t, session.IsZero())
+	var record time.Time
+	all, err := st.All()
+	require.NoError(t, err)
+	for k := range all {
+		if strings.HasPrefix(k, recordKeyPrefix+"rotated-") {
+			record = st.expiry(k)
+		}
+	}
+	assert.Equal(t, session.Unix(), record.Unix(), "the record expires with the session")
+}
+
+// TestAppDestroyDeletesRotatedRecord: when the app ends a signed-in session itself with its
+// manager (Config.Sessions), inside a request Middleware serves or in a background job's
+// sm.Iterate, the record of the session's rotated tokens goes with it, as at a logout.
+func TestAppDestroyDeletesRotatedRecord(t *testing.T) {
+	t.Parallel()
+	for _, how := range []string{"inside", "iterate-inside", "iterate-job"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			st := NewMemoryStore()
+			sm := scs.New()
+			sm.Store = st
+			sm.Cookie.Name = "app_session"
+			h := newHarness(t, noRevalidate, func(c *Config) { c.Sessions = sm })
+			destroyAll := func(ctx context.Context) error {
+				return sm.Iterate(ctx, func(ctx context.Context) error { return sm.Destroy(ctx) })
+			}
+			mux := http.NewServeMux()
+			mux.HandleFunc("GET /destroy", func(w http.ResponseWriter, r *http.Request) {
+				if err := sm.Destroy(r.Context()); err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+				}
+			})
+			mux.HandleFunc("GET /destroy-all", func(w http.ResponseWriter, r *http.Request) {
+				if err := destroyAll(r.Context()); err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+				}
+			})
+			srv := httptest.NewServer(h.auth.Middleware(mux))
+			t.Cleanup(srv.Close)
+
+			h.emu.CreateUser("ada@example.com", "")
+			c := h.newClient()
+			require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
+			for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+				h.clock.Advance(d) // the access token is due for a refresh; never idle
+				require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+			}
+			require.Equal(t, http.StatusOK, h.get(c, "/token").StatusCode)
+			require.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
+			require.Equal(t, 1, rotatedRecords(t, st))
+
+			switch how {
+			case "inside":
+				r := h.get(c, srv.URL+"/destroy") // the jar's cookie: same host, another port
+				require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+			case "iterate-inside":
+				r := h.get(h.newClient(), srv.URL+"/destroy-all")
+				require.Equal(t, http.StatusOK, r.StatusCode, r.body)
+			case "iterate-job":
+				require.NoError(t, destroyAll(context.Background()))
+			}
+			assert.Equal(t, http.StatusUnauthorized, h.get(c, "/api/me", "Accept", "application/json").StatusCode, "signed out")
+			assert.Zero(t, rotatedRecords(t, st), "no record of the ended session's tokens")
+		})
+	}
 }

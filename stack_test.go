@@ -436,3 +436,62 @@ func TestSCSOtherManagerSameCookie(t *testing.T) {
 	assert.Contains(t, errs[0], `the cookie \"app_session\"`)
 	assert.Contains(t, errs[0], "different cookie name")
 }
+
+// TestIterateCommitWithRequestContext: sm.Iterate run with a signed-in request's context,
+// committing inside, has every commit refused (it could write back a session a logout
+// deleted) and the answer is the 503; the error sm.Iterate returns and the one Error line
+// name the fix, a context of its own, not sm.LoadAndSave. With context.Background() the
+// same commits go through.
+func TestIterateCommitWithRequestContext(t *testing.T) {
+	t.Parallel()
+	sm := scs.New()
+	sm.Store = NewMemoryStore()
+	sm.Cookie.Name = "app_session"
+	h := newHarness(t, func(c *Config) { c.Sessions = sm })
+	touchAll := func(ctx context.Context) error {
+		return sm.Iterate(ctx, func(ctx context.Context) error {
+			sm.Put(ctx, "app.touched", "yes")
+			_, _, err := sm.Commit(ctx)
+			return err
+		})
+	}
+	iterErr := make(chan error, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /touch-all", func(w http.ResponseWriter, r *http.Request) {
+		err := touchAll(r.Context())
+		iterErr <- err
+		if err != nil {
+			http.Error(w, "failed", http.StatusInternalServerError)
+		}
+	})
+	srv := httptest.NewServer(h.auth.Middleware(mux))
+	t.Cleanup(srv.Close)
+
+	h.emu.CreateUser("ada@example.com", "")
+	h.emu.CreateUser("bob@example.com", "")
+	ada, admin := h.newClient(), h.newClient()
+	require.Equal(t, http.StatusSeeOther, h.signInLink(ada, "ada@example.com", "/").StatusCode)
+	require.Equal(t, http.StatusSeeOther, h.signInLink(admin, "bob@example.com", "/").StatusCode)
+
+	r := h.get(admin, srv.URL+"/touch-all") // the jar's cookie: same host, another port
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode, r.body)
+	err := <-iterErr
+	require.ErrorIs(t, err, errCommitOtherRefused)
+	assert.Contains(t, err.Error(), "context.Background()")
+	var errs []string
+	for _, l := range strings.Split(h.logs.String(), "\n") {
+		if strings.Contains(l, `"level":"ERROR"`) {
+			errs = append(errs, l)
+		}
+	}
+	require.Len(t, errs, 1, "one Error line: %v", errs)
+	assert.Contains(t, errs[0], `"outcome":"commit_with_request_context"`)
+	assert.Contains(t, errs[0], "sm.Iterate")
+	assert.Contains(t, errs[0], "context.Background()")
+	assert.NotContains(t, errs[0], "Remove sm.LoadAndSave", "not the fix for this mistake")
+	assert.Equal(t, "", h.get(ada, "/app/get?k=touched").body, "nothing was saved")
+
+	require.NoError(t, touchAll(context.Background()), "a context of its own: saved")
+	assert.Equal(t, "yes", h.get(ada, "/app/get?k=touched").body)
+	assert.Equal(t, http.StatusOK, h.get(ada, "/dashboard").StatusCode, "still signed in")
+}

@@ -44,7 +44,8 @@ func iterableBackends() []struct {
 // of its own, sm.Destroy. It works on every store this repository ships, from an admin
 // request served by Middleware and from a background job, and visits the sessions only:
 // the records otlogin keeps in the same store (the latest code flow of an address, the
-// address of a cross-device link, the tokens after a refresh) are never visited.
+// address of a cross-device link, the tokens after a refresh) are never visited, and the
+// record of a destroyed session's rotated tokens is deleted with it.
 func TestIterateDeactivatesUser(t *testing.T) {
 	t.Parallel()
 	for _, b := range iterableBackends() {
@@ -110,6 +111,19 @@ func TestIterateDeactivatesUser(t *testing.T) {
 			require.Equal(t, http.StatusAccepted, visitor.PostJSON(0, "/auth/link/email/send", map[string]string{"email": ada}).Status)
 			clock.Advance(59*time.Minute + 45*time.Second) // bob's access token is due
 			require.Equal(t, http.StatusOK, browsers[bob][0].Get(0, "/api/token").Status)
+			require.Equal(t, http.StatusOK, browsers[ada][0].Get(0, "/api/token").Status)
+			rotated := func() int {
+				all, err := st.(scs.IterableStore).All()
+				require.NoError(t, err)
+				n := 0
+				for k := range all {
+					if strings.HasPrefix(k, "otlogin-rotated-") {
+						n++
+					}
+				}
+				return n
+			}
+			require.Equal(t, 2, rotated(), "ada's and bob's refreshes each left a record of rotated tokens")
 
 			raw, err := st.(scs.IterableStore).All()
 			require.NoError(t, err)
@@ -137,12 +151,14 @@ func TestIterateDeactivatesUser(t *testing.T) {
 				assert.Equal(t, http.StatusUnauthorized, status(cl), "ada is signed out everywhere")
 			}
 			assert.Equal(t, http.StatusOK, status(browsers[bob][0]), "bob is not")
+			assert.Equal(t, 1, rotated(), "the record of ada's ended session went with it; bob's stays")
 
 			// A background job, outside any request.
 			n, err := deactivate(context.Background(), bob)
 			require.NoError(t, err)
 			assert.Equal(t, 1, n)
 			assert.Equal(t, http.StatusUnauthorized, status(browsers[bob][0]), "bob is signed out")
+			assert.Zero(t, rotated(), "and the record of his session's tokens is gone")
 		})
 	}
 }

@@ -120,3 +120,57 @@ func TestPreLoginAppValuesKeepLifetime(t *testing.T) {
 		})
 	}
 }
+
+// TestPreLoginJobValuesKeepLifetime: on Redis and PostgreSQL, a value a background job
+// saves in a pending visitor's session (sm.Load and sm.Commit with a context of its own,
+// outside Middleware) makes the server keep the session for the full SessionLifetime, and
+// the browser's next request through Middleware gets the cookie again with that lifetime.
+func TestPreLoginJobValuesKeepLifetime(t *testing.T) {
+	t.Parallel()
+	for _, b := range []struct {
+		name string
+		url  func(t *testing.T) string
+	}{{"redis", store.RedisURLForTest}, {"postgres", store.PostgresURLForTest}} {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			raw := b.url(t)
+			st := store.OpenForTest(t, raw)
+			sm := scs.New()
+			sm.Store = st
+			sm.Cookie.Name = "otlogin"
+			c := apptest.New(t, apptest.Options{Store: st, Instances: 1,
+				Config: func(cfg *otlogin.Config) {
+					cfg.SessionStore, cfg.Sessions = nil, sm
+					cfg.OTPTTL = time.Minute
+				},
+				Routes: func(_ int, _ *otlogin.Auth, mux *http.ServeMux) {
+					mux.HandleFunc("GET /app/cart", func(w http.ResponseWriter, r *http.Request) {
+						_, _ = w.Write([]byte(sm.GetString(r.Context(), "cart")))
+					})
+				},
+			})
+			email := "job-" + b.name + "@example.com"
+			c.Emu.CreateUser(email, "")
+			cl := c.NewClient()
+			const flowOnly, full = time.Minute, 12 * time.Hour // OTPTTL, SessionLifetime
+
+			r := cl.SendOTP(0, email)
+			require.Equal(t, http.StatusAccepted, r.Status, r)
+			token := cl.SessionCookie()
+			assert.LessOrEqual(t, storeTTL(t, raw, token), flowOnly, "a flow-only session: the flow's lifetime")
+
+			ctx, err := sm.Load(context.Background(), token)
+			require.NoError(t, err)
+			sm.Put(ctx, "cart", "book")
+			_, _, err = sm.Commit(ctx)
+			require.NoError(t, err)
+			assert.Greater(t, storeTTL(t, raw, token), full-time.Minute, "saved by a job with the app's value: the full lifetime")
+
+			r = cl.Get(0, "/app/cart")
+			require.Equal(t, http.StatusOK, r.Status, r)
+			assert.Equal(t, "book", r.Body)
+			assert.Greater(t, sessionMaxAge(r), int((full - time.Minute).Seconds()), "the cookie gets the full lifetime")
+			assert.Greater(t, storeTTL(t, raw, token), full-time.Minute)
+		})
+	}
+}
