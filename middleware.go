@@ -15,12 +15,17 @@ import (
 type reqState struct {
 	auth        *Auth                 // nil for a state made by WithUser
 	user        *User                 // signed-in user, nil when anonymous
-	unavailable bool                  // the session store failed on load: nothing is known, nothing is saved
 	loadedToken string                // token looked up in the store at load ("" if none); scs's token equals it only if found
 	loadedAuth  []byte                // the signed-in state as loaded, to detect changes made elsewhere
 	afterSave   func(context.Context) // run once after the session is saved (set by a sign-in)
 	onFailure   func(context.Context) // run once when the session could not be saved (set by a sign-in)
-	flowSaved   bool                  // a pending flow was put in the session: losing its save must be told
+
+	// The flags and counters sit together, so the state (allocated with the session writer
+	// on every request) stays small.
+	unavailable bool // the session store failed on load: nothing is known, nothing is saved
+	flowSaved   bool // a pending flow was put in the session: losing its save must be told
+	keepLoaded  bool // the app renewed a signed-in session's token: it is saved under loadedToken
+	signedIn    bool // a sign-in in this request renewed the token (otlogin's own RenewToken)
 
 	// late: the session changed after the response was committed. Atomic: a handler may
 	// call AccessToken from goroutines of its own.
@@ -31,9 +36,7 @@ type reqState struct {
 	// deletes is where a delete of the loaded token by the app's manager stands (sm.RenewToken
 	// or sm.Destroy of Config.Sessions): deleteOpen, deleteHeld until the save settles it (see
 	// guardStore.DeleteCtx and sessionWriter.settleDelete), deleteClosed once the save ran.
-	deletes    atomic.Int32
-	keepLoaded bool // the app renewed a signed-in session's token: it is saved under loadedToken
-	signedIn   bool // a sign-in in this request renewed the token (otlogin's own RenewToken)
+	deletes atomic.Int32
 
 	sessions *sessionCtx // the request's context, which carries its scs session (set by begin)
 
