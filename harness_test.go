@@ -327,3 +327,31 @@ func (h *harness) signInOTP(c *http.Client, channel, identifier string) response
 	require.Equal(h.t, http.StatusOK, r.StatusCode, r.body)
 	return h.postForm(c, "/auth/otp/authenticate", url.Values{"passcode": {h.lastCode(identifier)}})
 }
+
+// outlastAccessToken keeps clients active (a GET of /dashboard, answered 200) for 65
+// minutes in three clock steps, never idle, so their access tokens are due for a refresh.
+func (h *harness) outlastAccessToken(t *testing.T, clients ...*http.Client) {
+	t.Helper()
+	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
+		h.clock.Advance(d)
+		for _, c := range clients {
+			require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
+		}
+	}
+}
+
+// rotatedRecordKey returns the store key of the record of c's session's rotated tokens,
+// failing the test unless the record is there.
+func (h *harness) rotatedRecordKey(t *testing.T, c *http.Client) string {
+	t.Helper()
+	b, found, err := h.auth.storedAuthBytes(context.Background(), h.sessionCookie(c))
+	require.NoError(t, err)
+	require.True(t, found)
+	s, err := decodeAuth(b)
+	require.NoError(t, err)
+	key := rotatedKey(s.mosaicSessionID)
+	_, found, err = h.auth.storeFindKey(context.Background(), key)
+	require.NoError(t, err)
+	require.True(t, found, "the refresh wrote the rotated record")
+	return key
+}

@@ -175,10 +175,7 @@ func TestRefreshAcrossInstances(t *testing.T) {
 	c := h.newClient()
 	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
 	cookie := h.sessionCookie(c)
-	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
-		h.clock.Advance(d)
-		h.get(c, "/dashboard")
-	}
+	h.outlastAccessToken(t, c)
 	h.emu.SetLatency(100 * time.Millisecond)
 	type result struct {
 		status int
@@ -215,10 +212,7 @@ func TestStaleWriteKeepsRotatedTokens(t *testing.T) {
 	c := h.newClient()
 	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
 	cookie := h.sessionCookie(c)
-	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
-		h.clock.Advance(d)
-		h.get(c, "/dashboard")
-	}
+	h.outlastAccessToken(t, c)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -282,24 +276,13 @@ func TestCookieCannotNameRotatedRecord(t *testing.T) {
 	h.emu.CreateUser("ada@example.com", "")
 	c := h.newClient()
 	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
-	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
-		h.clock.Advance(d)
-		h.get(c, "/dashboard")
-	}
+	h.outlastAccessToken(t, c)
 	require.Equal(t, http.StatusOK, h.get(c, "/token").StatusCode)
-	b, found, err := h.auth.storedAuthBytes(context.Background(), h.sessionCookie(c))
-	require.NoError(t, err)
-	require.True(t, found)
-	s, err := decodeAuth(b)
-	require.NoError(t, err)
-	key := rotatedKey(s.mosaicSessionID)
-	_, found, err = h.auth.storeFindKey(context.Background(), key)
-	require.NoError(t, err)
-	require.True(t, found, "the refresh wrote the rotated record")
+	key := h.rotatedRecordKey(t, c)
 
 	r := h.get(h.clientWithCookie(key), "/api/me", "Accept", "application/json")
 	assert.Equal(t, http.StatusUnauthorized, r.StatusCode, r.body)
-	_, found, err = h.auth.storeFindKey(context.Background(), key)
+	_, found, err := h.auth.storeFindKey(context.Background(), key)
 	require.NoError(t, err)
 	assert.True(t, found, "the record was not even read as a session (which would have destroyed it)")
 }
@@ -322,19 +305,9 @@ func TestTimeoutDeletesRotatedRecord(t *testing.T) {
 			h.emu.CreateUser("ada@example.com", "")
 			c := h.newClient()
 			require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
-			for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
-				h.clock.Advance(d)
-				h.get(c, "/dashboard")
-			}
+			h.outlastAccessToken(t, c)
 			require.Equal(t, http.StatusOK, h.get(c, "/token").StatusCode)
-			b, _, err := h.auth.storedAuthBytes(context.Background(), h.sessionCookie(c))
-			require.NoError(t, err)
-			s, err := decodeAuth(b)
-			require.NoError(t, err)
-			key := rotatedKey(s.mosaicSessionID)
-			_, found, err := h.auth.storeFindKey(context.Background(), key)
-			require.NoError(t, err)
-			require.True(t, found, "the refresh wrote the rotated record")
+			key := h.rotatedRecordKey(t, c)
 
 			for i, d := range tc.steps {
 				h.clock.Advance(d)
@@ -344,7 +317,7 @@ func TestTimeoutDeletesRotatedRecord(t *testing.T) {
 				}
 				require.Equal(t, want, h.get(c, "/dashboard").StatusCode, "step %d", i)
 			}
-			_, found, err = h.auth.storeFindKey(context.Background(), key)
+			_, found, err := h.auth.storeFindKey(context.Background(), key)
 			require.NoError(t, err)
 			assert.False(t, found, "the rotated record went with the session")
 		})
@@ -361,11 +334,7 @@ func TestLogoutForgetsRecentRefreshes(t *testing.T) {
 	ada, bob := h.newClient(), h.newClient()
 	require.Equal(t, http.StatusSeeOther, h.signInLink(ada, "ada@example.com", "/").StatusCode)
 	require.Equal(t, http.StatusSeeOther, h.signInLink(bob, "bob@example.com", "/").StatusCode)
-	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
-		h.clock.Advance(d)
-		h.get(ada, "/dashboard")
-		h.get(bob, "/dashboard")
-	}
+	h.outlastAccessToken(t, ada, bob)
 	require.Equal(t, http.StatusOK, h.get(ada, "/token").StatusCode)
 	require.Equal(t, http.StatusOK, h.get(bob, "/token").StatusCode)
 	recent := func() int {
@@ -481,10 +450,7 @@ func TestRefreshAfterLogoutLeavesNoRecord(t *testing.T) {
 	c := h.newClient()
 	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
 	cookie := h.sessionCookie(c)
-	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
-		h.clock.Advance(d) // the access token is due for a refresh; never idle
-		require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
-	}
+	h.outlastAccessToken(t, c)
 
 	st.armed.Store(true)
 	slow := make(chan response, 1)
@@ -533,10 +499,7 @@ func TestRefreshAfterAppRenewKeepsRecord(t *testing.T) {
 	h.emu.CreateUser("ada@example.com", "")
 	c := h.newClient()
 	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
-	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
-		h.clock.Advance(d) // the access token is due for a refresh; never idle
-		require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
-	}
+	h.outlastAccessToken(t, c)
 	r := h.get(c, srv.URL+"/renew-token") // the jar's cookie: same host, another port
 	require.Equal(t, http.StatusOK, r.StatusCode, r.body)
 	require.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
@@ -578,10 +541,7 @@ func TestAccessTokenFromGoroutines(t *testing.T) {
 	c := h.newClient()
 	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
 	before := h.get(c, "/token").body
-	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
-		h.clock.Advance(d) // the access token is due for a refresh; never idle
-		require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
-	}
+	h.outlastAccessToken(t, c)
 	r := h.get(c, srv.URL+"/fan")
 	require.Equal(t, http.StatusOK, r.StatusCode, r.body)
 	assert.NotEqual(t, before, r.body, "refreshed")
@@ -634,10 +594,7 @@ func TestRotatedRecordExpiresWithShortLifetime(t *testing.T) {
 	c := h.newClient()
 	require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
 	cookie := h.sessionCookie(c)
-	for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
-		h.clock.Advance(d) // the access token is due for a refresh; never idle
-		require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
-	}
+	h.outlastAccessToken(t, c)
 	require.Equal(t, http.StatusOK, h.get(c, "/token").StatusCode)
 	require.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
 	require.Equal(t, 1, rotatedRecords(t, st.MemoryStore))
@@ -688,10 +645,7 @@ func TestAppDestroyDeletesRotatedRecord(t *testing.T) {
 			h.emu.CreateUser("ada@example.com", "")
 			c := h.newClient()
 			require.Equal(t, http.StatusSeeOther, h.signInLink(c, "ada@example.com", "/").StatusCode)
-			for _, d := range []time.Duration{25 * time.Minute, 25 * time.Minute, 15 * time.Minute} {
-				h.clock.Advance(d) // the access token is due for a refresh; never idle
-				require.Equal(t, http.StatusOK, h.get(c, "/dashboard").StatusCode)
-			}
+			h.outlastAccessToken(t, c)
 			require.Equal(t, http.StatusOK, h.get(c, "/token").StatusCode)
 			require.Equal(t, 1, h.emu.Calls(transmittest.EndpointRefresh))
 			require.Equal(t, 1, rotatedRecords(t, st))
