@@ -232,7 +232,7 @@ func (g *guardStore) endPreLogin(b []byte, expiry time.Time) ([]byte, time.Time)
 	}
 	others := false
 	for k := range values {
-		others = others || k != keyFlow && k != keyPreLogin
+		others = others || !preLoginKey(k)
 	}
 	deadline := time.Now().Add(g.lifetime).UTC()
 	if !others || !deadline.After(expiry) {

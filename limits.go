@@ -359,7 +359,7 @@ func smsPaused(e *Error) *Error {
 // something else later gets the full lifetime back (see endPreLogin).
 func (a *Auth) limitPreLogin(ctx context.Context, f *flow) {
 	for _, k := range a.sm.Keys(ctx) {
-		if k != keyFlow && k != keyPreLogin {
+		if !preLoginKey(k) {
 			return
 		}
 	}
@@ -367,6 +367,10 @@ func (a *Auth) limitPreLogin(ctx context.Context, f *flow) {
 	// Stores and cookies count in wall-clock time; the flow in Config.Now's.
 	a.sm.SetDeadline(ctx, time.Now().Add(time.Unix(f.Expires, 0).Sub(a.cfg.Now())).UTC())
 }
+
+// preLoginKey reports whether k is one of the keys a pre-login session holds (the pending
+// flow and limitPreLogin's mark); any other key makes it a session to keep.
+func preLoginKey(k string) bool { return k == keyFlow || k == keyPreLogin }
 
 // endPreLogin runs before every save of a changed session (see sessionWriter.commit). A
 // session that limitPreLogin gave its flow's deadline and that now holds something besides
@@ -388,7 +392,7 @@ func (a *Auth) endPreLogin(ctx context.Context) {
 		return
 	}
 	for _, k := range a.sm.Keys(ctx) {
-		if k != keyFlow && k != keyPreLogin {
+		if !preLoginKey(k) {
 			a.sm.Remove(ctx, keyPreLogin)
 			a.sm.SetDeadline(ctx, time.Now().Add(a.sm.Lifetime).UTC())
 			return
